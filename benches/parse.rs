@@ -1,0 +1,76 @@
+//! Typed parses of the claimr and ChainVine fixtures.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use hookguard::chainvine::Envelope;
+use hookguard::claimr;
+use std::hint::black_box;
+
+const CLAIMR: [(&str, &str); 4] = [
+    (
+        "user_activity",
+        include_str!("../tests/fixtures/claimr/user_activity.json"),
+    ),
+    (
+        "user_login",
+        include_str!("../tests/fixtures/claimr/user_login.json"),
+    ),
+    (
+        "user_reward",
+        include_str!("../tests/fixtures/claimr/user_reward.json"),
+    ),
+    (
+        "referral",
+        include_str!("../tests/fixtures/claimr/referral.json"),
+    ),
+];
+
+const CHAINVINE: [(&str, &str); 4] = [
+    (
+        "payment_request",
+        include_str!("../tests/fixtures/chainvine/payment_request.json"),
+    ),
+    (
+        "earning_created",
+        include_str!("../tests/fixtures/chainvine/earning_created.json"),
+    ),
+    (
+        "referral_conversion",
+        include_str!("../tests/fixtures/chainvine/referral_conversion.json"),
+    ),
+    (
+        "user_joined_campaign",
+        include_str!("../tests/fixtures/chainvine/user_joined_campaign.json"),
+    ),
+];
+
+fn parse(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parse");
+    for (name, body) in CLAIMR {
+        assert!(claimr::Event::from_slice(body.as_bytes()).is_ok());
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_with_input(BenchmarkId::new("claimr", name), body, |b, body| {
+            b.iter(|| black_box(claimr::Event::from_slice(black_box(body.as_bytes()))))
+        });
+    }
+    for (name, body) in CHAINVINE {
+        assert!(Envelope::from_slice(body.as_bytes()).is_ok());
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_with_input(BenchmarkId::new("chainvine", name), body, |b, body| {
+            b.iter(|| black_box(Envelope::from_slice(black_box(body.as_bytes()))))
+        });
+    }
+    // The untyped baseline: what any JSON parse of the same bytes costs.
+    let (_, activity) = CLAIMR[0];
+    group.throughput(Throughput::Bytes(activity.len() as u64));
+    group.bench_function("serde_json_value/user_activity", |b| {
+        b.iter(|| {
+            black_box(serde_json::from_slice::<serde_json::Value>(black_box(
+                activity.as_bytes(),
+            )))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, parse);
+criterion_main!(benches);

@@ -1,0 +1,76 @@
+//! A fixed loop over one step of a 1 KiB claimr delivery, for instruction counts under
+//! callgrind (not a timing benchmark):
+//!
+//! ```text
+//! cargo bench --bench profile --no-run
+//! valgrind --tool=callgrind target/release/deps/profile-* verify 10000
+//! ```
+//!
+//! Steps: `hmac` (the raw HMAC-SHA256), `verify`, `parse`, `layer` (the whole layer and
+//! dispatcher in process).
+
+mod support;
+
+use std::hint::black_box;
+
+use bytes::Bytes;
+use hmac::{Hmac, Mac};
+use hookguard::{claimr, Dispatcher, HandlerError, Layer, Provider, Verified, WebhookLayer};
+use http::{Method, Request};
+use http_body_util::Full;
+use sha2::Sha256;
+use tower::ServiceExt;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let step = args.next().unwrap_or_else(|| "layer".to_owned());
+    let iterations: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(10_000);
+    let body = Bytes::from(support::body(1024));
+    let headers = support::headers(&body);
+    let provider = support::provider();
+    match step.as_str() {
+        "hmac" => {
+            let key =
+                Hmac::<Sha256>::new_from_slice(support::SECRET.as_bytes()).expect("any key length");
+            for _ in 0..iterations {
+                let mut mac = key.clone();
+                mac.update(black_box(&body));
+                black_box(mac.finalize().into_bytes());
+            }
+        }
+        "verify" => {
+            for _ in 0..iterations {
+                black_box(provider.verify(black_box(&headers), black_box(&body))).ok();
+            }
+        }
+        "parse" => {
+            for _ in 0..iterations {
+                black_box(claimr::Event::from_slice(black_box(&body))).ok();
+            }
+        }
+        "layer" => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .expect("a runtime");
+            let service = WebhookLayer::new(provider).layer(Dispatcher::<claimr::Event>::new().on(
+                claimr::EventKind::UserActivity,
+                |event: Verified<claimr::Event>| async move {
+                    black_box(event);
+                    Ok::<_, HandlerError>(())
+                },
+            ));
+            for _ in 0..iterations {
+                let mut request = Request::new(Full::new(body.clone()));
+                *request.method_mut() = Method::POST;
+                *request.headers_mut() = headers.clone();
+                let response = runtime.block_on(service.clone().oneshot(request));
+                black_box(response).ok();
+            }
+        }
+        other => {
+            eprintln!("unknown step {other}: hmac, verify, parse or layer");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! The server behind `scripts/load.sh` and `scripts/overlimit.py`: one claimr route,
+//! served three ways so that a load generator can compare them side by side.
+//!
+//! ```text
+//! cargo run --release --example load_server -- --mode hookguard --addr 127.0.0.1:4001
+//! ```
+//!
+//! - `--mode bare`: an axum handler that only reads the body as `Bytes`;
+//! - `--mode hookguard`: `WebhookLayer<Claimr>` in front of a `Dispatcher` whose
+//!   `user_activity` handler does nothing;
+//! - `--mode naive`: an axum `from_fn` middleware as one might write it by hand: buffer
+//!   the body, build the HMAC key from the secret, hex-decode the header, verify, parse
+//!   into a `serde_json::Value`, then call the same no-op handler;
+//! - `--limit BYTES` sets hookguard's body cap (1 MiB by default).
+//!
+//! The secret is `LOAD_SECRET` (default `load-secret`); the route is `POST /webhook`.
+
+use std::net::SocketAddr;
+
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use hmac::{Hmac, Mac};
+use hookguard::{claimr, Claimr, Dispatcher, HandlerError, Layer, Verified, WebhookLayer};
+use sha2::Sha256;
+
+async fn bare(body: Bytes) -> StatusCode {
+    std::hint::black_box(body);
+    StatusCode::OK
+}
+
+/// Verify-then-parse, written the obvious way.
+async fn naive(secret: &'static str, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, hookguard::layer::DEFAULT_BODY_LIMIT).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let signature = parts
+        .headers
+        .get("x-claimr-signature")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("sha256="))
+        .and_then(|v| hex::decode(v).ok());
+    let Some(signature) = signature else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    mac.update(&body);
+    if mac.verify_slice(&signature).is_err() {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let Ok(event) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let mut request = Request::from_parts(parts, Body::from(body));
+    request.extensions_mut().insert(event);
+    next.run(request).await
+}
+
+fn app(
+    mode: &str,
+    secret: &'static str,
+    limit: usize,
+) -> Result<Router, Box<dyn std::error::Error>> {
+    Ok(match mode {
+        "bare" => Router::new().route("/webhook", post(bare)),
+        "naive" => Router::new()
+            .route("/webhook", post(|| async { StatusCode::OK }))
+            .layer(middleware::from_fn(move |request, next| {
+                naive(secret, request, next)
+            })),
+        "hookguard" => {
+            let handlers = Dispatcher::<claimr::Event>::new().on(
+                claimr::EventKind::UserActivity,
+                |event: Verified<claimr::Event>| async move {
+                    std::hint::black_box(event);
+                    Ok::<_, HandlerError>(())
+                },
+            );
+            let layer = WebhookLayer::new(Claimr::new(secret)?).with_body_limit(limit)?;
+            Router::new().route_service("/webhook", layer.layer(handlers))
+        }
+        other => return Err(format!("unknown mode {other}: bare, hookguard or naive").into()),
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut mode = "hookguard".to_owned();
+    let mut addr: SocketAddr = "127.0.0.1:4000".parse()?;
+    let mut limit = hookguard::layer::DEFAULT_BODY_LIMIT;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--mode" => mode = value,
+            "--addr" => addr = value.parse()?,
+            "--limit" => limit = value.parse()?,
+            other => return Err(format!("unknown flag {other}").into()),
+        }
+    }
+    let secret: &'static str = std::env::var("LOAD_SECRET")
+        .unwrap_or_else(|_| "load-secret".to_owned())
+        .leak();
+    let app = app(&mode, secret, limit)?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    eprintln!("{mode} listening on {}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}

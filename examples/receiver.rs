@@ -1,0 +1,153 @@
+//! An example webhook receiver for claimr, ChainVine and Standard Webhooks senders.
+//!
+//! ```text
+//! cargo run --example receiver
+//! ```
+//!
+//! - listens on `HOOKGUARD_ADDR` (default `127.0.0.1:3000`);
+//! - secrets come from `CLAIMR_SECRET`, `CHAINVINE_SECRET` and `STANDARD_SECRET` (a
+//!   `whsec_` base64 secret); when one is unset a random one is generated and printed on
+//!   stderr at start;
+//! - routes `POST /webhooks/claimr`, `POST /webhooks/chainvine` and
+//!   `POST /webhooks/standard`;
+//! - prints one JSON line on stdout per dispatched event (payouts included):
+//!   `{"provider":"claimr","event":"user_activity","id":"..."}`; for Standard Webhooks the
+//!   event is the body's `type` (empty if it has none) and the id is `webhook-id`:
+//!   `{"provider":"standard","event":"invoice.paid","id":"msg_..."}`; logs go to stderr.
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use axum::Router;
+use base64::Engine as _;
+use hookguard::chainvine::Envelope;
+use hookguard::store::MemoryStore;
+use hookguard::{
+    claimr, standard, ChainVine, Claimr, Dispatcher, HandlerError, Layer, Payout, PayoutError,
+    Standard, Verified, WebhookEvent, WebhookLayer,
+};
+use tracing_subscriber::EnvFilter;
+
+/// Prints the event's JSON line on stdout and flushes it at once, so that a script
+/// reading the pipe sees each event as it arrives.
+fn print_event(provider: &str, event: &str, id: &str) -> std::io::Result<()> {
+    // A struct, not `json!`, so that the keys keep the documented order.
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        provider: &'a str,
+        event: &'a str,
+        id: &'a str,
+    }
+    let line = serde_json::to_string(&Line {
+        provider,
+        event,
+        id,
+    })?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")?;
+    stdout.flush()
+}
+
+fn print_delivery<E: WebhookEvent>(delivery: &Verified<E>) -> Result<(), HandlerError> {
+    print_event(E::PROVIDER, delivery.name(), delivery.id()).map_err(HandlerError::from)
+}
+
+/// The secret from `var`, or a random one (written by `write`) announced on stderr.
+fn secret_from_env(
+    var: &str,
+    write: fn(&[u8]) -> String,
+) -> Result<String, Box<dyn std::error::Error>> {
+    match std::env::var(var) {
+        Ok(secret) => Ok(secret),
+        Err(std::env::VarError::NotPresent) => {
+            let mut bytes = [0u8; 24];
+            getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
+            let secret = write(&bytes);
+            eprintln!("{var} is not set; this session's secret is {secret}");
+            Ok(secret)
+        }
+        Err(err) => Err(format!("{var}: {err}").into()),
+    }
+}
+
+/// A claimr or ChainVine secret: any text.
+fn text_secret(bytes: &[u8]) -> String {
+    format!("hg_{}", hex_encode(bytes))
+}
+
+/// A Standard Webhooks secret: `whsec_` and base64, as senders show it.
+fn whsec_secret(bytes: &[u8]) -> String {
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn app(
+    claimr_secret: &str,
+    chainvine_secret: &str,
+    standard_secret: &str,
+) -> Result<Router, hookguard::ConfigError> {
+    let claimr_handlers = Dispatcher::<claimr::Event>::new()
+        .on_any(|event: Verified<claimr::Event>| async move { print_delivery(&event) });
+    let chainvine_handlers = Dispatcher::<Envelope>::new()
+        .on_any(|event: Verified<Envelope>| async move { print_delivery(&event) })
+        .on_payment_request(MemoryStore::new(), |payout: Payout| async move {
+            // A demo payout provider: approves every request, once per payment request
+            // while it runs (see examples/payout_provider.rs for claims that survive a restart).
+            let envelope = payout.envelope();
+            print_event("chainvine", envelope.name(), envelope.id()).map_err(PayoutError::from)
+        });
+    let standard_handlers = Dispatcher::<standard::Event>::new()
+        .on_any(|event: Verified<standard::Event>| async move { print_delivery(&event) });
+
+    Ok(Router::new()
+        .route_service(
+            "/webhooks/claimr",
+            WebhookLayer::new(Claimr::new(claimr_secret)?).layer(claimr_handlers),
+        )
+        .route_service(
+            "/webhooks/chainvine",
+            WebhookLayer::new(ChainVine::new(chainvine_secret)?).layer(chainvine_handlers),
+        )
+        .route_service(
+            "/webhooks/standard",
+            WebhookLayer::new(Standard::new(standard_secret)?).layer(standard_handlers),
+        ))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+
+    let addr: SocketAddr = std::env::var("HOOKGUARD_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:3000".to_owned())
+        .parse()?;
+    let app = app(
+        &secret_from_env("CLAIMR_SECRET", text_secret)?,
+        &secret_from_env("CHAINVINE_SECRET", text_secret)?,
+        &secret_from_env("STANDARD_SECRET", whsec_secret)?,
+    )?;
+
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(
+        "listening on http://{}: POST /webhooks/claimr, POST /webhooks/chainvine, \
+         POST /webhooks/standard",
+        listener.local_addr()?
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Medians, ratios and a chart from scripts/load.sh's TSV.
+
+usage: chart.py LOAD_TSV OUT_SVG
+
+Prints a Markdown table (median requests/s per body size and server, and the ratios to
+the bare handler) and writes an SVG line chart of requests/s by body size, drawn by hand
+so that nothing beyond python3 is needed.
+"""
+import math
+import statistics
+import sys
+from collections import defaultdict
+
+MODES = ["bare", "hookguard", "naive"]
+COLOURS = {"bare": "#555555", "hookguard": "#1f77b4", "naive": "#d62728"}
+
+
+def size_label(size: int) -> str:
+    return f"{size // 1024} KiB" if size >= 1024 else f"{size} B"
+
+
+def read(path):
+    notes, runs = [], defaultdict(list)
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("#"):
+                notes.append(line[1:].strip())
+            elif line and not line.startswith("size"):
+                size, mode, _run, rps, _p50, _p99 = line.split("\t")
+                runs[(int(size), mode)].append(float(rps))
+    return notes, runs
+
+
+def table(notes, runs):
+    sizes = sorted({size for size, _ in runs})
+    out = [f"<!-- {note} -->" for note in notes]
+    out.append("| body | bare req/s | hookguard req/s | naive req/s | hookguard / bare | naive / bare | runs |")
+    out.append("|---:|---:|---:|---:|---:|---:|---:|")
+    medians = {}
+    for size in sizes:
+        row = {mode: statistics.median(runs[(size, mode)]) for mode in MODES if runs.get((size, mode))}
+        medians[size] = row
+        bare = row.get("bare")
+        cells = [f"{row[m]:,.0f}" if m in row else "-" for m in MODES]
+        ratios = [f"{row[m] / bare:.2f}x" if bare and m in row else "-" for m in ("hookguard", "naive")]
+        count = len(runs.get((size, "bare"), []))
+        out.append(f"| {size_label(size)} | " + " | ".join(cells + ratios) + f" | {count} |")
+    return "\n".join(out), medians
+
+
+def svg(medians, path):
+    width, height = 720, 420
+    left, right, top, bottom = 80, 150, 30, 60
+    sizes = sorted(medians)
+    values = [v for row in medians.values() for v in row.values()]
+    lo = 10 ** math.floor(math.log10(min(values)))
+    hi = 10 ** math.ceil(math.log10(max(values)))
+    xs = {s: left + (width - left - right) * (i / max(1, len(sizes) - 1)) for i, s in enumerate(sizes)}
+
+    def y(v):
+        return top + (height - top - bottom) * (1 - (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)))
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="sans-serif" font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{width / 2}" y="18" text-anchor="middle" font-size="14">'
+        "Requests/s by body size over loopback (median; log scales)</text>",
+    ]
+    decade = lo
+    while decade <= hi:
+        for m in (1, 2, 5):
+            v = decade * m
+            if lo <= v <= hi:
+                parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>')
+                parts.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v:,.0f}</text>')
+        decade *= 10
+    for s in sizes:
+        parts.append(f'<line x1="{xs[s]:.1f}" x2="{xs[s]:.1f}" y1="{top}" y2="{height - bottom}" stroke="#eee"/>')
+        parts.append(f'<text x="{xs[s]:.1f}" y="{height - bottom + 18}" text-anchor="middle">{size_label(s)}</text>')
+    parts.append(f'<text x="{(left + width - right) / 2}" y="{height - 15}" text-anchor="middle">body size</text>')
+    parts.append(f'<text x="18" y="{(top + height - bottom) / 2}" text-anchor="middle" '
+                 f'transform="rotate(-90 18 {(top + height - bottom) / 2})">requests/s</text>')
+    for i, mode in enumerate(MODES):
+        points = [(xs[s], y(medians[s][mode])) for s in sizes if mode in medians[s]]
+        if not points:
+            continue
+        colour = COLOURS[mode]
+        parts.append('<polyline fill="none" stroke-width="2" stroke="{}" points="{}"/>'.format(
+            colour, " ".join(f"{px:.1f},{py:.1f}" for px, py in points)))
+        for px, py in points:
+            parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{colour}"/>')
+        ly = top + 20 + 20 * i
+        parts.append(f'<line x1="{width - right + 15}" x2="{width - right + 40}" y1="{ly}" y2="{ly}" stroke="{colour}" stroke-width="2"/>')
+        parts.append(f'<text x="{width - right + 45}" y="{ly + 4}">{mode}</text>')
+    parts.append("</svg>")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(parts) + "\n")
+
+
+def main():
+    notes, runs = read(sys.argv[1])
+    text, medians = table(notes, runs)
+    print(text)
+    svg(medians, sys.argv[2])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,422 @@
+//! `verify --detect`: every scheme hookguard knows, tried against a captured delivery.
+
+use std::process::ExitCode;
+
+use hookguard::{
+    ContentPart, Encoding, Secret, SecretSet, SignatureFormat, SignatureScheme, SignedContent,
+    TimestampSource, Verifier,
+};
+use http::{HeaderMap, HeaderName};
+
+use crate::providers::{display_name, ProviderArg};
+use crate::style::Style;
+
+/// Headers that never carry a signature.
+const NOT_SIGNATURES: [&str; 9] = [
+    "host",
+    "content-type",
+    "content-length",
+    "user-agent",
+    "accept",
+    "accept-encoding",
+    "connection",
+    "date",
+    "traceparent",
+];
+
+/// How the secret was turned into key bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SecretForm {
+    Utf8,
+    /// `whsec_` stripped and base64-decoded (Standard Webhooks).
+    Standard,
+    /// Base64-decoded as it is.
+    Base64,
+}
+
+impl SecretForm {
+    fn label(self) -> &'static str {
+        match self {
+            SecretForm::Utf8 => "utf8",
+            SecretForm::Standard => "whsec-base64",
+            SecretForm::Base64 => "base64",
+        }
+    }
+
+    fn rust(self) -> &'static str {
+        match self {
+            SecretForm::Utf8 => "Secret::new(secret)?",
+            SecretForm::Standard => "Secret::from_standard(secret)?",
+            SecretForm::Base64 => "Secret::from_base64(secret)?",
+        }
+    }
+}
+
+/// One scheme that verified the delivery.
+struct Match {
+    scheme: SignatureScheme,
+    secret: SecretForm,
+}
+
+fn secret_forms(text: &str) -> Vec<(SecretForm, Secret)> {
+    let mut forms = Vec::new();
+    if let Ok(secret) = Secret::new(text) {
+        forms.push((SecretForm::Utf8, secret));
+    }
+    if text.starts_with(hookguard::secret::WHSEC_PREFIX) {
+        if let Ok(secret) = Secret::from_standard(text) {
+            forms.push((SecretForm::Standard, secret));
+        }
+    } else if text.len() >= 16 {
+        if let Ok(secret) = Secret::from_base64(text) {
+            forms.push((SecretForm::Base64, secret));
+        }
+    }
+    forms
+}
+
+/// Header values of 9 to 11 digits: unix seconds.
+fn timestamp_headers(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
+        .iter()
+        .filter(|(_, value)| {
+            let bytes = value.as_bytes();
+            (9..=11).contains(&bytes.len()) && bytes.iter().all(u8::is_ascii_digit)
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// Headers that name a message: `…-id`.
+fn id_headers(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
+        .keys()
+        .filter(|name| name.as_str().ends_with("-id"))
+        .cloned()
+        .collect()
+}
+
+/// The formats worth trying on this header value.
+fn formats(value: &str) -> Vec<SignatureFormat> {
+    // A value with a marker is read by the marker's format; a plain list would also
+    // read the signature after `v1,` and report the same scheme twice.
+    let mut formats = Vec::new();
+    if value.contains("sha256=") {
+        formats.push(SignatureFormat::List {
+            prefix: Some("sha256=".to_owned()),
+        });
+    }
+    if value.contains("v1,") {
+        formats.push(SignatureFormat::versioned("v1"));
+    }
+    if value.contains("v1=") {
+        formats.push(SignatureFormat::key_value("v1"));
+    }
+    if formats.is_empty() {
+        formats.push(SignatureFormat::List { prefix: None });
+    }
+    formats
+}
+
+/// The signed contents and timestamp sources worth trying.
+fn contents(
+    headers: &HeaderMap,
+    format: &SignatureFormat,
+) -> Vec<(SignedContent, Option<TimestampSource>)> {
+    let dot = || ContentPart::Literal(".".to_owned());
+    let mut out = vec![(SignedContent::body(), None)];
+    let mut sources: Vec<TimestampSource> = timestamp_headers(headers)
+        .into_iter()
+        .map(TimestampSource::Header)
+        .collect();
+    if matches!(format, SignatureFormat::KeyValue { .. }) {
+        sources.push(TimestampSource::SignatureKey("t".to_owned()));
+    }
+    for source in sources {
+        let parts = [ContentPart::Timestamp, dot(), ContentPart::Body];
+        if let Ok(content) = SignedContent::from_parts(parts) {
+            out.push((content, Some(source.clone())));
+        }
+        for id in id_headers(headers) {
+            let parts = [
+                ContentPart::Header(id),
+                dot(),
+                ContentPart::Timestamp,
+                dot(),
+                ContentPart::Body,
+            ];
+            if let Ok(content) = SignedContent::from_parts(parts) {
+                out.push((content, Some(source.clone())));
+            }
+        }
+    }
+    out
+}
+
+fn candidates(headers: &HeaderMap) -> Vec<SignatureScheme> {
+    let mut schemes = Vec::new();
+    for (name, value) in headers {
+        if NOT_SIGNATURES.contains(&name.as_str()) {
+            continue;
+        }
+        let Ok(value) = value.to_str() else { continue };
+        for format in formats(value) {
+            for encoding in [Encoding::Hex, Encoding::Base64] {
+                for (content, timestamp) in contents(headers, &format) {
+                    let Ok(scheme) = SignatureScheme::new(name.as_str()) else {
+                        continue;
+                    };
+                    let mut scheme = scheme
+                        .with_encoding(encoding)
+                        .with_format(format.clone())
+                        .with_signed_content(content)
+                        .with_tolerance(None);
+                    if let Some(source) = timestamp {
+                        scheme = scheme.with_timestamp(source);
+                    }
+                    if scheme.validate().is_ok() {
+                        schemes.push(scheme);
+                    }
+                }
+            }
+        }
+    }
+    schemes
+}
+
+fn find(secret: &str, headers: &HeaderMap, body: &[u8]) -> Vec<Match> {
+    let forms = secret_forms(secret);
+    let mut matches = Vec::new();
+    for scheme in candidates(headers) {
+        for (form, key) in &forms {
+            let Ok(set) = SecretSet::new([key.clone()]) else {
+                continue;
+            };
+            if Verifier::new(scheme.clone(), set)
+                .verify(headers, body)
+                .is_ok()
+            {
+                matches.push(Match {
+                    scheme: scheme.clone(),
+                    secret: *form,
+                });
+            }
+        }
+    }
+    matches
+}
+
+/// The preset this scheme is, when it is one (a bare list matches a preset that
+/// accepts an optional prefix).
+fn preset(found: &Match) -> Option<ProviderArg> {
+    ProviderArg::ALL.into_iter().find(|provider| {
+        let preset = provider.scheme();
+        let scheme = &found.scheme;
+        let format_fits = match (preset.format(), scheme.format()) {
+            (SignatureFormat::List { prefix }, SignatureFormat::List { prefix: None }) => {
+                prefix.is_some()
+            }
+            (a, b) => a == b,
+        };
+        let secret_fits = match provider {
+            ProviderArg::Standard => found.secret == SecretForm::Standard,
+            _ => found.secret == SecretForm::Utf8,
+        };
+        preset.header() == scheme.header()
+            && preset.encoding() == scheme.encoding()
+            && format_fits
+            && preset.signed_content() == scheme.signed_content()
+            && preset.timestamp_source() == scheme.timestamp_source()
+            && secret_fits
+    })
+}
+
+fn format_label(format: &SignatureFormat) -> String {
+    match format {
+        SignatureFormat::List { prefix: None } => "plain".to_owned(),
+        SignatureFormat::List { prefix: Some(p) } => format!("prefix:{p}"),
+        SignatureFormat::Versioned { version } => format!("versioned:{version},"),
+        SignatureFormat::KeyValue { signature_key } => format!("key-value:{signature_key}="),
+        _ => "other".to_owned(),
+    }
+}
+
+fn format_rust(format: &SignatureFormat) -> String {
+    match format {
+        SignatureFormat::List { prefix: None } => {
+            "SignatureFormat::List { prefix: None }".to_owned()
+        }
+        SignatureFormat::List { prefix: Some(p) } => {
+            format!("SignatureFormat::List {{ prefix: Some({p:?}.to_owned()) }}")
+        }
+        SignatureFormat::Versioned { version } => {
+            format!("SignatureFormat::versioned({version:?})")
+        }
+        SignatureFormat::KeyValue { signature_key } => {
+            format!("SignatureFormat::key_value({signature_key:?})")
+        }
+        _ => "/* unknown format */".to_owned(),
+    }
+}
+
+fn timestamp_label(source: Option<&TimestampSource>) -> String {
+    match source {
+        None => "-".to_owned(),
+        Some(TimestampSource::Header(name)) => format!("header:{name}"),
+        Some(TimestampSource::SignatureKey(key)) => format!("key:{key}"),
+        Some(_) => "other".to_owned(),
+    }
+}
+
+/// The one-line, `key=value` summary of a match.
+fn summary(found: &Match) -> String {
+    let scheme = &found.scheme;
+    format!(
+        "header={} encoding={} format={} signed={} timestamp={} secret={} preset={}",
+        scheme.header(),
+        match scheme.encoding() {
+            Encoding::Base64 => "base64",
+            _ => "hex",
+        },
+        format_label(scheme.format()),
+        scheme.signed_content(),
+        timestamp_label(scheme.timestamp_source()),
+        found.secret.label(),
+        preset(found).map_or("none", ProviderArg::name),
+    )
+}
+
+/// A snippet to paste into a receiver.
+fn snippet(found: &Match) -> String {
+    if let Some(provider) = preset(found) {
+        return match provider {
+            ProviderArg::Claimr => {
+                "let provider = Claimr::new(secret)?; // the default scheme".to_owned()
+            }
+            ProviderArg::Chainvine => {
+                "let provider = ChainVine::new(secret)?; // the default scheme".to_owned()
+            }
+            ProviderArg::Standard => "let provider = Standard::new(secret)?;".to_owned(),
+            ProviderArg::Github => {
+                "let provider = HmacProvider::github().with_secret(secret).build()?;".to_owned()
+            }
+            ProviderArg::Stripe => {
+                "let provider = HmacProvider::stripe().with_secret(secret).build()?;".to_owned()
+            }
+        };
+    }
+    let scheme = &found.scheme;
+    let mut text = format!(
+        "let scheme = SignatureScheme::new({:?})?\n    .with_encoding(Encoding::{:?})\n    .with_format({})\n    .with_signed_content({:?}.parse()?)",
+        display_name(&scheme.header()),
+        scheme.encoding(),
+        format_rust(scheme.format()),
+        scheme.signed_content().to_string(),
+    );
+    match scheme.timestamp_source() {
+        Some(TimestampSource::Header(name)) => {
+            text.push_str(&format!(
+                "\n    .with_timestamp(TimestampSource::header({:?})?)",
+                display_name(name)
+            ));
+        }
+        Some(TimestampSource::SignatureKey(key)) => {
+            text.push_str(&format!(
+                "\n    .with_timestamp(TimestampSource::SignatureKey({key:?}.to_owned()))"
+            ));
+        }
+        _ => {}
+    }
+    text.push_str(";\n");
+    if found.secret == SecretForm::Utf8 && scheme.timestamp_source().is_none() {
+        text.push_str("let provider = Claimr::new(secret)?.with_scheme(scheme); // or ChainVine");
+    } else {
+        text.push_str(&format!(
+            "let verifier = Verifier::new(scheme, SecretSet::new([{}])?);",
+            found.secret.rust()
+        ));
+    }
+    text
+}
+
+/// Prints every configuration under which the delivery verifies; 1 when none does.
+pub fn run(secret: &str, headers: &HeaderMap, body: &[u8]) -> ExitCode {
+    let style = Style::stdout();
+    let matches = find(secret, headers, body);
+    if matches.is_empty() {
+        println!(
+            "{}: no scheme hookguard knows verifies this delivery with this secret",
+            style.red("no match")
+        );
+        println!(
+            "tried {} header(s), hex and base64, with and without prefixes and timestamps; \
+             check the secret and that the body is byte for byte as received",
+            headers
+                .keys()
+                .filter(|n| !NOT_SIGNATURES.contains(&n.as_str()))
+                .count()
+        );
+        return ExitCode::FAILURE;
+    }
+    for found in &matches {
+        println!("{}: {}", style.green("match"), summary(found));
+        for line in snippet(found).lines() {
+            println!("    {}", style.dim(line));
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookguard::testing::Signer;
+
+    fn summaries(signer: &Signer, secret: &str) -> Vec<String> {
+        let body = br#"{"type":"ping"}"#;
+        let headers = signer.headers(body).unwrap();
+        find(secret, &headers, body).iter().map(summary).collect()
+    }
+
+    #[test]
+    fn a_timestamp_header_of_any_name_is_found() {
+        let scheme = SignatureScheme::new("X-Sig")
+            .unwrap()
+            .with_format(SignatureFormat::List { prefix: None })
+            .with_signed_content("{timestamp}.{body}".parse().unwrap())
+            .with_timestamp(TimestampSource::header("X-Timestamp").unwrap());
+        let signer = Signer::new(scheme, Secret::new("k").unwrap()).at(1_600_000_000);
+        assert_eq!(
+            summaries(&signer, "k"),
+            [
+                "header=x-sig encoding=hex format=plain signed={timestamp}.{body} \
+              timestamp=header:x-timestamp secret=utf8 preset=none"
+            ]
+        );
+    }
+
+    #[test]
+    fn svix_headers_and_github_are_found() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let svix = Signer::new(
+            SignatureScheme::svix(),
+            Secret::from_standard(secret).unwrap(),
+        );
+        assert_eq!(
+            summaries(&svix, secret),
+            [
+                "header=svix-signature encoding=base64 format=versioned:v1, \
+              signed={header:svix-id}.{timestamp}.{body} timestamp=header:svix-timestamp \
+              secret=whsec-base64 preset=none"
+            ]
+        );
+        let github = Signer::github("gh").unwrap();
+        assert_eq!(
+            summaries(&github, "gh"),
+            [
+                "header=x-hub-signature-256 encoding=hex format=prefix:sha256= signed={body} \
+              timestamp=- secret=utf8 preset=github"
+            ]
+        );
+    }
+}

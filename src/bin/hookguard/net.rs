@@ -1,0 +1,375 @@
+//! `send` and `listen`: deliveries over HTTP/1.1 (plain `http://`).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::Args;
+use hookguard::testing::Sample;
+use hookguard::{chainvine, claimr, SignatureError, Verifier};
+use http::header::{HOST, USER_AGENT};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use crate::providers::{self, ProviderArg};
+use crate::style::Style;
+
+/// How much of a response's body `send` shows, as claimr's Test tool shows the start.
+const DATA_SHOWN: usize = 500;
+/// The largest delivery `listen` reads.
+const BODY_LIMIT: usize = 1024 * 1024;
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+fn client() -> HttpClient {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+fn user_agent() -> HeaderValue {
+    HeaderValue::from_static(concat!("hookguard/", env!("CARGO_PKG_VERSION")))
+}
+
+/// Runs `future` on a new runtime.
+pub fn run(future: impl Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(future),
+        Err(err) => {
+            eprintln!("hookguard: cannot start the runtime: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct SendArgs {
+    /// Whose scheme to sign with.
+    #[arg(long, value_enum)]
+    provider: ProviderArg,
+    /// The sample event to send, by the name the provider sends (`user_activity`,
+    /// `PAYMENT_REQUEST`; any `type` for standard, github and stripe).
+    #[arg(long, required_unless_present = "body")]
+    event: Option<String>,
+    /// The webhook secret.
+    #[arg(long, env = "HOOKGUARD_SECRET", hide_env_values = true)]
+    secret: String,
+    /// The user the sample event is about (claimr's Test tool asks for a User ID).
+    #[arg(long)]
+    user: Option<String>,
+    /// Send this file's bytes instead of a sample.
+    #[arg(long)]
+    body: Option<PathBuf>,
+    /// Give up on the answer after this many seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// Where to send: an `http://` URL.
+    url: String,
+}
+
+fn sample(provider: ProviderArg, event: &str) -> Result<Sample, String> {
+    let known = |names: Vec<&str>| {
+        format!(
+            "{} has no event `{event}`; known: {}",
+            provider.name(),
+            names.join(", ")
+        )
+    };
+    match provider {
+        ProviderArg::Claimr => Sample::find("claimr", event).ok_or_else(|| {
+            known(
+                claimr::EventKind::KNOWN
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect(),
+            )
+        }),
+        ProviderArg::Chainvine => Sample::find("chainvine", event).ok_or_else(|| {
+            known(
+                chainvine::EventKind::KNOWN
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect(),
+            )
+        }),
+        _ => Ok(Sample::standard(event)),
+    }
+}
+
+/// Sends a signed delivery and prints what claimr's Test tool shows.
+pub async fn send(args: SendArgs) -> ExitCode {
+    let signer = match args.provider.signer(&args.secret) {
+        Ok(signer) => signer,
+        Err(err) => return crate::usage(err),
+    };
+    let request = match (&args.body, &args.event) {
+        (Some(path), _) => match std::fs::read(path) {
+            Ok(body) => signer.request(&args.url, body),
+            Err(err) => return crate::usage(format_args!("{}: {err}", path.display())),
+        },
+        (None, Some(event)) => {
+            let mut sample = match sample(args.provider, event) {
+                Ok(sample) => sample,
+                Err(message) => return crate::usage(message),
+            };
+            if let Some(user) = &args.user {
+                sample = sample.with_user(user);
+            }
+            signer.sample_request(&args.url, &sample)
+        }
+        (None, None) => return crate::usage("--event or --body is needed"),
+    };
+    let mut request = match request {
+        Ok(request) => request,
+        Err(err) => return crate::usage(err),
+    };
+    request.headers_mut().insert(USER_AGENT, user_agent());
+    if request.uri().scheme_str() != Some("http") {
+        return crate::usage("only http:// URLs can be sent to (put a TLS proxy in front)");
+    }
+
+    let style = Style::stdout();
+    let body = request.body().clone().collect().await.map(|b| b.to_bytes());
+    println!("{}", style.bold("Request body:"));
+    println!("{}", String::from_utf8_lossy(&body.unwrap_or_default()));
+    let answer = tokio::time::timeout(Duration::from_secs(args.timeout), async {
+        let response = client().request(request).await?;
+        let status = response.status();
+        let data = response.into_body().collect().await?.to_bytes();
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>((status, data))
+    })
+    .await;
+    let (status, data) = match answer {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(err)) => {
+            println!("{} false", style.bold("Success:"));
+            println!("{} -", style.bold("Status:"));
+            println!("{} {}", style.bold("Error:"), error_chain(err.as_ref()));
+            return ExitCode::FAILURE;
+        }
+        Err(_) => {
+            println!("{} false", style.bold("Success:"));
+            println!("{} -", style.bold("Status:"));
+            println!(
+                "{} no answer within {} s",
+                style.bold("Error:"),
+                args.timeout
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let text = String::from_utf8_lossy(&data);
+    let shown: String = text.chars().take(DATA_SHOWN).collect();
+    let painted = if status.is_success() {
+        style.green(status.as_str())
+    } else {
+        style.red(status.as_str())
+    };
+    println!("{} true", style.bold("Success:"));
+    println!("{} {painted}", style.bold("Status:"));
+    println!("{} {shown}", style.bold("Data:"));
+    if status.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[derive(Args)]
+pub struct ListenArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:4000")]
+    addr: SocketAddr,
+    /// A webhook secret to verify with; repeat for several.
+    #[arg(
+        long,
+        env = "HOOKGUARD_SECRET",
+        hide_env_values = true,
+        required = true
+    )]
+    secret: Vec<String>,
+    /// Only these providers' schemes (default: every one hookguard knows).
+    #[arg(long, value_enum)]
+    provider: Vec<ProviderArg>,
+    /// Re-send each delivery (its headers and body as received) to this `http://` URL.
+    #[arg(long)]
+    forward_to: Option<Uri>,
+}
+
+struct Listener {
+    verifiers: Vec<(ProviderArg, Verifier)>,
+    forward_to: Option<Uri>,
+    client: HttpClient,
+    style: Style,
+}
+
+/// Receives, verifies and prints deliveries until interrupted.
+pub async fn listen(args: ListenArgs) -> ExitCode {
+    let providers = if args.provider.is_empty() {
+        ProviderArg::ALL.to_vec()
+    } else {
+        args.provider
+    };
+    let mut verifiers = Vec::new();
+    for provider in providers {
+        for secret in &args.secret {
+            // A secret that is not base64 cannot be a Standard Webhooks secret: skip.
+            if let Ok(verifier) = provider.verifier(secret) {
+                verifiers.push((provider, verifier));
+            }
+        }
+    }
+    if let Some(uri) = &args.forward_to {
+        if uri.scheme_str() != Some("http") {
+            return crate::usage("--forward-to takes an http:// URL");
+        }
+    }
+    let listener = match tokio::net::TcpListener::bind(args.addr).await {
+        Ok(listener) => listener,
+        Err(err) => return crate::usage(format_args!("cannot listen on {}: {err}", args.addr)),
+    };
+    let state = Arc::new(Listener {
+        verifiers,
+        forward_to: args.forward_to,
+        client: client(),
+        style: Style::stdout(),
+    });
+    let local = listener.local_addr().unwrap_or(args.addr);
+    println!("listening on http://{local}");
+    if let Some(uri) = &state.forward_to {
+        println!("forwarding to {uri}");
+    }
+    let _ = std::io::stdout().flush();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(state.handle(request).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn text_response(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *response.status_mut() = status;
+    response
+}
+
+impl Listener {
+    async fn handle(&self, request: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+        if request.method() != Method::POST {
+            return text_response(StatusCode::METHOD_NOT_ALLOWED, "POST only\n");
+        }
+        let (parts, body) = request.into_parts();
+        let body = match Limited::new(body, BODY_LIMIT).collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(_) => return text_response(StatusCode::PAYLOAD_TOO_LARGE, "body too large\n"),
+        };
+        let style = self.style;
+
+        // The first scheme that verifies names the provider; otherwise the most telling
+        // refusal (a wrong signature says more than a missing one).
+        let mut outcome: Result<ProviderArg, (Option<ProviderArg>, SignatureError)> =
+            Err((None, SignatureError::Missing));
+        for (provider, verifier) in &self.verifiers {
+            match verifier.verify(&parts.headers, &body) {
+                Ok(()) => {
+                    outcome = Ok(*provider);
+                    break;
+                }
+                Err(SignatureError::Missing) => {}
+                Err(err) => outcome = Err((Some(*provider), err)),
+            }
+        }
+
+        let mut out = String::new();
+        let head = format!("{} {}", parts.method, parts.uri.path());
+        match &outcome {
+            Ok(provider) => {
+                let (event, id) =
+                    providers::describe(provider.name(), &parts.headers, &body).unwrap_or_default();
+                out.push_str(&format!(
+                    "{head} {} provider={} event={event} id={id}\n",
+                    style.green("valid"),
+                    provider.name()
+                ));
+            }
+            Err((provider, err)) => {
+                out.push_str(&format!(
+                    "{head} {} provider={} reason=\"{err}\"\n",
+                    style.red("invalid"),
+                    provider.map_or("unknown", ProviderArg::name)
+                ));
+            }
+        }
+        match crate::style::pretty_json(&body) {
+            Some(json) => out.push_str(&json),
+            None => out.push_str(&String::from_utf8_lossy(&body)),
+        }
+        out.push('\n');
+
+        if let Some(target) = &self.forward_to {
+            let mut forward = Request::post(target.clone())
+                .body(Full::new(body.clone()))
+                .unwrap_or_default();
+            let mut headers = parts.headers.clone();
+            headers.remove(HOST);
+            *forward.headers_mut() = headers;
+            let answer =
+                tokio::time::timeout(Duration::from_secs(30), self.client.request(forward)).await;
+            match answer {
+                Ok(Ok(response)) => out.push_str(&format!(
+                    "forwarded to {target}: {}\n",
+                    response.status().as_u16()
+                )),
+                Ok(Err(err)) => out.push_str(&format!(
+                    "forwarded to {target}: failed: {}\n",
+                    error_chain(&err)
+                )),
+                Err(_) => out.push_str(&format!("forwarded to {target}: no answer in 30 s\n")),
+            }
+        }
+
+        {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(out.as_bytes());
+            let _ = stdout.flush();
+        }
+        match outcome {
+            Ok(_) => text_response(StatusCode::OK, "OK\n"),
+            Err(_) => text_response(StatusCode::UNAUTHORIZED, "invalid signature\n"),
+        }
+    }
+}

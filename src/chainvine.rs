@@ -1,0 +1,1437 @@
+//! ChainVine's webhooks: one envelope around every event.
+//!
+//! Every ChainVine request is an [`Envelope`]: where it comes from (the campaign and
+//! community), the [`Event`] (`{ "name": ..., "data": ... }`), and delivery metadata
+//! (`version`, `secure_request`, `request_id`, `event_id`, `sent_at`).
+//! [`Envelope::from_slice`] parses a verified body in one pass; `event.data` is
+//! deserialized straight into the typed struct for `event.name`:
+//!
+//! | `event.name` | variant | data |
+//! |---|---|---|
+//! | `USER_JOINED_CAMPAIGN` | [`Event::UserJoinedCampaign`] | [`UserJoinedCampaign`] |
+//! | `REFERRAL_CONVERSION` | [`Event::ReferralConversion`] | [`ReferralConversion`] |
+//! | `EARNING_CREATED` | [`Event::EarningCreated`] | [`EarningCreated`] |
+//! | `PAYMENT_REQUEST` (configurable) | [`Event::PaymentRequest`] | [`PaymentRequest`] |
+//! | anything else | [`Event::Unknown`] | raw JSON |
+//!
+//! ChainVine documents the payment-request event (ChainVine calling your system as a
+//! payout provider, expecting a 2xx to mark the payout completed) but neither its name
+//! nor its fields. This crate assumes the name `PAYMENT_REQUEST`; if your deliveries say
+//! otherwise, give the real name with [`EventNames::with_payment_request`] and parse with
+//! [`Envelope::from_slice_with`]. The payout's fields are typed on a best-effort basis and
+//! the raw `event.data` is always kept in [`PaymentRequest::raw`].
+//!
+//! Amounts are exact decimal strings ([`Amount`]), never floats; timestamps keep their
+//! text and parse when they can ([`Timestamp`]).
+//!
+//! ```
+//! use hookguard::chainvine::{Envelope, Event, EventKind};
+//! use hookguard::event::WebhookEvent;
+//!
+//! let body = br#"{
+//!   "source": {
+//!     "campaign": { "name": "Spring referrals", "created_on": "2024-03-01T08:00:00Z", "id": "cmp_1" },
+//!     "community": { "name": "Acme", "id": "com_1" }
+//!   },
+//!   "event": {
+//!     "name": "EARNING_CREATED",
+//!     "data": {
+//!       "userId": "usr_9",
+//!       "dateCreatedUtc": "2024-05-14T09:31:02.123Z",
+//!       "user": { "id": "usr_9", "walletAddress": "0x52908400098527886E0F7030069857D2E4169EE7" },
+//!       "reward": { "name": "ETH" },
+//!       "amount": "0.00398888889000003983"
+//!     }
+//!   },
+//!   "version": "1.0",
+//!   "secure_request": true,
+//!   "request_id": "req_1",
+//!   "event_id": "evt_1",
+//!   "sent_at": "2024-05-14T09:31:03.000Z"
+//! }"#;
+//!
+//! let envelope = Envelope::from_slice(body)?;
+//! assert_eq!(envelope.kind(), EventKind::EarningCreated);
+//! assert_eq!(envelope.id(), "evt_1");
+//! let Event::EarningCreated(earning) = &envelope.event else { panic!("not an earning") };
+//! assert_eq!(earning.amount.as_str(), "0.00398888889000003983");
+//! assert_eq!(earning.reward.name, "ETH");
+//! # Ok::<(), hookguard::event::ParseError>(())
+//! ```
+
+use std::convert::Infallible;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor,
+};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
+
+use crate::amount::Amount;
+use crate::claimr::lenient_id;
+use crate::event::{ParseError, WebhookEvent};
+use crate::timestamp::Timestamp;
+
+/// A ChainVine webhook request: the event, where it comes from, and delivery metadata.
+///
+/// Parse it with [`Envelope::from_slice`] (or [`Envelope::from_slice_with`]); it also
+/// implements `Deserialize` for use with serde directly, and `Serialize` to re-emit it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Envelope {
+    /// The campaign and community the event belongs to.
+    pub source: Source,
+    /// What happened.
+    pub event: Event,
+    /// The version of the payload format, such as `"1.0"`.
+    pub version: String,
+    /// ChainVine's `secure_request` flag, as sent in the (signed) body.
+    pub secure_request: bool,
+    /// The identifier of this request (delivery attempt).
+    pub request_id: String,
+    /// The identifier of the event; the same across retries of one event.
+    pub event_id: String,
+    /// When ChainVine sent the request.
+    pub sent_at: Timestamp,
+}
+
+/// Where a ChainVine event comes from (`source`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// The campaign the event belongs to.
+    pub campaign: SourceCampaign,
+    /// The community running the campaign.
+    pub community: Community,
+}
+
+/// The campaign in an envelope's `source`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceCampaign {
+    /// The campaign's name.
+    pub name: String,
+    /// When the campaign was created.
+    pub created_on: Timestamp,
+    /// The campaign's ID.
+    pub id: String,
+}
+
+/// The community in an envelope's `source`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Community {
+    /// The community's name.
+    pub name: String,
+    /// The community's ID.
+    pub id: String,
+}
+
+/// A ChainVine event (the envelope's `event`), by its `name`.
+///
+/// Serializes back to `{"name": ..., "data": ...}`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Event {
+    /// `USER_JOINED_CAMPAIGN`: a user joined a referral program.
+    UserJoinedCampaign(UserJoinedCampaign),
+    /// `REFERRAL_CONVERSION`: a referred user completed an action.
+    ReferralConversion(ReferralConversion),
+    /// `EARNING_CREATED`: a user was attributed a reward.
+    EarningCreated(EarningCreated),
+    /// A payout ChainVine asks your system to make (`PAYMENT_REQUEST`, or the name set in
+    /// [`EventNames`]). Answer 2xx only once the payout is done.
+    PaymentRequest(PaymentRequest),
+    /// An event name this crate does not know, with its raw data.
+    Unknown(UnknownEvent),
+}
+
+/// The data of `USER_JOINED_CAMPAIGN`: a user joined a referral program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserJoinedCampaign {
+    /// The ChainVine ID of the user who joined.
+    pub user_id: String,
+    /// The user who joined.
+    pub user: JoinedUser,
+    /// Who referred the user, if anyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
+    /// Your own identifier for the join, if you gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_identifier: Option<String>,
+}
+
+/// The user in a `USER_JOINED_CAMPAIGN` event (snake_case fields, as ChainVine sends them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinedUser {
+    /// The user's ChainVine ID.
+    pub id: String,
+    /// The user's email address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The user's first name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    /// The user's last name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// The user's wallet address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wallet_address: Option<String>,
+    /// Your own identifier for the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_identifier: Option<String>,
+}
+
+/// The data of `REFERRAL_CONVERSION`: a referred user completed an action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralConversion {
+    /// The referred user who completed the action.
+    pub claimer: String,
+    /// Who referred them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
+    /// Your own identifier for the conversion, if you gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_identifier: Option<String>,
+}
+
+/// The data of `EARNING_CREATED`: a user was attributed a reward.
+///
+/// ChainVine sends these fields in camelCase (`userId`, `dateCreatedUtc`); `user_id` is
+/// accepted too, as the page's schema table spells it that way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EarningCreated {
+    /// The ChainVine ID of the user who earned the reward.
+    #[serde(alias = "user_id")]
+    pub user_id: String,
+    /// When the earning was created (UTC).
+    pub date_created_utc: Timestamp,
+    /// The user who earned the reward.
+    pub user: EarningUser,
+    /// Which reward was earned.
+    pub reward: Reward,
+    /// How much of the reward: 18 decimal places in the unit currency (ETH, not gwei) for
+    /// crypto currencies, 4 for other rewards (`"15.000"` points, `"1.000"` NFT).
+    pub amount: Amount,
+}
+
+/// The user in an `EARNING_CREATED` event (camelCase fields, as ChainVine sends them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EarningUser {
+    /// The user's ChainVine ID.
+    pub id: String,
+    /// The user's email address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The user's first name (`firstName`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    /// The user's last name (`lastName`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// The user's wallet address (`walletAddress`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wallet_address: Option<String>,
+    /// Your own identifier for the user (`externalIdentifier`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_identifier: Option<String>,
+}
+
+/// A reward, by name (`"ETH"`, `"Points"`, an NFT collection…).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reward {
+    /// The name of the reward issued.
+    pub name: String,
+}
+
+/// A payout ChainVine asks your system to make.
+///
+/// ChainVine documents this event but not its fields, so every typed field is a guess
+/// and optional: a field is `None` when it is absent, `null`, or not of the expected
+/// shape (an `amount` sent as a JSON number, for instance — its exact text is still in
+/// [`raw`](Self::raw)). Fields the crate does not know are only in `raw`. A handler that
+/// pays out must check that what it needs is there, and should read `raw` when it is not.
+///
+/// Serializes as [`raw`](Self::raw), unchanged.
+#[derive(Debug, Clone)]
+pub struct PaymentRequest {
+    /// The payout's identifier: the first of `id`, `payment_request_id`,
+    /// `paymentRequestId`, `payout_id`, `payoutId` that is a string or an integer.
+    pub id: Option<String>,
+    /// The ChainVine ID of the user to pay (`user_id` or `userId`).
+    pub user_id: Option<String>,
+    /// The user to pay.
+    pub user: Option<PayoutUser>,
+    /// Which reward to pay out.
+    pub reward: Option<Reward>,
+    /// How much to pay, as an exact decimal.
+    pub amount: Option<Amount>,
+    /// The currency or token to pay in.
+    pub currency: Option<String>,
+    /// Where to pay (`wallet_address` or `walletAddress`).
+    pub wallet_address: Option<String>,
+    /// The event's `data` exactly as sent (`null` when there was no `data`).
+    pub raw: Box<RawValue>,
+    /// The event name this payout request arrived under (`PAYMENT_REQUEST` unless
+    /// configured otherwise in [`EventNames`]).
+    pub event_name: String,
+}
+
+/// The user in a payment request; both snake_case and camelCase field names are accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutUser {
+    /// The user's ChainVine ID.
+    #[serde(
+        default,
+        deserialize_with = "lenient_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub id: Option<String>,
+    /// The user's email address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The user's first name (`first_name` or `firstName`).
+    #[serde(default, alias = "firstName", skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    /// The user's last name (`last_name` or `lastName`).
+    #[serde(default, alias = "lastName", skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// The user's wallet address (`wallet_address` or `walletAddress`).
+    #[serde(
+        default,
+        alias = "walletAddress",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub wallet_address: Option<String>,
+    /// Your own identifier for the user (`external_identifier` or `externalIdentifier`).
+    #[serde(
+        default,
+        alias = "externalIdentifier",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub external_identifier: Option<String>,
+}
+
+/// An event whose name this crate does not know, kept as sent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnknownEvent {
+    /// The event's `name` as sent.
+    pub name: String,
+    /// The event's `data` exactly as sent, if there was a `data` field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Box<RawValue>>,
+}
+
+/// Which kind of ChainVine event this is: what handlers are registered for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// `USER_JOINED_CAMPAIGN`.
+    UserJoinedCampaign,
+    /// `REFERRAL_CONVERSION`.
+    ReferralConversion,
+    /// `EARNING_CREATED`.
+    EarningCreated,
+    /// A payment request (`PAYMENT_REQUEST` by default).
+    PaymentRequest,
+    /// Any other event name.
+    Unknown,
+}
+
+impl EventKind {
+    /// Every kind this crate has a type for.
+    pub const KNOWN: [EventKind; 4] = [
+        EventKind::UserJoinedCampaign,
+        EventKind::ReferralConversion,
+        EventKind::EarningCreated,
+        EventKind::PaymentRequest,
+    ];
+
+    /// The event name ChainVine sends for this kind (`"PAYMENT_REQUEST"`, the default, for
+    /// payment requests; `"UNKNOWN"` for [`EventKind::Unknown`]). [`Event::name`] gives
+    /// the name an event was actually sent under.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventKind::UserJoinedCampaign => "USER_JOINED_CAMPAIGN",
+            EventKind::ReferralConversion => "REFERRAL_CONVERSION",
+            EventKind::EarningCreated => "EARNING_CREATED",
+            EventKind::PaymentRequest => "PAYMENT_REQUEST",
+            EventKind::Unknown => "UNKNOWN",
+        }
+    }
+
+    /// The kind an event name stands for with the default [`EventNames`]; any other name
+    /// is [`EventKind::Unknown`] (matching is exact and case-sensitive).
+    #[must_use]
+    pub fn from_name(name: &str) -> EventKind {
+        match name {
+            "USER_JOINED_CAMPAIGN" => EventKind::UserJoinedCampaign,
+            "REFERRAL_CONVERSION" => EventKind::ReferralConversion,
+            "EARNING_CREATED" => EventKind::EarningCreated,
+            "PAYMENT_REQUEST" => EventKind::PaymentRequest,
+            _ => EventKind::Unknown,
+        }
+    }
+}
+
+impl FromStr for EventKind {
+    type Err = Infallible;
+
+    /// Same as [`EventKind::from_name`]: never fails.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Ok(EventKind::from_name(name))
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The event names to recognize where ChainVine's page gives none.
+///
+/// Only the payment-request name is configurable; it defaults to `PAYMENT_REQUEST`.
+///
+/// ```
+/// use hookguard::chainvine::EventNames;
+///
+/// let names = EventNames::default().with_payment_request("PAYOUT_REQUESTED");
+/// assert_eq!(names.payment_request(), "PAYOUT_REQUESTED");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventNames {
+    payment_request: String,
+}
+
+impl Default for EventNames {
+    fn default() -> Self {
+        Self {
+            payment_request: EventKind::PaymentRequest.as_str().to_owned(),
+        }
+    }
+}
+
+impl EventNames {
+    /// Recognizes `name` as a payment request, in addition to the default
+    /// `PAYMENT_REQUEST`.
+    ///
+    /// The three documented names keep their meaning: setting one of them here has no
+    /// effect.
+    #[must_use]
+    pub fn with_payment_request(mut self, name: impl Into<String>) -> Self {
+        self.payment_request = name.into();
+        self
+    }
+
+    /// The configured payment-request name.
+    #[must_use]
+    pub fn payment_request(&self) -> &str {
+        &self.payment_request
+    }
+
+    fn is_payment_request(&self, name: &str) -> bool {
+        name == EventKind::PaymentRequest.as_str() || name == self.payment_request
+    }
+}
+
+impl Envelope {
+    /// Parses a ChainVine body (already verified), with the default [`EventNames`].
+    ///
+    /// # Errors
+    ///
+    /// [`ParseError::Syntax`] when the body is not JSON; [`ParseError::Data`] when a
+    /// field is missing or of the wrong shape, with its path (`sent_at`,
+    /// `event.data.amount`…). Unknown event names are not errors.
+    pub fn from_slice(body: &[u8]) -> Result<Envelope, ParseError> {
+        Self::from_slice_with(body, &EventNames::default())
+    }
+
+    /// Parses a ChainVine body (already verified), recognizing the event names in `names`.
+    ///
+    /// An event whose name is the configured payment-request name becomes
+    /// [`Event::PaymentRequest`], parsed from its raw data, where [`Envelope::from_slice`]
+    /// would give [`Event::Unknown`]. `PAYMENT_REQUEST` is recognized either way.
+    ///
+    /// # Errors
+    ///
+    /// As [`Envelope::from_slice`].
+    pub fn from_slice_with(body: &[u8], names: &EventNames) -> Result<Envelope, ParseError> {
+        let repr: EnvelopeRepr = crate::event::from_slice(body)?;
+        repr.resolve(names)
+            .map_err(|err| err.into_parse_error("event.data"))
+    }
+
+    /// The payment request, if this is one.
+    #[must_use]
+    pub fn payment_request(&self) -> Option<&PaymentRequest> {
+        match &self.event {
+            Event::PaymentRequest(request) => Some(request),
+            _ => None,
+        }
+    }
+}
+
+impl WebhookEvent for Envelope {
+    type Kind = EventKind;
+
+    const PROVIDER: &'static str = "chainvine";
+
+    fn kind(&self) -> EventKind {
+        self.event.kind()
+    }
+
+    /// `event.name` as sent.
+    fn name(&self) -> &str {
+        self.event.name()
+    }
+
+    /// The envelope's `event_id`.
+    fn id(&self) -> &str {
+        &self.event_id
+    }
+
+    fn is_unknown(&self) -> bool {
+        matches!(self.event, Event::Unknown(_))
+    }
+}
+
+impl Event {
+    /// The event's `name`, exactly as sent.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        match self {
+            Event::UserJoinedCampaign(_) => EventKind::UserJoinedCampaign.as_str(),
+            Event::ReferralConversion(_) => EventKind::ReferralConversion.as_str(),
+            Event::EarningCreated(_) => EventKind::EarningCreated.as_str(),
+            Event::PaymentRequest(request) => &request.event_name,
+            Event::Unknown(unknown) => &unknown.name,
+        }
+    }
+
+    /// Which kind of event this is.
+    #[must_use]
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Event::UserJoinedCampaign(_) => EventKind::UserJoinedCampaign,
+            Event::ReferralConversion(_) => EventKind::ReferralConversion,
+            Event::EarningCreated(_) => EventKind::EarningCreated,
+            Event::PaymentRequest(_) => EventKind::PaymentRequest,
+            Event::Unknown(_) => EventKind::Unknown,
+        }
+    }
+}
+
+impl PaymentRequest {
+    /// Reads a payment request from the raw `event.data`; `null` gives one with no fields.
+    ///
+    /// Fields of an unexpected shape are `None`, not errors (see the type's docs).
+    fn from_raw(raw: Box<RawValue>, event_name: String) -> Result<Self, DataError> {
+        let fields: PaymentRequestFields = if raw.get() == "null" {
+            PaymentRequestFields::default()
+        } else {
+            parse_data(raw.get())?
+        };
+        let PaymentRequestFields {
+            id,
+            payment_request_id,
+            payment_request_id_camel,
+            payout_id,
+            payout_id_camel,
+            user_id,
+            user_id_camel,
+            user,
+            reward,
+            amount,
+            currency,
+            wallet_address,
+            wallet_address_camel,
+        } = fields;
+        Ok(Self {
+            id: id
+                .or(payment_request_id)
+                .or(payment_request_id_camel)
+                .or(payout_id)
+                .or(payout_id_camel),
+            user_id: user_id.or(user_id_camel),
+            user,
+            reward,
+            amount,
+            currency,
+            wallet_address: wallet_address.or(wallet_address_camel),
+            raw,
+            event_name,
+        })
+    }
+}
+
+/// The fields a payment request is guessed to have; each spelling is its own field so
+/// that a body with two spellings is not a "duplicate field" error.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct PaymentRequestFields {
+    #[serde(deserialize_with = "lenient_id")]
+    id: Option<String>,
+    #[serde(deserialize_with = "lenient_id")]
+    payment_request_id: Option<String>,
+    #[serde(rename = "paymentRequestId", deserialize_with = "lenient_id")]
+    payment_request_id_camel: Option<String>,
+    #[serde(deserialize_with = "lenient_id")]
+    payout_id: Option<String>,
+    #[serde(rename = "payoutId", deserialize_with = "lenient_id")]
+    payout_id_camel: Option<String>,
+    #[serde(deserialize_with = "lenient_id")]
+    user_id: Option<String>,
+    #[serde(rename = "userId", deserialize_with = "lenient_id")]
+    user_id_camel: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    user: Option<PayoutUser>,
+    #[serde(deserialize_with = "lenient")]
+    reward: Option<Reward>,
+    #[serde(deserialize_with = "lenient")]
+    amount: Option<Amount>,
+    #[serde(deserialize_with = "lenient")]
+    currency: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    wallet_address: Option<String>,
+    #[serde(rename = "walletAddress", deserialize_with = "lenient")]
+    wallet_address_camel: Option<String>,
+}
+
+/// Any JSON value: `Some` when it has `T`'s shape, `None` otherwise.
+fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    let raw = <&'de RawValue>::deserialize(deserializer)?;
+    Ok(serde_json::from_str(raw.get()).ok())
+}
+
+impl<'de> Deserialize<'de> for PaymentRequest {
+    /// Reads the event's `data` (not the whole event); the event name is set to the
+    /// default `PAYMENT_REQUEST`.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        PaymentRequest::from_raw(raw, EventKind::PaymentRequest.as_str().to_owned())
+            .map_err(|err| err.into_serde(""))
+    }
+}
+
+impl Serialize for PaymentRequest {
+    /// Writes [`raw`](Self::raw) back, unchanged.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.raw.serialize(serializer)
+    }
+}
+
+impl Serialize for Event {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("name", self.name())?;
+        match self {
+            Event::UserJoinedCampaign(data) => map.serialize_entry("data", data)?,
+            Event::ReferralConversion(data) => map.serialize_entry("data", data)?,
+            Event::EarningCreated(data) => map.serialize_entry("data", data)?,
+            Event::PaymentRequest(data) => map.serialize_entry("data", data)?,
+            Event::Unknown(UnknownEvent {
+                data: Some(data), ..
+            }) => map.serialize_entry("data", data)?,
+            Event::Unknown(UnknownEvent { data: None, .. }) => {}
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Event {
+    /// Reads `{"name": ..., "data": ...}` with the default [`EventNames`].
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        EventRepr::deserialize(deserializer)?
+            .resolve(&EventNames::default())
+            .map_err(|err| err.into_serde("data"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Envelope {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        EnvelopeRepr::deserialize(deserializer)?
+            .resolve(&EventNames::default())
+            .map_err(|err| err.into_serde("event.data"))
+    }
+}
+
+/// An envelope as read in one pass, before deferred event data is typed.
+#[derive(Deserialize)]
+struct EnvelopeRepr {
+    source: Source,
+    event: EventRepr,
+    version: String,
+    secure_request: bool,
+    request_id: String,
+    event_id: String,
+    sent_at: Timestamp,
+}
+
+impl EnvelopeRepr {
+    fn resolve(self, names: &EventNames) -> Result<Envelope, DataError> {
+        Ok(Envelope {
+            source: self.source,
+            event: self.event.resolve(names)?,
+            version: self.version,
+            secure_request: self.secure_request,
+            request_id: self.request_id,
+            event_id: self.event_id,
+            sent_at: self.sent_at,
+        })
+    }
+}
+
+/// An event as read in one pass over the body.
+// Short-lived and moved once: boxing `Ready` would only add an allocation per request.
+#[allow(clippy::large_enum_variant)]
+enum EventRepr {
+    /// `name` came before `data` and named a typed event: `data` went straight into its
+    /// struct.
+    Ready(Event),
+    /// `data` (if any) was kept raw: it came before `name`, the event is a payment request
+    /// (whose raw data is kept anyway), or the name is not one of the typed events.
+    Deferred {
+        name: String,
+        data: Option<Box<RawValue>>,
+    },
+}
+
+impl EventRepr {
+    fn resolve(self, names: &EventNames) -> Result<Event, DataError> {
+        let (name, data) = match self {
+            EventRepr::Ready(event) => return Ok(event),
+            EventRepr::Deferred { name, data } => (name, data),
+        };
+        if let Some(kind) = TypedKind::from_name(&name) {
+            // A known event without `data` is read as `{}`: its required fields are missing.
+            let text = data.as_deref().map_or("{}", RawValue::get);
+            return kind.parse(text);
+        }
+        if names.is_payment_request(&name) {
+            let raw = match data {
+                Some(raw) => raw,
+                None => null_raw_value()?,
+            };
+            return PaymentRequest::from_raw(raw, name).map(Event::PaymentRequest);
+        }
+        Ok(Event::Unknown(UnknownEvent { name, data }))
+    }
+}
+
+fn null_raw_value() -> Result<Box<RawValue>, DataError> {
+    RawValue::from_string("null".to_owned()).map_err(|err| DataError {
+        path: String::new(),
+        message: err.to_string(),
+    })
+}
+
+/// The events whose data is deserialized straight into a struct.
+#[derive(Clone, Copy)]
+enum TypedKind {
+    UserJoinedCampaign,
+    ReferralConversion,
+    EarningCreated,
+}
+
+impl TypedKind {
+    fn from_name(name: &str) -> Option<TypedKind> {
+        match EventKind::from_name(name) {
+            EventKind::UserJoinedCampaign => Some(TypedKind::UserJoinedCampaign),
+            EventKind::ReferralConversion => Some(TypedKind::ReferralConversion),
+            EventKind::EarningCreated => Some(TypedKind::EarningCreated),
+            _ => None,
+        }
+    }
+
+    /// Types data that was kept raw, reporting the path inside `data`.
+    fn parse(self, text: &str) -> Result<Event, DataError> {
+        Ok(match self {
+            TypedKind::UserJoinedCampaign => Event::UserJoinedCampaign(parse_data(text)?),
+            TypedKind::ReferralConversion => Event::ReferralConversion(parse_data(text)?),
+            TypedKind::EarningCreated => Event::EarningCreated(parse_data(text)?),
+        })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for TypedKind {
+    type Value = Event;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Event, D::Error> {
+        Ok(match self {
+            TypedKind::UserJoinedCampaign => {
+                Event::UserJoinedCampaign(UserJoinedCampaign::deserialize(deserializer)?)
+            }
+            TypedKind::ReferralConversion => {
+                Event::ReferralConversion(ReferralConversion::deserialize(deserializer)?)
+            }
+            TypedKind::EarningCreated => {
+                Event::EarningCreated(EarningCreated::deserialize(deserializer)?)
+            }
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum EventField {
+    Name,
+    Data,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for EventRepr {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(EventVisitor)
+    }
+}
+
+struct EventVisitor;
+
+impl<'de> Visitor<'de> for EventVisitor {
+    type Value = EventRepr;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an event object with a `name` and `data`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EventRepr, A::Error> {
+        let mut name: Option<String> = None;
+        let mut raw_data: Option<Box<RawValue>> = None;
+        let mut ready: Option<Event> = None;
+        while let Some(field) = map.next_key::<EventField>()? {
+            match field {
+                EventField::Name => {
+                    if name.is_some() {
+                        return Err(de::Error::duplicate_field("name"));
+                    }
+                    name = Some(map.next_value()?);
+                }
+                EventField::Data => {
+                    if raw_data.is_some() || ready.is_some() {
+                        return Err(de::Error::duplicate_field("data"));
+                    }
+                    match name.as_deref().and_then(TypedKind::from_name) {
+                        // The name is known already: type the data in this same pass.
+                        Some(kind) => ready = Some(map.next_value_seed(kind)?),
+                        None => raw_data = Some(map.next_value()?),
+                    }
+                }
+                EventField::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
+        Ok(match ready {
+            Some(event) => EventRepr::Ready(event),
+            None => EventRepr::Deferred {
+                name,
+                data: raw_data,
+            },
+        })
+    }
+}
+
+/// A data error inside deferred event data, with the path relative to where it was read.
+struct DataError {
+    /// Path from the data's root (empty for the root itself).
+    path: String,
+    message: String,
+}
+
+impl DataError {
+    fn into_parse_error(self, prefix: &str) -> ParseError {
+        ParseError::data(prefixed(prefix, &self.path), self.message)
+    }
+
+    /// For plain serde use, where the error's path cannot be extended: name the path in
+    /// the message instead.
+    fn into_serde<E: de::Error>(self, prefix: &str) -> E {
+        let path = prefixed(prefix, &self.path);
+        if path.is_empty() {
+            E::custom(self.message)
+        } else {
+            E::custom(format_args!("invalid `{path}`: {}", self.message))
+        }
+    }
+}
+
+fn prefixed(prefix: &str, path: &str) -> String {
+    match (prefix.is_empty(), path.is_empty()) {
+        (_, true) => prefix.to_owned(),
+        (true, false) => path.to_owned(),
+        (false, false) => format!("{prefix}.{path}"),
+    }
+}
+
+/// Deserializes deferred data, keeping the path of a failing field.
+fn parse_data<T: DeserializeOwned>(text: &str) -> Result<T, DataError> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        // Line and column would point into the data, not into the body: leave them out.
+        let mut message = inner.to_string();
+        let position = format!(" at line {} column {}", inner.line(), inner.column());
+        if let Some(len) = message.strip_suffix(&position).map(str::len) {
+            message.truncate(len);
+        }
+        DataError {
+            path: if path == "." { String::new() } else { path },
+            message,
+        }
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const USER_JOINED_CAMPAIGN: &[u8] =
+        include_bytes!("../tests/fixtures/chainvine/user_joined_campaign.json");
+    const REFERRAL_CONVERSION: &[u8] =
+        include_bytes!("../tests/fixtures/chainvine/referral_conversion.json");
+    const EARNING_CREATED: &[u8] =
+        include_bytes!("../tests/fixtures/chainvine/earning_created.json");
+    const PAYMENT_REQUEST: &[u8] =
+        include_bytes!("../tests/fixtures/chainvine/payment_request.json");
+    const UNKNOWN_EVENT: &[u8] = include_bytes!("../tests/fixtures/chainvine/unknown_event.json");
+    const DATA_BEFORE_NAME: &[u8] =
+        include_bytes!("../tests/fixtures/chainvine/data_before_name.json");
+
+    /// A minimal envelope around `event` (JSON text).
+    fn wrap(event: &str) -> String {
+        format!(
+            r#"{{"source":{{"campaign":{{"name":"C","created_on":"2024-04-02T15:04:05.000Z","id":"c1"}},
+            "community":{{"name":"Co","id":"co1"}}}},"event":{event},"version":"1.0",
+            "secure_request":true,"request_id":"r1","event_id":"e1","sent_at":"2024-05-14T09:31:02.123Z"}}"#
+        )
+    }
+
+    fn data_error(body: &[u8]) -> (String, String) {
+        match Envelope::from_slice(body) {
+            Err(ParseError::Data { path, message }) => (path, message),
+            other => panic!("expected a data error, got {other:?}"),
+        }
+    }
+
+    fn text(body: &[u8]) -> &str {
+        std::str::from_utf8(body).unwrap()
+    }
+
+    #[test]
+    fn user_joined_campaign_fixture() {
+        let envelope = Envelope::from_slice(USER_JOINED_CAMPAIGN).unwrap();
+        assert_eq!(
+            envelope.source,
+            Source {
+                campaign: SourceCampaign {
+                    name: "Summer Referral Drive".into(),
+                    created_on: Timestamp::new("2024-04-02T15:04:05.000Z"),
+                    id: "8f14e45f-ceea-467e-a9f2-3c1b2d4e5f60".into(),
+                },
+                community: Community {
+                    name: "Lumen Wallet".into(),
+                    id: "2b7c9d1e-4f3a-4b8c-9d0e-1f2a3b4c5d6e".into(),
+                },
+            }
+        );
+        assert!(envelope
+            .source
+            .campaign
+            .created_on
+            .to_offset_date_time()
+            .is_some());
+        assert_eq!(envelope.version, "1.0");
+        assert!(envelope.secure_request);
+        assert_eq!(envelope.request_id, "5f0c6b2e-8a1d-4c3b-9e7f-0a1b2c3d4e5f");
+        assert_eq!(envelope.event_id, "0e9d8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b");
+        assert_eq!(envelope.sent_at.as_str(), "2024-05-14T09:31:02.123Z");
+        assert_eq!(
+            envelope
+                .sent_at
+                .to_offset_date_time()
+                .map(|t| t.unix_timestamp()),
+            Some(1_715_679_062)
+        );
+        assert_eq!(envelope.kind(), EventKind::UserJoinedCampaign);
+        assert_eq!(envelope.name(), "USER_JOINED_CAMPAIGN");
+        assert_eq!(envelope.id(), "0e9d8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b");
+        assert!(!envelope.is_unknown());
+        assert!(envelope.payment_request().is_none());
+        assert_eq!(<Envelope as WebhookEvent>::PROVIDER, "chainvine");
+        let Event::UserJoinedCampaign(joined) = envelope.event else {
+            panic!("wrong variant");
+        };
+        assert_eq!(
+            joined,
+            UserJoinedCampaign {
+                user_id: "d3b07384-d113-4ec6-a5b2-9c1f0e8a7b6c".into(),
+                user: JoinedUser {
+                    id: "d3b07384-d113-4ec6-a5b2-9c1f0e8a7b6c".into(),
+                    email: Some("amara.okafor@example.com".into()),
+                    first_name: Some("Amara".into()),
+                    last_name: Some("Okafor".into()),
+                    wallet_address: Some("0x52908400098527886E0F7030069857D2E4169EE7".into()),
+                    external_identifier: Some("cust_000183".into()),
+                },
+                referrer: Some("0x8617E340B3D01FA5F11F306F4090FD50E238070D".into()),
+                external_identifier: Some("join_2024_05_14_000183".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn referral_conversion_fixture() {
+        let envelope = Envelope::from_slice(REFERRAL_CONVERSION).unwrap();
+        assert_eq!(envelope.kind(), EventKind::ReferralConversion);
+        assert_eq!(envelope.name(), "REFERRAL_CONVERSION");
+        assert_eq!(envelope.id(), "6c5b4a39-2817-4f6e-9d5c-4b3a29180f7e");
+        let Event::ReferralConversion(conversion) = envelope.event else {
+            panic!("wrong variant");
+        };
+        assert_eq!(
+            conversion,
+            ReferralConversion {
+                claimer: "0x52908400098527886E0F7030069857D2E4169EE7".into(),
+                referrer: Some("0x8617E340B3D01FA5F11F306F4090FD50E238070D".into()),
+                external_identifier: Some("swap_7f3a91c2".into()),
+            }
+        );
+    }
+
+    fn expected_earning() -> EarningCreated {
+        EarningCreated {
+            user_id: "9a8b7c6d-5e4f-4321-8fed-cba987654321".into(),
+            date_created_utc: Timestamp::new("2024-05-14T10:02:48.512Z"),
+            user: EarningUser {
+                id: "9a8b7c6d-5e4f-4321-8fed-cba987654321".into(),
+                email: Some("li.wei@example.net".into()),
+                first_name: Some("Li".into()),
+                last_name: Some("Wei".into()),
+                wallet_address: Some("0x8617E340B3D01FA5F11F306F4090FD50E238070D".into()),
+                external_identifier: Some("cust_000042".into()),
+            },
+            reward: Reward { name: "ETH".into() },
+            amount: "0.00398888889000003983".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn earning_created_fixture() {
+        let envelope = Envelope::from_slice(EARNING_CREATED).unwrap();
+        assert_eq!(envelope.kind(), EventKind::EarningCreated);
+        assert_eq!(envelope.name(), "EARNING_CREATED");
+        let Event::EarningCreated(earning) = &envelope.event else {
+            panic!("wrong variant");
+        };
+        assert_eq!(earning, &expected_earning());
+        assert_eq!(earning.amount.integer_part(), "0");
+        assert_eq!(earning.amount.fraction_part(), "00398888889000003983");
+        assert_eq!(
+            earning
+                .date_created_utc
+                .to_offset_date_time()
+                .map(|t| t.millisecond()),
+            Some(512)
+        );
+    }
+
+    #[test]
+    fn data_before_name_parses_identically() {
+        let in_order = Envelope::from_slice(EARNING_CREATED).unwrap();
+        let reordered = Envelope::from_slice(DATA_BEFORE_NAME).unwrap();
+        let Event::EarningCreated(earning) = &reordered.event else {
+            panic!("wrong variant: {:?}", reordered.event);
+        };
+        assert_eq!(earning, &expected_earning());
+        assert_eq!(reordered.source, in_order.source);
+        assert_eq!(reordered.sent_at, in_order.sent_at);
+        assert_eq!(
+            serde_json::to_string(&reordered).unwrap(),
+            serde_json::to_string(&in_order).unwrap()
+        );
+    }
+
+    #[test]
+    fn payment_request_fixture_is_typed_and_keeps_raw_data() {
+        let envelope = Envelope::from_slice(PAYMENT_REQUEST).unwrap();
+        assert_eq!(envelope.kind(), EventKind::PaymentRequest);
+        assert_eq!(envelope.name(), "PAYMENT_REQUEST");
+        assert_eq!(envelope.id(), "1a2b3c4d-5e6f-4a8b-9c0d-e1f2a3b4c5d6");
+        let request = envelope.payment_request().unwrap();
+        assert_eq!(request.id.as_deref(), Some("pr_01HY3K9QZ8W7V6T5S4R3Q2P1N0"));
+        assert_eq!(
+            request.user_id.as_deref(),
+            Some("9a8b7c6d-5e4f-4321-8fed-cba987654321")
+        );
+        assert_eq!(
+            request.user,
+            Some(PayoutUser {
+                id: Some("9a8b7c6d-5e4f-4321-8fed-cba987654321".into()),
+                email: Some("li.wei@example.net".into()),
+                first_name: Some("Li".into()),
+                last_name: Some("Wei".into()),
+                wallet_address: Some("0x8617E340B3D01FA5F11F306F4090FD50E238070D".into()),
+                external_identifier: None,
+            })
+        );
+        assert_eq!(
+            request.reward,
+            Some(Reward {
+                name: "USDC".into()
+            })
+        );
+        assert_eq!(request.amount.as_ref().map(Amount::as_str), Some("15.000"));
+        assert_eq!(request.currency.as_deref(), Some("USDC"));
+        assert_eq!(
+            request.wallet_address.as_deref(),
+            Some("0x8617E340B3D01FA5F11F306F4090FD50E238070D")
+        );
+        assert_eq!(request.event_name, "PAYMENT_REQUEST");
+        // The raw data is the body's own text, whitespace and the untyped `chain_id` included.
+        let raw = request.raw.get();
+        assert!(raw.starts_with("{\n      \"payment_request_id\""), "{raw}");
+        assert!(raw.ends_with("\"chain_id\": 137\n    }"), "{raw}");
+        assert!(text(PAYMENT_REQUEST).contains(raw));
+    }
+
+    #[test]
+    fn unknown_event_keeps_its_raw_data() {
+        let envelope = Envelope::from_slice(UNKNOWN_EVENT).unwrap();
+        assert!(envelope.is_unknown());
+        assert_eq!(envelope.kind(), EventKind::Unknown);
+        assert_eq!(envelope.name(), "CAMPAIGN_BUDGET_EXHAUSTED");
+        assert_eq!(envelope.id(), "8d7c6b5a-4938-4271-a6f5-e4d3c2b1a098");
+        assert!(!envelope.secure_request);
+        let Event::Unknown(unknown) = &envelope.event else {
+            panic!("wrong variant");
+        };
+        assert_eq!(unknown.name, "CAMPAIGN_BUDGET_EXHAUSTED");
+        let raw = unknown.data.as_ref().unwrap().get();
+        assert!(raw.starts_with("{\n      \"campaign_id\""), "{raw}");
+        assert!(raw.ends_with("\"exhausted_at\": \"2024-05-20T18:00:00.000Z\"\n    }"));
+        assert!(text(UNKNOWN_EVENT).contains(raw));
+    }
+
+    #[test]
+    fn unknown_event_data_before_name_and_without_data() {
+        let body = wrap(r#"{"data":[1, "two" ,null],"name":"SOMETHING_NEW","extra":{}}"#);
+        let parsed = Envelope::from_slice(body.as_bytes()).unwrap();
+        let Event::Unknown(unknown) = &parsed.event else {
+            panic!("wrong variant");
+        };
+        assert_eq!(unknown.name, "SOMETHING_NEW");
+        assert_eq!(unknown.data.as_ref().unwrap().get(), r#"[1, "two" ,null]"#);
+
+        let body = wrap(r#"{"name":"SOMETHING_NEW"}"#);
+        let Event::Unknown(unknown) = Envelope::from_slice(body.as_bytes()).unwrap().event else {
+            panic!("wrong variant");
+        };
+        assert!(unknown.data.is_none());
+    }
+
+    #[test]
+    fn custom_payment_request_name() {
+        let body = text(PAYMENT_REQUEST).replace("\"PAYMENT_REQUEST\"", "\"PAYOUT_REQUESTED\"");
+        let names = EventNames::default().with_payment_request("PAYOUT_REQUESTED");
+
+        // Without the configured name it is an unknown event...
+        let plain = Envelope::from_slice(body.as_bytes()).unwrap();
+        assert!(plain.is_unknown());
+        assert_eq!(plain.name(), "PAYOUT_REQUESTED");
+
+        // ...with it, a payment request under its own name.
+        let envelope = Envelope::from_slice_with(body.as_bytes(), &names).unwrap();
+        assert_eq!(envelope.kind(), EventKind::PaymentRequest);
+        assert_eq!(envelope.name(), "PAYOUT_REQUESTED");
+        let request = envelope.payment_request().unwrap();
+        assert_eq!(request.event_name, "PAYOUT_REQUESTED");
+        assert_eq!(request.amount.as_ref().map(Amount::as_str), Some("15.000"));
+        assert!(body.contains(request.raw.get()));
+
+        // The default name is still recognized.
+        let envelope = Envelope::from_slice_with(PAYMENT_REQUEST, &names).unwrap();
+        assert_eq!(envelope.name(), "PAYMENT_REQUEST");
+        assert!(envelope.payment_request().is_some());
+
+        // Data before name, under the custom name.
+        let body = envelope_with_custom_name_data_first();
+        let envelope = Envelope::from_slice_with(body.as_bytes(), &names).unwrap();
+        let request = envelope.payment_request().unwrap();
+        assert_eq!(request.id.as_deref(), Some("po_1"));
+        assert_eq!(request.amount.as_ref().map(Amount::as_str), Some("2.5"));
+
+        // A documented name keeps its meaning.
+        let names = EventNames::default().with_payment_request("EARNING_CREATED");
+        let envelope = Envelope::from_slice_with(EARNING_CREATED, &names).unwrap();
+        assert_eq!(envelope.kind(), EventKind::EarningCreated);
+    }
+
+    fn envelope_with_custom_name_data_first() -> String {
+        wrap(r#"{"data":{"payoutId":"po_1","amount":"2.5"},"name":"PAYOUT_REQUESTED"}"#)
+    }
+
+    #[test]
+    fn payment_request_fields_are_lenient() {
+        let body = wrap(
+            r#"{"name":"PAYMENT_REQUEST","data":{"id":12345,"userId":"u1","user_id":"u2",
+            "amount":15.5,"walletAddress":"0xabc","user":{"firstName":"Li","id":7},
+            "reward":"USDC","currency":null}}"#,
+        );
+        let envelope = Envelope::from_slice(body.as_bytes()).unwrap();
+        let request = envelope.payment_request().unwrap();
+        assert_eq!(request.id.as_deref(), Some("12345"));
+        assert_eq!(request.user_id.as_deref(), Some("u2"));
+        // Not a decimal string: no typed amount, but the exact text is in `raw`.
+        assert_eq!(request.amount, None);
+        assert!(request.raw.get().contains(r#""amount":15.5"#));
+        assert_eq!(request.wallet_address.as_deref(), Some("0xabc"));
+        let user = request.user.as_ref().unwrap();
+        assert_eq!(
+            (user.id.as_deref(), user.first_name.as_deref()),
+            (Some("7"), Some("Li"))
+        );
+        assert_eq!(request.reward, None);
+        assert_eq!(request.currency, None);
+
+        // No data, or null data: a payment request with nothing typed.
+        for event in [
+            r#"{"name":"PAYMENT_REQUEST"}"#,
+            r#"{"name":"PAYMENT_REQUEST","data":null}"#,
+        ] {
+            let body = wrap(event);
+            let envelope = Envelope::from_slice(body.as_bytes()).unwrap();
+            let request = envelope.payment_request().unwrap();
+            assert_eq!(request.raw.get(), "null");
+            assert_eq!((request.id.as_ref(), request.amount.as_ref()), (None, None));
+        }
+
+        // Data that is not an object at all is refused.
+        let body = wrap(r#"{"name":"PAYMENT_REQUEST","data":"pay me"}"#);
+        assert_eq!(data_error(body.as_bytes()).0, "event.data");
+    }
+
+    #[test]
+    fn earning_user_id_accepts_both_spellings() {
+        let body = text(EARNING_CREATED).replace("\"userId\"", "\"user_id\"");
+        let envelope = Envelope::from_slice(body.as_bytes()).unwrap();
+        let Event::EarningCreated(earning) = envelope.event else {
+            panic!("wrong variant");
+        };
+        assert_eq!(earning.user_id, "9a8b7c6d-5e4f-4321-8fed-cba987654321");
+    }
+
+    #[test]
+    fn malformed_json_is_a_syntax_error() {
+        for body in [
+            &EARNING_CREATED[..EARNING_CREATED.len() - 10],
+            b"",
+            b"{\"source\": ",
+            &[EARNING_CREATED, b" {}"].concat(),
+        ] {
+            assert!(
+                matches!(Envelope::from_slice(body), Err(ParseError::Syntax { .. })),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let body = text(DATA_BEFORE_NAME).replace("\"reward\": {", "\"reward\": {,");
+        assert!(matches!(
+            Envelope::from_slice(body.as_bytes()),
+            Err(ParseError::Syntax { .. })
+        ));
+    }
+
+    #[test]
+    fn amount_as_a_number_is_a_data_error_at_its_path() {
+        let name_first = text(EARNING_CREATED).replace(
+            "\"amount\": \"0.00398888889000003983\"",
+            "\"amount\": 0.00398888889000003983",
+        );
+        let data_first = text(DATA_BEFORE_NAME).replace(
+            "\"amount\": \"0.00398888889000003983\"",
+            "\"amount\": 0.00398888889000003983",
+        );
+        for body in [name_first, data_first] {
+            assert_ne!(body.as_bytes(), EARNING_CREATED);
+            let (path, message) = data_error(body.as_bytes());
+            assert_eq!(path, "event.data.amount");
+            assert!(message.contains("decimal amount"), "{message}");
+        }
+        let bad = text(EARNING_CREATED).replace("\"0.00398888889000003983\"", "\"0,0039\"");
+        let (path, message) = data_error(bad.as_bytes());
+        assert_eq!(path, "event.data.amount");
+        assert!(message.starts_with("invalid decimal amount"), "{message}");
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let cases = [
+            (
+                text(USER_JOINED_CAMPAIGN).replace(
+                    "\"id\": \"8f14e45f-ceea-467e-a9f2-3c1b2d4e5f60\"",
+                    "\"id\": 42",
+                ),
+                "source.campaign.id",
+            ),
+            (
+                text(REFERRAL_CONVERSION)
+                    .replace("\"secure_request\": true", "\"secure_request\": \"yes\""),
+                "secure_request",
+            ),
+            (
+                text(USER_JOINED_CAMPAIGN)
+                    .replace("\"first_name\": \"Amara\"", "\"first_name\": [\"Amara\"]"),
+                "event.data.user.first_name",
+            ),
+            (
+                text(DATA_BEFORE_NAME).replace("\"name\": \"ETH\"", "\"name\": false"),
+                "event.data.reward.name",
+            ),
+            (
+                text(REFERRAL_CONVERSION)
+                    .replace("\"name\": \"REFERRAL_CONVERSION\"", "\"name\": null"),
+                "event.name",
+            ),
+        ];
+        for (body, path) in cases {
+            assert_eq!(data_error(body.as_bytes()).0, path, "{body}");
+        }
+    }
+
+    #[test]
+    fn missing_fields_are_data_errors() {
+        // Missing `claimer`, name first and data first: reported at `event.data`.
+        for event in [
+            r#"{"name":"REFERRAL_CONVERSION","data":{"referrer":"r"}}"#,
+            r#"{"data":{"referrer":"r"},"name":"REFERRAL_CONVERSION"}"#,
+        ] {
+            let (path, message) = data_error(wrap(event).as_bytes());
+            assert_eq!(path, "event.data");
+            assert!(message.contains("claimer"), "{message}");
+        }
+        // A known event without data.
+        let (path, message) = data_error(wrap(r#"{"name":"USER_JOINED_CAMPAIGN"}"#).as_bytes());
+        assert_eq!(path, "event.data");
+        assert!(message.contains("user_id"), "{message}");
+        // An event without a name.
+        let (path, message) = data_error(wrap(r#"{"data":{}}"#).as_bytes());
+        assert_eq!(path, "event");
+        assert!(message.contains("name"), "{message}");
+        // The envelope without `event_id`.
+        let body = text(REFERRAL_CONVERSION).replace("\"event_id\"", "\"evt_id\"");
+        let (_, message) = data_error(body.as_bytes());
+        assert!(message.contains("event_id"), "{message}");
+        // A missing required user field, data first.
+        let body = text(DATA_BEFORE_NAME).replace(
+            "\"id\": \"9a8b7c6d-5e4f-4321-8fed-cba987654321\"",
+            "\"uid\": \"x\"",
+        );
+        let (path, message) = data_error(body.as_bytes());
+        assert_eq!(path, "event.data.user");
+        assert!(message.contains("`id`"), "{message}");
+        assert!(!message.contains("line"), "{message}");
+    }
+
+    #[test]
+    fn duplicate_event_fields_are_refused() {
+        let body = wrap(r#"{"name":"REFERRAL_CONVERSION","data":{"claimer":"a"},"data":{}}"#);
+        assert!(data_error(body.as_bytes()).1.contains("duplicate field"));
+        let body = wrap(r#"{"name":"X","name":"Y"}"#);
+        assert!(data_error(body.as_bytes()).1.contains("duplicate field"));
+    }
+
+    #[test]
+    fn odd_timestamps_do_not_fail_the_delivery() {
+        let body = text(REFERRAL_CONVERSION)
+            .replace("\"2024-05-14T10:02:47.908Z\"", "\"last tuesday\"")
+            .replace("\"2024-04-02T15:04:05.000Z\"", "1712070245");
+        let envelope = Envelope::from_slice(body.as_bytes()).unwrap();
+        assert_eq!(envelope.sent_at.as_str(), "last tuesday");
+        assert_eq!(envelope.sent_at.to_offset_date_time(), None);
+        let created_on = &envelope.source.campaign.created_on;
+        assert_eq!(created_on.as_str(), "1712070245");
+        assert_eq!(
+            created_on.to_offset_date_time().map(|t| t.unix_timestamp()),
+            Some(1_712_070_245)
+        );
+    }
+
+    #[test]
+    fn serde_deserialize_works_without_from_slice() {
+        for body in [
+            USER_JOINED_CAMPAIGN,
+            REFERRAL_CONVERSION,
+            EARNING_CREATED,
+            PAYMENT_REQUEST,
+            UNKNOWN_EVENT,
+            DATA_BEFORE_NAME,
+        ] {
+            let direct: Envelope = serde_json::from_slice(body).unwrap();
+            let parsed = Envelope::from_slice(body).unwrap();
+            assert_eq!(direct.kind(), parsed.kind());
+            assert_eq!(
+                serde_json::to_string(&direct).unwrap(),
+                serde_json::to_string(&parsed).unwrap()
+            );
+        }
+        // Deferred data errors name their path in the message.
+        let body = text(DATA_BEFORE_NAME).replace("\"name\": \"ETH\"", "\"name\": false");
+        let err = serde_json::from_str::<Envelope>(&body).unwrap_err();
+        assert!(err.is_data());
+        assert!(
+            err.to_string().contains("`event.data.reward.name`"),
+            "{err}"
+        );
+
+        let event: Event =
+            serde_json::from_str(r#"{"data":{"claimer":"a"},"name":"REFERRAL_CONVERSION"}"#)
+                .unwrap();
+        assert_eq!(event.kind(), EventKind::ReferralConversion);
+        let request: PaymentRequest = serde_json::from_str(r#"{"amount":"1.5"}"#).unwrap();
+        assert_eq!(request.amount.as_ref().map(Amount::as_str), Some("1.5"));
+        assert_eq!(request.event_name, "PAYMENT_REQUEST");
+    }
+
+    #[test]
+    fn serializing_re_emits_the_event() {
+        for body in [
+            USER_JOINED_CAMPAIGN,
+            REFERRAL_CONVERSION,
+            EARNING_CREATED,
+            PAYMENT_REQUEST,
+            UNKNOWN_EVENT,
+        ] {
+            let envelope = Envelope::from_slice(body).unwrap();
+            let json = serde_json::to_vec(&envelope).unwrap();
+            let again = Envelope::from_slice(&json).unwrap();
+            assert_eq!(again.kind(), envelope.kind());
+            assert_eq!(again.event_id, envelope.event_id);
+            let original: serde_json::Value = serde_json::from_slice(body).unwrap();
+            let emitted: serde_json::Value = serde_json::from_slice(&json).unwrap();
+            assert_eq!(emitted, original);
+        }
+    }
+
+    #[test]
+    fn event_kinds_round_trip_through_their_name() {
+        for kind in EventKind::KNOWN {
+            assert_eq!(EventKind::from_name(kind.as_str()), kind);
+            assert_eq!(kind.as_str().parse::<EventKind>(), Ok(kind));
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+        assert_eq!(EventKind::from_name("earning_created"), EventKind::Unknown);
+        assert_eq!(EventNames::default().payment_request(), "PAYMENT_REQUEST");
+    }
+}

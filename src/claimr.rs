@@ -1,0 +1,873 @@
+//! claimr's webhooks: one flat JSON payload, whose `scope` names the hook that fired.
+//!
+//! claimr's dashboard offers four hooks — user activity, user login, user reward and
+//! referral — and sends the same flat [`Payload`] for each; the `scope` field
+//! (`user_activity`, `user_login`, `user_reward`, `referral`) says which one it is.
+//! [`Event::from_slice`] parses a verified body into an [`Event`] with one variant per
+//! hook. A `scope` this crate does not know becomes [`Event::Unknown`], which keeps the
+//! body's raw JSON, so new hooks never make deliveries fail.
+//!
+//! claimr documents the payload's fields but not their JSON types. This module types
+//! them from the field list and is lenient where a real sender could reasonably differ:
+//! every field but `id` and `scope` is optional and may be `null`, ids sent as JSON
+//! numbers are kept as strings, unknown fields are ignored.
+//!
+//! ```
+//! use hookguard::claimr::{Event, EventKind};
+//! use hookguard::event::WebhookEvent;
+//!
+//! let body = br#"{
+//!     "id": "wh_01HXZ3V8Q4",
+//!     "scope": "user_activity",
+//!     "user": "u_7Kq2",
+//!     "campaign": { "id": "cmp_42", "name": "Spring quests" },
+//!     "event": { "type": "action_completed", "data": { "xp": 50 } },
+//!     "total_xp": 1250
+//! }"#;
+//!
+//! let event = Event::from_slice(body)?;
+//! assert_eq!(event.kind(), EventKind::UserActivity);
+//! assert_eq!(event.id(), "wh_01HXZ3V8Q4");
+//! let payload = event.payload().expect("a known scope carries a payload");
+//! assert_eq!(payload.campaign.as_ref().map(|c| c.id.as_str()), Some("cmp_42"));
+//! assert_eq!(payload.total_xp, Some(1250.0));
+//! # Ok::<(), hookguard::event::ParseError>(())
+//! ```
+
+use std::convert::Infallible;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::{self, Deserializer, IgnoredAny, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
+
+use crate::event::{ParseError, WebhookEvent};
+
+/// The body claimr sends for every hook: who did what, in which campaign, and the
+/// user's points after it.
+///
+/// Only `id` and `scope` are required; claimr's page lists the other fields without
+/// saying which hooks send which, so each of them is optional.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Payload {
+    /// The identifier of this webhook message (a JSON number is kept as its text).
+    #[serde(deserialize_with = "string_or_number")]
+    pub id: String,
+    /// Which hook fired: `user_activity`, `user_login`, `user_reward` or `referral`.
+    pub scope: String,
+    /// The ID of the user who acted.
+    #[serde(
+        default,
+        deserialize_with = "opt_string_or_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user: Option<String>,
+    /// The ID of the user (claimr sends both `user` and `user_id`).
+    #[serde(
+        default,
+        deserialize_with = "opt_string_or_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_id: Option<String>,
+    /// The user's connected wallet address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wallet: Option<String>,
+    /// The user's email address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The campaign the event belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<Campaign>,
+    /// What happened, for hooks that report an action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<ActivityEvent>,
+    /// The user's total points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_xp: Option<f64>,
+    /// Points the user earned from referrals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ref_xp: Option<f64>,
+    /// Points the user earned from user-generated content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ugc_xp: Option<f64>,
+    /// The user's points multiplier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xp_mul: Option<f64>,
+    /// The user's rank.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank: Option<u64>,
+    /// The user's team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+}
+
+/// The campaign a claimr event belongs to (the `campaign` field).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Campaign {
+    /// The campaign's unique ID (a JSON number is kept as its text).
+    #[serde(deserialize_with = "string_or_number")]
+    pub id: String,
+    /// The campaign's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// What happened, in the payload's `event` field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityEvent {
+    /// The type of event, such as an action being completed (JSON `type`).
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// More about the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<ActivityData>,
+}
+
+/// More about an event (`event.data`): the account, the action and the points awarded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityData {
+    /// The associated account (a JSON number is kept as its text).
+    #[serde(
+        default,
+        deserialize_with = "opt_string_or_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub account: Option<String>,
+    /// The action that was completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
+    /// The points awarded for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xp: Option<f64>,
+}
+
+/// The action a user completed (`event.data.action`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    /// The action's ID (a JSON number is kept as its text).
+    #[serde(
+        default,
+        deserialize_with = "opt_string_or_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub id: Option<String>,
+    /// The action's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The action's type (JSON `type`).
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The action's additional metadata, whatever its shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<serde_json::Value>,
+}
+
+/// A claimr webhook delivery, by the hook that fired.
+///
+/// Serializes as the payload (or, for [`Event::Unknown`], the raw body), so a handler can
+/// re-emit what it received.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Event {
+    /// A user acted within a campaign (completed a task, claimed a reward): `user_activity`.
+    UserActivity(Payload),
+    /// A user logged in to claimr: `user_login`.
+    UserLogin(Payload),
+    /// A user claimed a reward: `user_reward`.
+    UserReward(Payload),
+    /// A referral-related event, such as a sign-up through a referral link: `referral`.
+    Referral(Payload),
+    /// A `scope` this crate does not know, with the body's raw JSON.
+    Unknown(Unknown),
+}
+
+/// A claimr delivery whose `scope` this crate does not know, kept as sent.
+#[derive(Debug, Clone)]
+pub struct Unknown {
+    /// The message's `id`, if the body has one that is a string or a number.
+    pub id: Option<String>,
+    /// The `scope` as sent.
+    pub scope: String,
+    /// The whole body's JSON text, exactly as sent (less surrounding whitespace).
+    pub raw: Box<RawValue>,
+}
+
+/// Which claimr hook fired: what handlers are registered for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// `user_activity`: a user acted within a campaign.
+    UserActivity,
+    /// `user_login`: a user logged in.
+    UserLogin,
+    /// `user_reward`: a user claimed a reward.
+    UserReward,
+    /// `referral`: a referral-related event.
+    Referral,
+    /// Any other `scope`.
+    Unknown,
+}
+
+impl EventKind {
+    /// Every kind this crate has a type for, in the order of claimr's page.
+    pub const KNOWN: [EventKind; 4] = [
+        EventKind::UserActivity,
+        EventKind::UserLogin,
+        EventKind::UserReward,
+        EventKind::Referral,
+    ];
+
+    /// The `scope` claimr sends for this kind (`"unknown"` for [`EventKind::Unknown`]).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventKind::UserActivity => "user_activity",
+            EventKind::UserLogin => "user_login",
+            EventKind::UserReward => "user_reward",
+            EventKind::Referral => "referral",
+            EventKind::Unknown => "unknown",
+        }
+    }
+
+    /// The kind a `scope` names; any scope but the four known ones is
+    /// [`EventKind::Unknown`] (matching is exact and case-sensitive).
+    #[must_use]
+    pub fn from_scope(scope: &str) -> EventKind {
+        match scope {
+            "user_activity" => EventKind::UserActivity,
+            "user_login" => EventKind::UserLogin,
+            "user_reward" => EventKind::UserReward,
+            "referral" => EventKind::Referral,
+            _ => EventKind::Unknown,
+        }
+    }
+}
+
+impl FromStr for EventKind {
+    type Err = Infallible;
+
+    /// Same as [`EventKind::from_scope`]: never fails.
+    fn from_str(scope: &str) -> Result<Self, Self::Err> {
+        Ok(EventKind::from_scope(scope))
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The least a body needs to be told apart: its `scope`, and its `id` if usable.
+#[derive(Deserialize)]
+struct Head {
+    #[serde(default, deserialize_with = "lenient_id")]
+    id: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+impl Event {
+    /// Parses a claimr body (already verified) into the event for its `scope`.
+    ///
+    /// The body is parsed once as a [`Payload`]. A `scope` other than the four known ones
+    /// gives [`Event::Unknown`] with the raw body, even when the rest of the body does not
+    /// have the payload's shape.
+    ///
+    /// # Errors
+    ///
+    /// [`ParseError::Syntax`] when the body is not JSON; [`ParseError::Data`] when it has
+    /// no string `scope` (path `scope`), or has a known scope but a field of the wrong
+    /// shape (path of the field, such as `campaign.id`).
+    pub fn from_slice(body: &[u8]) -> Result<Event, ParseError> {
+        match crate::event::from_slice::<Payload>(body) {
+            Ok(payload) => Ok(match EventKind::from_scope(&payload.scope) {
+                EventKind::UserActivity => Event::UserActivity(payload),
+                EventKind::UserLogin => Event::UserLogin(payload),
+                EventKind::UserReward => Event::UserReward(payload),
+                EventKind::Referral => Event::Referral(payload),
+                EventKind::Unknown => Event::Unknown(Unknown {
+                    id: Some(payload.id),
+                    scope: payload.scope,
+                    raw: raw_body(body)?,
+                }),
+            }),
+            Err(err @ ParseError::Data { .. }) => {
+                // The body is JSON but not a payload: it may still be a hook we do not know.
+                let Ok(head) = crate::event::from_slice::<Head>(body) else {
+                    return Err(err);
+                };
+                match head.scope {
+                    Some(scope) if EventKind::from_scope(&scope) == EventKind::Unknown => {
+                        Ok(Event::Unknown(Unknown {
+                            id: head.id,
+                            scope,
+                            raw: raw_body(body)?,
+                        }))
+                    }
+                    // A field missing at the root is reported at path `.`; name it.
+                    Some(_) if is_missing_id(&err) => {
+                        Err(ParseError::data("id", "missing field `id`"))
+                    }
+                    Some(_) => Err(err),
+                    None if matches!(&err, ParseError::Data { path, .. } if path == "scope") => {
+                        Err(err)
+                    }
+                    None => Err(ParseError::data("scope", "missing field `scope`")),
+                }
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The payload of a known hook; `None` for [`Event::Unknown`].
+    #[must_use]
+    pub fn payload(&self) -> Option<&Payload> {
+        match self {
+            Event::UserActivity(payload)
+            | Event::UserLogin(payload)
+            | Event::UserReward(payload)
+            | Event::Referral(payload) => Some(payload),
+            Event::Unknown(_) => None,
+        }
+    }
+
+    /// The payload of a known hook, by value; `None` for [`Event::Unknown`].
+    #[must_use]
+    pub fn into_payload(self) -> Option<Payload> {
+        match self {
+            Event::UserActivity(payload)
+            | Event::UserLogin(payload)
+            | Event::UserReward(payload)
+            | Event::Referral(payload) => Some(payload),
+            Event::Unknown(_) => None,
+        }
+    }
+}
+
+fn is_missing_id(err: &ParseError) -> bool {
+    matches!(
+        err,
+        ParseError::Data { path, message }
+            if path == "." && message.starts_with("missing field `id`")
+    )
+}
+
+/// The body as a `RawValue`; the body has already parsed as JSON, so errors are unlikely.
+fn raw_body(body: &[u8]) -> Result<Box<RawValue>, ParseError> {
+    let text = String::from_utf8(body.to_vec()).map_err(|err| ParseError::Syntax {
+        message: err.to_string(),
+    })?;
+    RawValue::from_string(text).map_err(|err| ParseError::Syntax {
+        message: err.to_string(),
+    })
+}
+
+impl WebhookEvent for Event {
+    type Kind = EventKind;
+
+    const PROVIDER: &'static str = "claimr";
+
+    fn kind(&self) -> EventKind {
+        match self {
+            Event::UserActivity(_) => EventKind::UserActivity,
+            Event::UserLogin(_) => EventKind::UserLogin,
+            Event::UserReward(_) => EventKind::UserReward,
+            Event::Referral(_) => EventKind::Referral,
+            Event::Unknown(_) => EventKind::Unknown,
+        }
+    }
+
+    /// The `scope` as sent.
+    fn name(&self) -> &str {
+        match self {
+            Event::UserActivity(payload)
+            | Event::UserLogin(payload)
+            | Event::UserReward(payload)
+            | Event::Referral(payload) => &payload.scope,
+            Event::Unknown(unknown) => &unknown.scope,
+        }
+    }
+
+    /// The message `id`; empty for an unknown event that had no usable `id`.
+    fn id(&self) -> &str {
+        match self {
+            Event::UserActivity(payload)
+            | Event::UserLogin(payload)
+            | Event::UserReward(payload)
+            | Event::Referral(payload) => &payload.id,
+            Event::Unknown(unknown) => unknown.id.as_deref().unwrap_or(""),
+        }
+    }
+
+    fn is_unknown(&self) -> bool {
+        matches!(self, Event::Unknown(_))
+    }
+}
+
+impl Serialize for Event {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Event::UserActivity(payload)
+            | Event::UserLogin(payload)
+            | Event::UserReward(payload)
+            | Event::Referral(payload) => payload.serialize(serializer),
+            Event::Unknown(unknown) => unknown.serialize(serializer),
+        }
+    }
+}
+
+impl Serialize for Unknown {
+    /// Writes the raw body back, unchanged.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.raw.serialize(serializer)
+    }
+}
+
+/// Deserializes an id sent as a JSON string or integer into its text.
+///
+/// Floats are refused: a large id sent as a number may already have lost digits.
+pub(crate) fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    d.deserialize_any(IdVisitor)
+}
+
+/// [`string_or_number`] for optional fields: `null` is `None`.
+pub(crate) fn opt_string_or_number<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
+    d.deserialize_option(OptionalIdVisitor)
+}
+
+/// Deserializes any JSON value: a string or an integer is an id, anything else `None`.
+pub(crate) fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    d.deserialize_any(LenientIdVisitor)
+}
+
+struct IdVisitor;
+
+impl Visitor<'_> for IdVisitor {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an id as a string or an integer")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_owned())
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
+        Ok(v)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+}
+
+struct OptionalIdVisitor;
+
+impl<'de> Visitor<'de> for OptionalIdVisitor {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an id as a string or an integer, or null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        string_or_number(d).map(Some)
+    }
+}
+
+struct LenientIdVisitor;
+
+impl<'de> Visitor<'de> for LenientIdVisitor {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const USER_ACTIVITY: &[u8] = include_bytes!("../tests/fixtures/claimr/user_activity.json");
+    const USER_LOGIN: &[u8] = include_bytes!("../tests/fixtures/claimr/user_login.json");
+    const USER_REWARD: &[u8] = include_bytes!("../tests/fixtures/claimr/user_reward.json");
+    const REFERRAL: &[u8] = include_bytes!("../tests/fixtures/claimr/referral.json");
+    const UNKNOWN_SCOPE: &[u8] = include_bytes!("../tests/fixtures/claimr/unknown_scope.json");
+
+    fn data_error_path(body: &[u8]) -> String {
+        match Event::from_slice(body) {
+            Err(ParseError::Data { path, .. }) => path,
+            other => panic!("expected a data error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn user_activity_fixture() {
+        let event = Event::from_slice(USER_ACTIVITY).unwrap();
+        assert_eq!(event.kind(), EventKind::UserActivity);
+        assert_eq!(event.name(), "user_activity");
+        assert_eq!(event.id(), "a6f1c2e4-3b7d-4c8e-9f10-2d5e8b7a9c31");
+        assert!(!event.is_unknown());
+        assert_eq!(<Event as WebhookEvent>::PROVIDER, "claimr");
+        let Event::UserActivity(payload) = &event else {
+            panic!("wrong variant: {event:?}");
+        };
+        let expected = Payload {
+            id: "a6f1c2e4-3b7d-4c8e-9f10-2d5e8b7a9c31".into(),
+            scope: "user_activity".into(),
+            user: Some("6643219fa2c1b8e5d4f70a12".into()),
+            user_id: Some("6643219fa2c1b8e5d4f70a12".into()),
+            wallet: Some("0x9f3b2C7a1E4d5F6081a2B3c4D5e6F708192a3B4c".into()),
+            email: Some("maria.kowalska@example.com".into()),
+            campaign: Some(Campaign {
+                id: "66421b0c9e8f7a6b5c4d3e2f".into(),
+                name: Some("Summer Quest 2024".into()),
+            }),
+            event: Some(ActivityEvent {
+                kind: Some("action_completed".into()),
+                data: Some(ActivityData {
+                    account: Some("@maria_k".into()),
+                    action: Some(Action {
+                        id: Some("665a0e7d4b3c2a1f0e9d8c7b".into()),
+                        name: Some("Follow @claimr_io on X".into()),
+                        kind: Some("twitter_follow".into()),
+                        meta: Some(serde_json::json!({"handle": "claimr_io", "verified": true})),
+                    }),
+                    xp: Some(50.0),
+                }),
+            }),
+            total_xp: Some(1250.0),
+            ref_xp: Some(200.0),
+            ugc_xp: Some(75.5),
+            xp_mul: Some(1.25),
+            rank: Some(18),
+            team: Some("Blue Whales".into()),
+        };
+        assert_eq!(payload, &expected);
+        assert_eq!(event.payload(), Some(&expected));
+    }
+
+    #[test]
+    fn user_login_fixture_with_nulls() {
+        let event = Event::from_slice(USER_LOGIN).unwrap();
+        assert_eq!(event.kind(), EventKind::UserLogin);
+        assert!(matches!(event, Event::UserLogin(_)));
+        let payload = event.payload().unwrap();
+        assert_eq!(payload.id, "0c3e9b1a-7d52-4f6e-8a14-5b9c2d7e6f03");
+        let data = payload.event.as_ref().unwrap().data.as_ref().unwrap();
+        assert_eq!(
+            data.account.as_deref(),
+            Some("google-oauth2|109384756120394857612")
+        );
+        assert_eq!(data.action, None);
+        assert_eq!(data.xp, Some(5.0));
+        assert_eq!(payload.total_xp, Some(1255.0));
+        assert_eq!(payload.team, None);
+    }
+
+    #[test]
+    fn user_reward_fixture() {
+        let event = Event::from_slice(USER_REWARD).unwrap();
+        assert_eq!(event.kind(), EventKind::UserReward);
+        let Event::UserReward(payload) = event else {
+            panic!("wrong variant");
+        };
+        assert_eq!(payload.user.as_deref(), Some("66432a7be1d0c9f8a7b6c5d4"));
+        assert_eq!(payload.email.as_deref(), Some("jonas.berg@example.org"));
+        let action = payload.event.unwrap().data.unwrap().action.unwrap();
+        assert_eq!(action.kind.as_deref(), Some("reward"));
+        assert_eq!(
+            action.meta.unwrap()["reward"],
+            serde_json::json!("Early Supporter NFT")
+        );
+        assert_eq!(payload.total_xp, Some(3120.5));
+        assert_eq!(payload.rank, Some(3));
+        assert_eq!(payload.team.as_deref(), Some("Night Owls"));
+    }
+
+    #[test]
+    fn referral_fixture() {
+        let event = Event::from_slice(REFERRAL).unwrap();
+        assert_eq!(event.kind(), EventKind::Referral);
+        assert_eq!(event.id(), "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d");
+        let payload = event.into_payload().unwrap();
+        let activity = payload.event.unwrap();
+        assert_eq!(activity.kind.as_deref(), Some("referral_signup"));
+        let data = activity.data.unwrap();
+        assert_eq!(data.account.as_deref(), Some("6645c3d2e1f0a9b8c7d6e5f4"));
+        assert_eq!(data.xp, Some(100.0));
+        assert_eq!(payload.ref_xp, Some(300.0));
+    }
+
+    #[test]
+    fn unknown_scope_of_another_shape_keeps_the_raw_body() {
+        let event = Event::from_slice(UNKNOWN_SCOPE).unwrap();
+        assert!(event.is_unknown());
+        assert_eq!(event.kind(), EventKind::Unknown);
+        assert_eq!(event.name(), "user_level_up");
+        assert_eq!(event.id(), "3d2c1b0a-9f8e-4d7c-a6b5-4c3d2e1f0a9b");
+        assert!(event.payload().is_none());
+        let Event::Unknown(unknown) = &event else {
+            panic!("wrong variant");
+        };
+        let body = std::str::from_utf8(UNKNOWN_SCOPE).unwrap();
+        assert_eq!(unknown.raw.get(), body.trim());
+        assert_eq!(serde_json::to_string(&event).unwrap(), body.trim());
+    }
+
+    #[test]
+    fn unknown_scope_of_the_payload_shape_keeps_the_raw_body() {
+        let body = br#"{"id":"m-1","scope":"quest_completed","user":"u1","rank":2}"#;
+        let Event::Unknown(unknown) = Event::from_slice(body).unwrap() else {
+            panic!("expected an unknown event");
+        };
+        assert_eq!(unknown.id.as_deref(), Some("m-1"));
+        assert_eq!(unknown.scope, "quest_completed");
+        assert_eq!(unknown.raw.get().as_bytes(), body);
+    }
+
+    #[test]
+    fn unknown_scope_without_a_usable_id() {
+        let event = Event::from_slice(br#"{"scope":"new_hook","id":{"x":1}}"#).unwrap();
+        assert!(event.is_unknown());
+        assert_eq!(event.id(), "");
+        let event = Event::from_slice(br#"{"scope":"new_hook"}"#).unwrap();
+        assert_eq!(event.id(), "");
+        let event = Event::from_slice(br#"{"scope":"new_hook","id":77}"#).unwrap();
+        assert_eq!(event.id(), "77");
+    }
+
+    #[test]
+    fn scope_matching_is_exact() {
+        let event = Event::from_slice(br#"{"id":"1","scope":"User_Activity"}"#).unwrap();
+        assert!(event.is_unknown());
+        assert_eq!(event.name(), "User_Activity");
+    }
+
+    #[test]
+    fn malformed_json_is_a_syntax_error() {
+        for body in [
+            &b"{\"id\": \"1\", \"scope\": \"user_activity\""[..],
+            b"",
+            b"not json",
+            b"{\"id\":\"1\",\"scope\":\"user_login\"} trailing",
+            &USER_ACTIVITY[..USER_ACTIVITY.len() / 2],
+        ] {
+            assert!(
+                matches!(Event::from_slice(body), Err(ParseError::Syntax { .. })),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let cases: [(&[u8], &str); 6] = [
+            (
+                br#"{"id":"1","scope":"user_activity","campaign":{"id":true}}"#,
+                "campaign.id",
+            ),
+            (br#"{"id":"1","scope":"user_login","rank":"first"}"#, "rank"),
+            (br#"{"id":"1","scope":"user_login","rank":-3}"#, "rank"),
+            (
+                br#"{"id":"1","scope":"referral","event":{"data":{"xp":"ten"}}}"#,
+                "event.data.xp",
+            ),
+            (
+                br#"{"id":"1","scope":"user_reward","event":{"data":{"action":{"id":1.5}}}}"#,
+                "event.data.action.id",
+            ),
+            (br#"{"id":[1],"scope":"user_activity"}"#, "id"),
+        ];
+        for (body, path) in cases {
+            assert_eq!(
+                data_error_path(body),
+                path,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn scope_must_be_a_string() {
+        assert_eq!(data_error_path(br#"{"id":"1","user":"u"}"#), "scope");
+        assert_eq!(data_error_path(br#"{"id":"1","scope":null}"#), "scope");
+        assert_eq!(data_error_path(br#"{"id":"1","scope":7}"#), "scope");
+        assert_eq!(data_error_path(b"{}"), "scope");
+        match Event::from_slice(br#"{"id":"1"}"#) {
+            Err(ParseError::Data { message, .. }) => {
+                assert!(message.contains("scope"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn known_scope_without_id_is_a_data_error() {
+        assert_eq!(data_error_path(br#"{"scope":"user_activity"}"#), "id");
+        assert_eq!(
+            data_error_path(br#"{"scope":"user_login","id":null}"#),
+            "id"
+        );
+        assert_eq!(data_error_path(br#"{"scope":"referral","id":1.5}"#), "id");
+        // A missing field deeper down keeps its own path.
+        assert_eq!(
+            data_error_path(br#"{"id":"1","scope":"referral","campaign":{"name":"x"}}"#),
+            "campaign"
+        );
+    }
+
+    #[test]
+    fn non_objects_are_data_errors() {
+        for body in [&b"[]"[..], b"\"user_activity\"", b"null", b"42"] {
+            assert!(matches!(
+                Event::from_slice(body),
+                Err(ParseError::Data { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn numeric_ids_are_kept_as_strings() {
+        let body = br#"{
+            "id": 987654321, "scope": "user_activity", "user": 42, "user_id": -7,
+            "campaign": {"id": 1001, "name": null},
+            "event": {"type": null, "data": {"account": 5550001, "action": {"id": 12}}}
+        }"#;
+        let payload = Event::from_slice(body).unwrap().into_payload().unwrap();
+        assert_eq!(payload.id, "987654321");
+        assert_eq!(payload.user.as_deref(), Some("42"));
+        assert_eq!(payload.user_id.as_deref(), Some("-7"));
+        let campaign = payload.campaign.unwrap();
+        assert_eq!((campaign.id.as_str(), campaign.name), ("1001", None));
+        let data = payload.event.unwrap().data.unwrap();
+        assert_eq!(data.account.as_deref(), Some("5550001"));
+        assert_eq!(data.action.unwrap().id.as_deref(), Some("12"));
+    }
+
+    #[test]
+    fn nulls_and_unknown_fields_are_fine() {
+        let body = br#"{
+            "id": "m-9", "scope": "user_reward", "user": null, "user_id": null,
+            "wallet": null, "email": null, "campaign": null, "event": null,
+            "total_xp": null, "ref_xp": null, "ugc_xp": null, "xp_mul": null,
+            "rank": null, "team": null, "created_at": "2024-05-14T09:31:02.123Z",
+            "extra": {"nested": [1, 2, 3]}
+        }"#;
+        let payload = Event::from_slice(body).unwrap().into_payload().unwrap();
+        assert_eq!(
+            payload,
+            Payload {
+                id: "m-9".into(),
+                scope: "user_reward".into(),
+                user: None,
+                user_id: None,
+                wallet: None,
+                email: None,
+                campaign: None,
+                event: None,
+                total_xp: None,
+                ref_xp: None,
+                ugc_xp: None,
+                xp_mul: None,
+                rank: None,
+                team: None,
+            }
+        );
+    }
+
+    #[test]
+    fn payload_serializes_back_to_an_equal_payload() {
+        for body in [USER_ACTIVITY, USER_LOGIN, USER_REWARD, REFERRAL] {
+            let event = Event::from_slice(body).unwrap();
+            let json = serde_json::to_vec(&event).unwrap();
+            let again = Event::from_slice(&json).unwrap();
+            assert_eq!(again.kind(), event.kind());
+            assert_eq!(again.payload(), event.payload());
+        }
+        let minimal = Event::from_slice(br#"{"id":"1","scope":"referral","team":null}"#).unwrap();
+        assert_eq!(
+            serde_json::to_string(&minimal).unwrap(),
+            r#"{"id":"1","scope":"referral"}"#
+        );
+    }
+
+    #[test]
+    fn event_kinds_round_trip_through_their_scope() {
+        for kind in EventKind::KNOWN {
+            assert_eq!(EventKind::from_scope(kind.as_str()), kind);
+            assert_eq!(kind.as_str().parse::<EventKind>(), Ok(kind));
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+        assert_eq!(EventKind::Unknown.as_str(), "unknown");
+        assert_eq!(EventKind::from_scope("unknown"), EventKind::Unknown);
+        assert_eq!(EventKind::from_scope(""), EventKind::Unknown);
+    }
+}

@@ -1,0 +1,331 @@
+//! Dispatch: each verified event to the handler registered for its kind.
+//!
+//! ```
+//! use hookguard::{claimr, Dispatcher, HandlerError, Verified};
+//!
+//! let dispatcher = Dispatcher::<claimr::Event>::new()
+//!     .on(claimr::EventKind::UserReward, |event: Verified<claimr::Event>| async move {
+//!         println!("reward for {:?}", event.payload().and_then(|p| p.user_id.clone()));
+//!         Ok::<_, HandlerError>(())
+//!     })
+//!     .on_any(|_event: Verified<claimr::Event>| async { Ok::<_, HandlerError>(()) });
+//! assert!(dispatcher.handles(claimr::EventKind::UserReward));
+//! ```
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use http_body_util::Full;
+use tower_service::Service;
+
+use crate::event::WebhookEvent;
+use crate::handler::{Handler, HandlerError};
+use crate::idempotency::Idempotency;
+use crate::rejection::{plain_response, Rejection};
+use crate::verified::Verified;
+
+type SharedHandler<E> = Arc<dyn Handler<E>>;
+
+/// How long a handler may run when no timeout is set: 30 seconds.
+pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Handlers registered per event kind, plus a catch-all; a tower service that answers
+/// each delivery the [`WebhookLayer`](crate::WebhookLayer) verified.
+///
+/// - a handler's `Ok` answers 200; its `Err` answers the error's status (500 by
+///   default), so the sender retries;
+/// - a handler that panics answers 500, and the server keeps serving;
+/// - a handler still running after the handler timeout
+///   ([`with_handler_timeout`](Dispatcher::with_handler_timeout), 30 s by default) is
+///   dropped and answers 503 with `Retry-After`, so the sender tries again later;
+/// - an event with no handler answers 200 (nothing to retry); an unknown event with no
+///   catch-all answers [`with_unknown_status`](Dispatcher::with_unknown_status), 200 by
+///   default, so that senders do not retry it forever.
+pub struct Dispatcher<E: WebhookEvent> {
+    registry: Arc<Registry<E>>,
+}
+
+struct Registry<E: WebhookEvent> {
+    handlers: HashMap<E::Kind, SharedHandler<E>>,
+    fallback: Option<SharedHandler<E>>,
+    unknown_status: StatusCode,
+    dedup: Option<Idempotency>,
+    handler_timeout: Duration,
+}
+
+impl<E: WebhookEvent> Clone for Registry<E> {
+    fn clone(&self) -> Self {
+        Self {
+            handlers: self.handlers.clone(),
+            fallback: self.fallback.clone(),
+            unknown_status: self.unknown_status,
+            dedup: self.dedup.clone(),
+            handler_timeout: self.handler_timeout,
+        }
+    }
+}
+
+impl<E: WebhookEvent> Clone for Dispatcher<E> {
+    fn clone(&self) -> Self {
+        Self {
+            registry: Arc::clone(&self.registry),
+        }
+    }
+}
+
+impl<E: WebhookEvent> Default for Dispatcher<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E: WebhookEvent> fmt::Debug for Dispatcher<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("kinds", &self.registry.handlers.keys().collect::<Vec<_>>())
+            .field("catch_all", &self.registry.fallback.is_some())
+            .field("unknown_status", &self.registry.unknown_status)
+            .field("handler_timeout", &self.registry.handler_timeout)
+            .finish()
+    }
+}
+
+impl<E: WebhookEvent> Dispatcher<E> {
+    /// A dispatcher with no handlers: every delivery is acknowledged with 200.
+    pub fn new() -> Self {
+        Self {
+            registry: Arc::new(Registry {
+                handlers: HashMap::new(),
+                fallback: None,
+                unknown_status: StatusCode::OK,
+                dedup: None,
+                handler_timeout: DEFAULT_HANDLER_TIMEOUT,
+            }),
+        }
+    }
+
+    fn registry_mut(&mut self) -> &mut Registry<E> {
+        Arc::make_mut(&mut self.registry)
+    }
+
+    /// Runs `handler` for events of `kind` (replacing any handler registered before).
+    #[must_use]
+    pub fn on(mut self, kind: E::Kind, handler: impl Handler<E>) -> Self {
+        self.registry_mut().handlers.insert(kind, Arc::new(handler));
+        self
+    }
+
+    /// Runs `handler` for every event no other handler takes, unknown events included.
+    #[must_use]
+    pub fn on_any(mut self, handler: impl Handler<E>) -> Self {
+        self.registry_mut().fallback = Some(Arc::new(handler));
+        self
+    }
+
+    /// Answers unknown events that no catch-all takes with `status` (200 by default).
+    #[must_use]
+    pub fn with_unknown_status(mut self, status: StatusCode) -> Self {
+        self.registry_mut().unknown_status = status;
+        self
+    }
+
+    /// Runs each delivery's handler once, however often the delivery arrives: the
+    /// [claim protocol](crate::idempotency) keyed by the provider and the delivery's id.
+    /// Off by default. Payout handlers always run their own protocol, keyed by the
+    /// payment request, and are not wrapped twice.
+    #[must_use]
+    pub fn with_dedup(mut self, idempotency: impl Into<Idempotency>) -> Self {
+        self.registry_mut().dedup = Some(idempotency.into());
+        self
+    }
+
+    /// Gives each handler `timeout` to finish (30 s by default). A handler still running
+    /// then is dropped at its next `.await` and the delivery answers 503 with
+    /// `Retry-After` (the timeout in whole seconds, at least 1), so the sender tries
+    /// again; a payout handler relies on its idempotency key for that retry.
+    ///
+    /// The timer is tokio's, so dispatch runs inside a tokio runtime with time enabled. A
+    /// handler that blocks its thread instead of awaiting cannot be stopped by any
+    /// timeout.
+    #[must_use]
+    pub fn with_handler_timeout(mut self, timeout: Duration) -> Self {
+        self.registry_mut().handler_timeout = timeout;
+        self
+    }
+
+    /// Whether a handler is registered for `kind` itself.
+    pub fn handles(&self, kind: E::Kind) -> bool {
+        self.registry.handlers.contains_key(&kind)
+    }
+
+    /// Runs the handler for one verified delivery and answers as the type docs say.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime with time enabled, where the handler timeout has no timer.
+    pub async fn dispatch(&self, delivery: Verified<E>) -> Response<Full<Bytes>> {
+        let handler = self
+            .registry
+            .handlers
+            .get(&delivery.kind())
+            .or(self.registry.fallback.as_ref())
+            .cloned();
+        let Some(handler) = handler else {
+            return if delivery.is_unknown() {
+                tracing::info!(
+                    provider = E::PROVIDER,
+                    event = delivery.name(),
+                    id = delivery.id(),
+                    "unknown webhook event acknowledged"
+                );
+                plain_response(self.registry.unknown_status, "unknown event")
+            } else {
+                plain_response(StatusCode::OK, "no handler")
+            };
+        };
+        let dedup = self
+            .registry
+            .dedup
+            .clone()
+            .filter(|_| !handler.guards_itself() && !delivery.id().is_empty());
+        run(handler, delivery, dedup, self.registry.handler_timeout).await
+    }
+}
+
+/// Runs a handler (once per delivery id under `dedup`), turning `Err`, panics (in the
+/// call or in the future) and a run past `timeout` into error answers.
+async fn run<E: WebhookEvent>(
+    handler: SharedHandler<E>,
+    delivery: Verified<E>,
+    dedup: Option<Idempotency>,
+    timeout: Duration,
+) -> Response<Full<Bytes>> {
+    let (name, id) = (delivery.name().to_owned(), delivery.id().to_owned());
+    // The call itself happens inside the future, so a panic before the handler's
+    // future exists is caught like one inside it.
+    let call = async move {
+        match dedup {
+            Some(dedup) => {
+                let key = format!("delivery:{}:{}", E::PROVIDER, delivery.id());
+                dedup
+                    .run(&key, move |_attempt| handler.call(delivery))
+                    .await
+                    .map(|_| ())
+            }
+            None => handler.call(delivery).await,
+        }
+    };
+    let Ok(outcome) = tokio::time::timeout(timeout, AssertUnwindSafe(call).catch_unwind()).await
+    else {
+        tracing::error!(
+            provider = E::PROVIDER,
+            event = %name,
+            id = %id,
+            timeout = ?timeout,
+            "webhook handler timed out"
+        );
+        return timeout_response(timeout);
+    };
+    match outcome {
+        Ok(Ok(())) => plain_response(StatusCode::OK, "ok"),
+        Ok(Err(err)) => {
+            tracing::error!(
+                provider = E::PROVIDER,
+                event = %name,
+                id = %id,
+                status = err.status().as_u16(),
+                error = %err.source(),
+                "webhook handler failed"
+            );
+            error_response(&err)
+        }
+        Err(_) => {
+            tracing::error!(
+                provider = E::PROVIDER,
+                event = %name,
+                id = %id,
+                "webhook handler panicked"
+            );
+            plain_response(StatusCode::INTERNAL_SERVER_ERROR, "handler panicked")
+        }
+    }
+}
+
+/// The answer to a handler that ran past `timeout`: 503, retry after about as long.
+fn timeout_response(timeout: Duration) -> Response<Full<Bytes>> {
+    let mut response = plain_response(StatusCode::SERVICE_UNAVAILABLE, "handler timed out");
+    let seconds = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    response
+}
+
+/// The answer to a handler's `Err`: its status and `Retry-After`, never its message.
+pub(crate) fn error_response(err: &HandlerError) -> Response<Full<Bytes>> {
+    let mut response = plain_response(err.status(), "handler failed");
+    if let Some(delay) = err.retry_after() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(delay.as_secs()));
+    }
+    response
+}
+
+/// The future of a [`Dispatcher`] call.
+pub struct DispatchFuture {
+    inner: Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>>,
+}
+
+impl Future for DispatchFuture {
+    type Output = Result<Response<Full<Bytes>>, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx).map(Ok)
+    }
+}
+
+impl fmt::Debug for DispatchFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DispatchFuture").finish_non_exhaustive()
+    }
+}
+
+impl<E: WebhookEvent, B> Service<Request<B>> for Dispatcher<E> {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = DispatchFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> DispatchFuture {
+        let this = self.clone();
+        let delivery = request.extensions_mut().remove::<Verified<E>>();
+        DispatchFuture {
+            inner: Box::pin(async move {
+                match delivery {
+                    Some(delivery) => this.dispatch(delivery).await,
+                    None => {
+                        tracing::error!(
+                            provider = E::PROVIDER,
+                            "dispatcher reached without the webhook layer"
+                        );
+                        Rejection::LayerMissing.to_response()
+                    }
+                }
+            }),
+        }
+    }
+}

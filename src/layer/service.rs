@@ -1,0 +1,223 @@
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes};
+use http::{header, Method, Request, Response};
+use http_body::Body;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use tower_service::Service;
+
+use super::{ResponseBody, ResponseFuture};
+use crate::event::WebhookEvent;
+use crate::provider::Provider;
+use crate::rejection::Rejection;
+use crate::verified::Verified;
+
+/// The service built by [`WebhookLayer`](super::WebhookLayer): verifies, parses, and
+/// hands verified deliveries to `inner`.
+///
+/// # Panics
+///
+/// A call's future panics if polled outside a tokio runtime with time enabled: the body
+/// timeout uses tokio's timer.
+#[derive(Debug, Clone)]
+pub struct Webhook<S, P> {
+    inner: S,
+    provider: P,
+    body_limit: usize,
+    body_timeout: Duration,
+}
+
+impl<S, P: Provider> Webhook<S, P> {
+    pub(crate) fn new(inner: S, provider: P, body_limit: usize, body_timeout: Duration) -> Self {
+        Self {
+            inner,
+            provider,
+            body_limit,
+            body_timeout,
+        }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, by value.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+/// Whether the request declares a JSON body (`application/json` or `application/*+json`,
+/// any parameters).
+fn is_json(headers: &http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json")
+            || subtype.len() > 5
+                && subtype.is_char_boundary(subtype.len() - 5)
+                && subtype[subtype.len() - 5..].eq_ignore_ascii_case("+json"))
+}
+
+/// The declared length, when there is one that parses.
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn reject<B>(provider: &'static str, rejection: &Rejection) -> Response<ResponseBody<B>> {
+    tracing::warn!(
+        provider,
+        status = rejection.status().as_u16(),
+        reason = %rejection,
+        "webhook delivery refused"
+    );
+    rejection.to_response().map(ResponseBody::rejection)
+}
+
+impl<S, P, ReqBody, ResBody> Service<Request<ReqBody>> for Webhook<S, P>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    P: Provider,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Data: Buf + Send,
+    ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    ResBody: 'static,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<ResBody, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let name = <P::Event as WebhookEvent>::PROVIDER;
+        // Everything decidable from the head is decided before a byte of body is read.
+        let early = if request.method() != Method::POST {
+            Some(Rejection::MethodNotAllowed)
+        } else if !is_json(request.headers()) {
+            Some(Rejection::UnsupportedMediaType)
+        } else if content_length(request.headers()).is_some_and(|len| len > self.body_limit as u64)
+        {
+            Some(Rejection::PayloadTooLarge {
+                limit: self.body_limit,
+            })
+        } else if !self.provider.may_accept_unsigned()
+            && !self.provider.has_signature(request.headers())
+        {
+            Some(Rejection::Signature(
+                crate::signature::SignatureError::Missing,
+            ))
+        } else {
+            None
+        };
+        if let Some(rejection) = early {
+            return ResponseFuture::ready(reject(name, &rejection));
+        }
+
+        // The inner service was driven to readiness; take that one and leave a clone.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let provider = self.provider.clone();
+        let limit = self.body_limit;
+        let timeout = self.body_timeout;
+        ResponseFuture::pending(async move {
+            let (mut parts, body) = request.into_parts();
+            let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect());
+            let body = match collected.await {
+                Ok(Ok(collected)) => collected.to_bytes(),
+                Err(_elapsed) => return Ok(reject(name, &Rejection::Timeout)),
+                Ok(Err(err)) => {
+                    let rejection = if err.is::<LengthLimitError>() {
+                        Rejection::PayloadTooLarge { limit }
+                    } else {
+                        Rejection::BodyRead
+                    };
+                    return Ok(reject(name, &rejection));
+                }
+            };
+            let verified = match accept(&provider, &parts.headers, body.clone()) {
+                Ok(verified) => verified,
+                Err(rejection) => return Ok(reject(name, &rejection)),
+            };
+            tracing::debug!(
+                provider = name,
+                event = verified.name(),
+                id = verified.id(),
+                "webhook delivery verified"
+            );
+            parts.extensions.insert(verified);
+            let request = Request::from_parts(parts, Full::new(body));
+            let response = inner.call(request).await?;
+            Ok(response.map(ResponseBody::inner))
+        })
+    }
+}
+
+/// Verifies and parses a buffered delivery.
+fn accept<P: Provider>(
+    provider: &P,
+    headers: &http::HeaderMap,
+    body: Bytes,
+) -> Result<Verified<P::Event>, Rejection> {
+    if provider.may_accept_unsigned() && !provider.has_signature(headers) {
+        // Parsed only to read the body's own claim that it is unsigned.
+        let event = provider.parse(headers, &body)?;
+        if provider.accepts_unsigned(&event) {
+            provider.check_event(&event)?;
+            return Ok(Verified::unsigned(event, body));
+        }
+        return Err(crate::signature::SignatureError::Missing.into());
+    }
+    provider.verify(headers, &body)?;
+    let event = provider.parse(headers, &body)?;
+    provider.check_event(&event)?;
+    Ok(Verified::new(event, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json;
+    use http::{header, HeaderMap, HeaderValue};
+
+    #[test]
+    fn json_content_types() {
+        for (value, expected) in [
+            ("application/json", true),
+            ("Application/JSON; charset=utf-8", true),
+            ("application/vnd.chainvine+json", true),
+            ("text/plain", false),
+            ("application/jsonx", false),
+            ("+json", false),
+            ("application/+json", false),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(value));
+            assert_eq!(is_json(&headers), expected, "{value}");
+        }
+        assert!(!is_json(&HeaderMap::new()));
+    }
+}
