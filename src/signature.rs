@@ -737,7 +737,7 @@ impl SignatureScheme {
                 None => token,
             };
             if let (Some(tag), None) = (self.decode_tag(token), raw_values.next()) {
-                read.tags.extend(Some(tag));
+                read.tags = Tags::One(tag);
             }
         }
         if read.tags.is_empty() {
@@ -815,36 +815,49 @@ struct Read<'h> {
 }
 
 /// Up to [`MAX_CANDIDATES`] decoded tags, kept on the stack: reading never allocates.
-struct Tags {
-    tags: [[u8; TAG_LEN]; MAX_CANDIDATES],
-    len: usize,
-}
-
-impl Default for Tags {
-    fn default() -> Self {
-        Self {
-            tags: [[0; TAG_LEN]; MAX_CANDIDATES],
-            len: 0,
-        }
-    }
+/// The common delivery's single tag is kept alone, so that the room for more (half a
+/// kilobyte) is only cleared when a header offers more than one.
+enum Tags {
+    None,
+    One([u8; TAG_LEN]),
+    Many {
+        tags: [[u8; TAG_LEN]; MAX_CANDIDATES],
+        len: usize,
+    },
 }
 
 impl Tags {
     /// Adds a tag; past [`MAX_CANDIDATES`] (which the readers never reach, since they
     /// take at most that many candidates) it is dismissed.
     fn extend(&mut self, tag: Option<[u8; TAG_LEN]>) {
-        if let (Some(tag), Some(slot)) = (tag, self.tags.get_mut(self.len)) {
-            *slot = tag;
-            self.len += 1;
+        let Some(tag) = tag else { return };
+        match self {
+            Tags::None => *self = Tags::One(tag),
+            Tags::One(first) => {
+                let mut tags = [[0; TAG_LEN]; MAX_CANDIDATES];
+                tags[0] = *first;
+                tags[1] = tag;
+                *self = Tags::Many { tags, len: 2 };
+            }
+            Tags::Many { tags, len } => {
+                if let Some(slot) = tags.get_mut(*len) {
+                    *slot = tag;
+                    *len += 1;
+                }
+            }
         }
     }
 
     fn as_slice(&self) -> &[[u8; TAG_LEN]] {
-        &self.tags[..self.len]
+        match self {
+            Tags::None => &[],
+            Tags::One(tag) => std::slice::from_ref(tag),
+            Tags::Many { tags, len } => tags.get(..*len).unwrap_or(tags),
+        }
     }
 
     fn is_empty(&self) -> bool {
-        self.len == 0
+        matches!(self, Tags::None)
     }
 }
 
@@ -959,9 +972,9 @@ impl Verifier {
     ///
     /// A [`SignatureError`] saying why the delivery is not authentic.
     pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), SignatureError> {
-        // Filled in place: the candidates are half a kilobyte, not worth moving.
+        // Filled in place: room for the candidates is half a kilobyte, not worth moving.
         let mut read = Read {
-            tags: Tags::default(),
+            tags: Tags::None,
             timestamp: None,
         };
         self.scheme.read(headers, &mut read)?;
