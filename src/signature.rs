@@ -817,6 +817,8 @@ struct Read<'h> {
 /// Up to [`MAX_CANDIDATES`] decoded tags, kept on the stack: reading never allocates.
 /// The common delivery's single tag is kept alone, so that the room for more (half a
 /// kilobyte) is only cleared when a header offers more than one.
+// The large variant stays unboxed on purpose: boxing it would allocate per request.
+#[allow(clippy::large_enum_variant)]
 enum Tags {
     None,
     One([u8; TAG_LEN]),
