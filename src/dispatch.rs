@@ -23,6 +23,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
@@ -174,6 +175,16 @@ impl<E: WebhookEvent> Dispatcher<E> {
     ///
     /// Outside a tokio runtime with time enabled, where the handler timeout has no timer.
     pub async fn dispatch(&self, delivery: Verified<E>) -> Response<Full<Bytes>> {
+        match self.route(delivery) {
+            Routed::Run(run) => run.await,
+            Routed::Answered(response) => response,
+        }
+    }
+
+    /// Finds the handler for `delivery` and prepares its run, or answers at once when
+    /// there is none. Done before any future is built, so that the future of a
+    /// delivery holds only what its handler needs.
+    fn route(&self, delivery: Verified<E>) -> Routed {
         let handler = self
             .registry
             .handlers
@@ -181,7 +192,7 @@ impl<E: WebhookEvent> Dispatcher<E> {
             .or(self.registry.fallback.as_ref())
             .cloned();
         let Some(handler) = handler else {
-            return if delivery.is_unknown() {
+            return Routed::Answered(if delivery.is_unknown() {
                 tracing::info!(
                     provider = E::PROVIDER,
                     event = delivery.name(),
@@ -191,44 +202,59 @@ impl<E: WebhookEvent> Dispatcher<E> {
                 plain_response(self.registry.unknown_status, "unknown event")
             } else {
                 plain_response(StatusCode::OK, "no handler")
-            };
+            });
         };
         let dedup = self
             .registry
             .dedup
             .clone()
             .filter(|_| !handler.guards_itself() && !delivery.id().is_empty());
-        run(handler, delivery, dedup, self.registry.handler_timeout).await
+        let timeout = self.registry.handler_timeout;
+        let (name, id) = (delivery.name().to_owned(), delivery.id().to_owned());
+        // The delivery goes to the handler here, before any future of ours exists, so
+        // the run's future holds the handler's boxed future and not a copy of the event.
+        let call: BoxFuture<'static, Result<(), HandlerError>> = match dedup {
+            Some(dedup) => {
+                let key = format!("delivery:{}:{}", E::PROVIDER, delivery.id());
+                Box::pin(async move {
+                    dedup
+                        .run(&key, move |_attempt| handler.call(delivery))
+                        .await
+                        .map(|_| ())
+                })
+            }
+            // A panic in the call itself, before the handler's future exists, is
+            // caught like one inside it.
+            None => match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(delivery))) {
+                Ok(call) => call,
+                Err(_) => return Routed::Answered(panicked(E::PROVIDER, &name, &id)),
+            },
+        };
+        Routed::Run(Box::pin(run(E::PROVIDER, call, name, id, timeout)))
     }
 }
 
-/// Runs a handler (once per delivery id under `dedup`), turning `Err`, panics (in the
-/// call or in the future) and a run past `timeout` into error answers.
-async fn run<E: WebhookEvent>(
-    handler: SharedHandler<E>,
-    delivery: Verified<E>,
-    dedup: Option<Idempotency>,
+/// A delivery's way through the dispatcher.
+enum Routed {
+    /// Its handler's run, as one boxed future.
+    Run(Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>>),
+    /// No handler, or a handler that panicked when called: the answer.
+    Answered(Response<Full<Bytes>>),
+}
+
+/// Runs a handler's future, turning `Err`, a panic and a run past `timeout` into error
+/// answers; `name` and `id` are the delivery's, for the logs.
+async fn run(
+    provider: &'static str,
+    call: BoxFuture<'static, Result<(), HandlerError>>,
+    name: String,
+    id: String,
     timeout: Duration,
 ) -> Response<Full<Bytes>> {
-    let (name, id) = (delivery.name().to_owned(), delivery.id().to_owned());
-    // The call itself happens inside the future, so a panic before the handler's
-    // future exists is caught like one inside it.
-    let call = async move {
-        match dedup {
-            Some(dedup) => {
-                let key = format!("delivery:{}:{}", E::PROVIDER, delivery.id());
-                dedup
-                    .run(&key, move |_attempt| handler.call(delivery))
-                    .await
-                    .map(|_| ())
-            }
-            None => handler.call(delivery).await,
-        }
-    };
     let Ok(outcome) = tokio::time::timeout(timeout, AssertUnwindSafe(call).catch_unwind()).await
     else {
         tracing::error!(
-            provider = E::PROVIDER,
+            provider,
             event = %name,
             id = %id,
             timeout = ?timeout,
@@ -240,7 +266,7 @@ async fn run<E: WebhookEvent>(
         Ok(Ok(())) => plain_response(StatusCode::OK, "ok"),
         Ok(Err(err)) => {
             tracing::error!(
-                provider = E::PROVIDER,
+                provider,
                 event = %name,
                 id = %id,
                 status = err.status().as_u16(),
@@ -249,16 +275,19 @@ async fn run<E: WebhookEvent>(
             );
             error_response(&err)
         }
-        Err(_) => {
-            tracing::error!(
-                provider = E::PROVIDER,
-                event = %name,
-                id = %id,
-                "webhook handler panicked"
-            );
-            plain_response(StatusCode::INTERNAL_SERVER_ERROR, "handler panicked")
-        }
+        Err(_) => panicked(provider, &name, &id),
     }
+}
+
+/// The answer to a handler that panicked: 500, and the server goes on.
+fn panicked(provider: &str, name: &str, id: &str) -> Response<Full<Bytes>> {
+    tracing::error!(
+        provider,
+        event = %name,
+        id = %id,
+        "webhook handler panicked"
+    );
+    plain_response(StatusCode::INTERNAL_SERVER_ERROR, "handler panicked")
 }
 
 /// The answer to a handler that ran past `timeout`: 503, retry after about as long.
@@ -311,21 +340,19 @@ impl<E: WebhookEvent, B> Service<Request<B>> for Dispatcher<E> {
     }
 
     fn call(&mut self, mut request: Request<B>) -> DispatchFuture {
-        let this = self.clone();
-        let delivery = request.extensions_mut().remove::<Verified<E>>();
-        DispatchFuture {
-            inner: Box::pin(async move {
-                match delivery {
-                    Some(delivery) => this.dispatch(delivery).await,
-                    None => {
-                        tracing::error!(
-                            provider = E::PROVIDER,
-                            "dispatcher reached without the webhook layer"
-                        );
-                        Rejection::LayerMissing.to_response()
-                    }
-                }
-            }),
-        }
+        let inner = match request.extensions_mut().remove::<Verified<E>>() {
+            Some(delivery) => match self.route(delivery) {
+                Routed::Run(run) => run,
+                Routed::Answered(response) => Box::pin(std::future::ready(response)),
+            },
+            None => {
+                tracing::error!(
+                    provider = E::PROVIDER,
+                    "dispatcher reached without the webhook layer"
+                );
+                Box::pin(std::future::ready(Rejection::LayerMissing.to_response()))
+            }
+        };
+        DispatchFuture { inner }
     }
 }

@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use tower_layer::Layer;
@@ -16,7 +17,9 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct WebhookLayer<P> {
-    provider: P,
+    // Shared, not cloned, per service and per request: a provider holds its scheme's
+    // settings (a `Vec`, `String`s) beside its keys.
+    provider: Arc<P>,
     body_limit: usize,
     body_timeout: Duration,
 }
@@ -26,7 +29,7 @@ impl<P: Provider> WebhookLayer<P> {
     /// [`DEFAULT_BODY_LIMIT`] and a body read timeout of [`DEFAULT_BODY_TIMEOUT`].
     pub fn new(provider: P) -> Self {
         Self {
-            provider,
+            provider: Arc::new(provider),
             body_limit: DEFAULT_BODY_LIMIT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
         }
@@ -80,7 +83,7 @@ impl<S, P: Provider> Layer<S> for WebhookLayer<P> {
     fn layer(&self, inner: S) -> Self::Service {
         Webhook::new(
             inner,
-            self.provider.clone(),
+            Arc::clone(&self.provider),
             self.body_limit,
             self.body_timeout,
         )

@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -23,13 +24,18 @@ use crate::verified::Verified;
 #[derive(Debug, Clone)]
 pub struct Webhook<S, P> {
     inner: S,
-    provider: P,
+    provider: Arc<P>,
     body_limit: usize,
     body_timeout: Duration,
 }
 
 impl<S, P: Provider> Webhook<S, P> {
-    pub(crate) fn new(inner: S, provider: P, body_limit: usize, body_timeout: Duration) -> Self {
+    pub(crate) fn new(
+        inner: S,
+        provider: Arc<P>,
+        body_limit: usize,
+        body_timeout: Duration,
+    ) -> Self {
         Self {
             inner,
             provider,
@@ -141,11 +147,13 @@ where
         // The inner service was driven to readiness; take that one and leave a clone.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let provider = self.provider.clone();
+        let provider = Arc::clone(&self.provider);
         let limit = self.body_limit;
         let timeout = self.body_timeout;
+        // Split here rather than in the future, which would then hold the request and
+        // its parts side by side: a smaller future stays in the allocator's fast path.
+        let (mut parts, body) = request.into_parts();
         ResponseFuture::pending(async move {
-            let (mut parts, body) = request.into_parts();
             let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect());
             let body = match collected.await {
                 Ok(Ok(collected)) => collected.to_bytes(),
@@ -159,7 +167,7 @@ where
                     return Ok(reject(name, &rejection));
                 }
             };
-            let verified = match accept(&provider, &parts.headers, body.clone()) {
+            let verified = match accept(&*provider, &parts.headers, body.clone()) {
                 Ok(verified) => verified,
                 Err(rejection) => return Ok(reject(name, &rejection)),
             };
