@@ -59,3 +59,24 @@ pub fn headers(body: &[u8]) -> HeaderMap {
     headers.insert(scheme.header(), value);
     headers
 }
+
+/// The headers of a Standard Webhooks delivery: a JSON content type, `webhook-id`,
+/// `webhook-timestamp` and the `webhook-signature` value a signer made.
+///
+/// # Panics
+///
+/// When `signature` is not a valid header value (signers write ASCII).
+pub fn standard_headers(id: &'static str, timestamp: i64, signature: String) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert("webhook-id", HeaderValue::from_static(id));
+    headers.insert("webhook-timestamp", HeaderValue::from(timestamp));
+    headers.insert(
+        "webhook-signature",
+        HeaderValue::try_from(signature).expect("ASCII"),
+    );
+    headers
+}

@@ -24,7 +24,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hookguard::{Provider, Secret, SignatureScheme, Standard};
-use http::{header, HeaderMap, HeaderValue};
+use http::HeaderMap;
 
 /// The Standard Webhooks spec's example secret.
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -47,18 +47,7 @@ fn now() -> i64 {
 /// The headers of `body` signed (by svix) at unix second `timestamp`.
 fn headers(svix: &svix::webhooks::Webhook, timestamp: i64, body: &[u8]) -> HeaderMap {
     let signature = svix.sign(ID, timestamp, body).expect("signed");
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert("webhook-id", HeaderValue::from_static(ID));
-    headers.insert("webhook-timestamp", HeaderValue::from(timestamp));
-    headers.insert(
-        "webhook-signature",
-        HeaderValue::try_from(signature).expect("ASCII"),
-    );
-    headers
+    support::standard_headers(ID, timestamp, signature)
 }
 
 fn standard_vs_svix(c: &mut Criterion) {
