@@ -237,7 +237,7 @@ impl<E: WebhookEvent> Dispatcher<E> {
 /// A delivery's way through the dispatcher.
 enum Routed {
     /// Its handler's run, as one boxed future.
-    Run(Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>>),
+    Run(BoxFuture<'static, Response<Full<Bytes>>>),
     /// No handler, or a handler that panicked when called: the answer.
     Answered(Response<Full<Bytes>>),
 }
@@ -313,7 +313,7 @@ pub(crate) fn error_response(err: &HandlerError) -> Response<Full<Bytes>> {
 
 /// The future of a [`Dispatcher`] call.
 pub struct DispatchFuture {
-    inner: Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>>,
+    inner: BoxFuture<'static, Response<Full<Bytes>>>,
 }
 
 impl Future for DispatchFuture {

@@ -731,11 +731,7 @@ impl SignatureScheme {
             // The common delivery: one header holding one tag. A value that decodes whole
             // holds no separator (hex and base64 have none), so splitting it would yield
             // exactly this token: the byte-by-byte split and `to_str` are skipped.
-            let token = first.as_bytes();
-            let token = match prefix {
-                Some(prefix) => token.strip_prefix(prefix.as_bytes()).unwrap_or(token),
-                None => token,
-            };
+            let token = without_prefix(prefix.as_deref(), first.as_bytes());
             if let (Some(tag), None) = (self.decode_tag(token), raw_values.next()) {
                 read.tags = Tags::One(tag);
             }
@@ -768,10 +764,7 @@ impl SignatureScheme {
                     .filter(|token| !token.is_empty())
                     .take(MAX_CANDIDATES);
                 for token in tokens {
-                    let token = match prefix {
-                        Some(prefix) => token.strip_prefix(prefix.as_bytes()).unwrap_or(token),
-                        None => token,
-                    };
+                    let token = without_prefix(prefix.as_deref(), token);
                     read.tags.extend(self.decode_tag(token));
                 }
             }
@@ -806,6 +799,15 @@ impl SignatureScheme {
             }
         }
     }
+}
+
+/// `token` without the list format's `prefix` (such as `sha256=`), when it starts with
+/// it. One rule for the one-tag fast path and the full read, so that both see the same
+/// tag.
+fn without_prefix<'t>(prefix: Option<&str>, token: &'t [u8]) -> &'t [u8] {
+    prefix
+        .and_then(|prefix| token.strip_prefix(prefix.as_bytes()))
+        .unwrap_or(token)
 }
 
 /// What a delivery's headers offer for checking.
