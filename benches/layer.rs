@@ -1,5 +1,10 @@
 //! The whole layer and dispatcher, in process (no network), against a bare service that
 //! only reads the body: one `oneshot` per delivery on a current-thread runtime.
+//!
+//! The `split` group takes the 1 KiB delivery apart, to show where the layer's time goes:
+//! `verify`, `verify_and_parse` (what the layer does between buffering the body and
+//! calling the inner service), the layer in front of a service that only takes the
+//! event out of the request (`layer_only`), and the whole layer with the dispatcher.
 
 mod support;
 
@@ -8,7 +13,7 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use hookguard::{claimr, Dispatcher, HandlerError, Layer, Verified, WebhookLayer};
+use hookguard::{claimr, Dispatcher, HandlerError, Layer, Provider, Verified, WebhookLayer};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{service_fn, ServiceExt};
@@ -59,5 +64,50 @@ fn layer(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, layer);
+fn split(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime");
+    let provider = support::provider();
+    let body = Bytes::from(support::body(1024));
+    let headers = support::headers(&body);
+    let take_event = service_fn(|mut request: Request<Full<Bytes>>| async move {
+        let event = request.extensions_mut().remove::<Verified<claimr::Event>>();
+        assert!(event.is_some(), "the layer hands over the event");
+        black_box(event);
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+    });
+    let layer_only = WebhookLayer::new(support::provider()).layer(take_event);
+    let whole =
+        WebhookLayer::new(support::provider()).layer(Dispatcher::<claimr::Event>::new().on(
+            claimr::EventKind::UserActivity,
+            |event: Verified<claimr::Event>| async move {
+                black_box(event);
+                Ok::<_, HandlerError>(())
+            },
+        ));
+
+    let mut group = c.benchmark_group("split");
+    group.bench_function("verify/1024", |b| {
+        b.iter(|| provider.verify(black_box(&headers), black_box(&body)))
+    });
+    group.bench_function("verify_and_parse/1024", |b| {
+        b.iter(|| {
+            let verified = provider.verify(black_box(&headers), black_box(&body));
+            verified
+                .ok()
+                .and_then(|()| provider.parse(&headers, &body).ok())
+        })
+    });
+    group.bench_function("layer_only/1024", |b| {
+        b.iter(|| runtime.block_on(layer_only.clone().oneshot(request(&body, &headers))))
+    });
+    group.bench_function("layer/1024", |b| {
+        b.iter(|| runtime.block_on(whole.clone().oneshot(request(&body, &headers))))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, layer, split);
 criterion_main!(benches);

@@ -12,8 +12,14 @@ import statistics
 import sys
 from collections import defaultdict
 
-MODES = ["bare", "hookguard", "naive"]
-COLOURS = {"bare": "#555555", "hookguard": "#1f77b4", "naive": "#d62728"}
+MODES = ["bare", "verify", "scan", "hookguard", "naive"]
+COLOURS = {
+    "bare": "#555555",
+    "verify": "#2ca02c",
+    "scan": "#9467bd",
+    "hookguard": "#1f77b4",
+    "naive": "#d62728",
+}
 
 
 def size_label(size: int) -> str:
@@ -21,32 +27,50 @@ def size_label(size: int) -> str:
 
 
 def read(path):
-    notes, runs = [], defaultdict(list)
+    """The notes, and requests/s by (size, mode) and run."""
+    notes, runs = [], defaultdict(dict)
     with open(path, encoding="utf-8") as f:
         for line in f:
             line = line.rstrip("\n")
             if line.startswith("#"):
                 notes.append(line[1:].strip())
             elif line and not line.startswith("size"):
-                size, mode, _run, rps, _p50, _p99 = line.split("\t")
-                runs[(int(size), mode)].append(float(rps))
+                size, mode, run, rps, _p50, _p99 = line.split("\t")
+                runs[(int(size), mode)][run] = float(rps)
     return notes, runs
 
 
 def table(notes, runs):
+    """Medians per size and server, their ratios to bare, and the spread of the
+    hookguard / bare ratio between runs (the servers take turns within a run)."""
     sizes = sorted({size for size, _ in runs})
+    modes = [m for m in MODES if any(mode == m for _, mode in runs)]
+    others = [m for m in modes if m != "bare"]
     out = [f"<!-- {note} -->" for note in notes]
-    out.append("| body | bare req/s | hookguard req/s | naive req/s | hookguard / bare | naive / bare | runs |")
-    out.append("|---:|---:|---:|---:|---:|---:|---:|")
+    header = ["body"] + [f"{m} req/s" for m in modes] + [f"{m} / bare" for m in others]
+    paired = "hookguard" in modes and "bare" in modes
+    if paired:
+        header.append("hookguard / bare, each run")
+    header.append("runs")
+    out.append("| " + " | ".join(header) + " |")
+    out.append("|" + "---:|" * len(header))
     medians = {}
     for size in sizes:
-        row = {mode: statistics.median(runs[(size, mode)]) for mode in MODES if runs.get((size, mode))}
+        row = {m: statistics.median(runs[(size, m)].values()) for m in modes if runs.get((size, m))}
         medians[size] = row
         bare = row.get("bare")
-        cells = [f"{row[m]:,.0f}" if m in row else "-" for m in MODES]
-        ratios = [f"{row[m] / bare:.2f}x" if bare and m in row else "-" for m in ("hookguard", "naive")]
-        count = len(runs.get((size, "bare"), []))
-        out.append(f"| {size_label(size)} | " + " | ".join(cells + ratios) + f" | {count} |")
+        cells = [size_label(size)]
+        cells += [f"{row[m]:,.0f}" if m in row else "-" for m in modes]
+        cells += [f"{row[m] / bare:.2f}x" if bare and m in row else "-" for m in others]
+        if paired:
+            each = [
+                rps / runs[(size, "bare")][run]
+                for run, rps in sorted(runs.get((size, "hookguard"), {}).items())
+                if run in runs.get((size, "bare"), {})
+            ]
+            cells.append(f"{min(each):.2f}–{max(each):.2f}" if each else "-")
+        cells.append(str(len(runs.get((size, "bare"), {}))))
+        out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out), medians
 
 
@@ -83,7 +107,8 @@ def svg(medians, path):
     parts.append(f'<text x="{(left + width - right) / 2}" y="{height - 15}" text-anchor="middle">body size</text>')
     parts.append(f'<text x="18" y="{(top + height - bottom) / 2}" text-anchor="middle" '
                  f'transform="rotate(-90 18 {(top + height - bottom) / 2})">requests/s</text>')
-    for i, mode in enumerate(MODES):
+    drawn = [m for m in MODES if any(m in row for row in medians.values())]
+    for i, mode in enumerate(drawn):
         points = [(xs[s], y(medians[s][mode])) for s in sizes if mode in medians[s]]
         if not points:
             continue

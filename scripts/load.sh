@@ -7,9 +7,11 @@
 #
 #   bash scripts/load.sh                 # the full sweep: 6 sizes x 3 runs x 3 servers x 5 s
 #   SIZES=1024 RUNS=5 bash scripts/load.sh
+#   SIZES=1024 MODES="bare verify scan hookguard" bash scripts/load.sh   # where the cost goes
 #
 # Settings (environment): SIZES, RUNS (3), DURATION seconds per run (5), CONNECTIONS (32),
-# THREADS of wrk (1), OUT folder (benchmarks). Loopback only; each run is bounded by
+# THREADS of wrk (1), OUT folder (benchmarks), MODES (bare hookguard naive; also verify
+# and scan, the floors described in examples/load_server.rs). Loopback only; each run is bounded by
 # DURATION, so the full sweep takes about RUNS x 3 x 6 x DURATION s plus the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +23,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 OUT=${OUT:-benchmarks}
 SECRET=load-secret
-MODES="bare hookguard naive"
+MODES=${MODES:-"bare hookguard naive"}
 started=$SECONDS
 
 if ! command -v wrk >/dev/null 2>&1; then
@@ -46,7 +48,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-declare -A port=([bare]=4001 [hookguard]=4002 [naive]=4003)
+declare -A port=([bare]=4001 [hookguard]=4002 [naive]=4003 [verify]=4004 [scan]=4005)
 for mode in $MODES; do
   LOAD_SECRET=$SECRET "$server" --mode "$mode" --addr "127.0.0.1:${port[$mode]}" 2>"$scratch/$mode.log" &
   pids+=($!)
