@@ -11,11 +11,12 @@
 //! - `--mode naive`: an axum `from_fn` middleware as one might write it by hand: buffer
 //!   the body, build the HMAC key from the secret, hex-decode the header, verify, parse
 //!   into a `serde_json::Value`, then call the same no-op handler;
-//! - `--mode verify` and `--mode scan`: floors rather than rivals, for splitting
-//!   hookguard's cost over loopback. `verify` is the bare handler plus hookguard's
-//!   signature check alone; `scan` adds a pass over the JSON that checks its syntax and
-//!   keeps nothing (`serde::de::IgnoredAny`), the least any layer that looks at the body
-//!   does. hookguard then adds the typed event, the layer and the dispatcher;
+//! - `--mode verify`, `--mode scan` and `--mode typed`: floors rather than rivals, for
+//!   splitting hookguard's cost over loopback. `verify` is the bare handler plus
+//!   hookguard's signature check alone; `scan` adds a pass over the JSON that checks its
+//!   syntax and keeps nothing (`serde::de::IgnoredAny`), the least any layer that looks
+//!   at the body does; `typed` parses into `claimr::Event` instead. hookguard then adds
+//!   the layer and the dispatcher;
 //! - `--limit BYTES` sets hookguard's body cap (1 MiB by default).
 //!
 //! The secret is `LOAD_SECRET` (default `load-secret`); the route is `POST /webhook`.
@@ -71,13 +72,29 @@ async fn naive(secret: &'static str, request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// The bare handler behind hookguard's signature check, and optionally a syntax-only
-/// pass over the JSON.
-async fn floor(provider: &Claimr, scan: bool, headers: HeaderMap, body: Bytes) -> StatusCode {
+/// What a floor server does after the bare handler's work.
+#[derive(Clone, Copy, PartialEq)]
+enum Floor {
+    /// Checks the signature.
+    Verify,
+    /// Checks the signature and the JSON's syntax.
+    Scan,
+    /// Checks the signature and parses the typed event.
+    Typed,
+}
+
+/// The bare handler behind hookguard's signature check, then a syntax-only pass or the
+/// typed parse.
+async fn floor(provider: &Claimr, floor: Floor, headers: HeaderMap, body: Bytes) -> StatusCode {
     if provider.verify(&headers, &body).is_err() {
         return StatusCode::UNAUTHORIZED;
     }
-    if scan && serde_json::from_slice::<IgnoredAny>(&body).is_err() {
+    let parsed = match floor {
+        Floor::Verify => true,
+        Floor::Scan => serde_json::from_slice::<IgnoredAny>(&body).is_ok(),
+        Floor::Typed => std::hint::black_box(claimr::Event::from_slice(&body)).is_ok(),
+    };
+    if !parsed {
         return StatusCode::BAD_REQUEST;
     }
     std::hint::black_box(body);
@@ -107,18 +124,23 @@ fn app(
             let layer = WebhookLayer::new(Claimr::new(secret)?).with_body_limit(limit)?;
             Router::new().route_service("/webhook", layer.layer(handlers))
         }
-        "verify" | "scan" => {
+        "verify" | "scan" | "typed" => {
             let provider: &'static Claimr = Box::leak(Box::new(Claimr::new(secret)?));
-            let scan = mode == "scan";
+            let kind = match mode {
+                "verify" => Floor::Verify,
+                "scan" => Floor::Scan,
+                _ => Floor::Typed,
+            };
             Router::new().route(
                 "/webhook",
-                post(move |headers: HeaderMap, body: Bytes| floor(provider, scan, headers, body)),
+                post(move |headers: HeaderMap, body: Bytes| floor(provider, kind, headers, body)),
             )
         }
         other => {
-            return Err(
-                format!("unknown mode {other}: bare, hookguard, naive, verify or scan").into(),
+            return Err(format!(
+                "unknown mode {other}: bare, hookguard, naive, verify, scan or typed"
             )
+            .into())
         }
     })
 }

@@ -12,11 +12,12 @@ import statistics
 import sys
 from collections import defaultdict
 
-MODES = ["bare", "verify", "scan", "hookguard", "naive"]
+MODES = ["bare", "verify", "scan", "typed", "hookguard", "naive"]
 COLOURS = {
     "bare": "#555555",
     "verify": "#2ca02c",
     "scan": "#9467bd",
+    "typed": "#ff7f0e",
     "hookguard": "#1f77b4",
     "naive": "#d62728",
 }

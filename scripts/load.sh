@@ -10,9 +10,10 @@
 #   SIZES=1024 MODES="bare verify scan hookguard" bash scripts/load.sh   # where the cost goes
 #
 # Settings (environment): SIZES, RUNS (3), DURATION seconds per run (5), CONNECTIONS (32),
-# THREADS of wrk (1), OUT folder (benchmarks), MODES (bare hookguard naive; also verify
-# and scan, the floors described in examples/load_server.rs). Loopback only; each run is bounded by
-# DURATION, so the full sweep takes about RUNS x 3 x 6 x DURATION s plus the build.
+# THREADS of wrk (1), OUT folder (benchmarks), MODES (bare hookguard naive; also verify,
+# scan and typed, the floors described in examples/load_server.rs). Loopback only; each
+# run is bounded by DURATION, so the full sweep takes about RUNS x 3 x 6 x DURATION s plus
+# the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,7 +49,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-declare -A port=([bare]=4001 [hookguard]=4002 [naive]=4003 [verify]=4004 [scan]=4005)
+declare -A port=([bare]=4001 [hookguard]=4002 [naive]=4003 [verify]=4004 [scan]=4005 [typed]=4006)
 for mode in $MODES; do
   LOAD_SECRET=$SECRET "$server" --mode "$mode" --addr "127.0.0.1:${port[$mode]}" 2>"$scratch/$mode.log" &
   pids+=($!)
