@@ -41,6 +41,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
+use futures_util::TryFutureExt;
 use http::StatusCode;
 
 use crate::chainvine::{Envelope, EventKind, PaymentRequest};
@@ -246,8 +247,7 @@ impl<H: PayoutHandler> Handler<Envelope> for PayoutDispatch<H> {
                     let key = payout.idempotency_key().to_owned();
                     let outcome = idempotency
                         .run(&key, move |attempt| {
-                            let future = handler.pay(payout.with_attempt(attempt));
-                            async move { future.await.map_err(HandlerError::from) }
+                            handler.pay(payout.with_attempt(attempt)).err_into()
                         })
                         .await?;
                     if outcome == Outcome::AlreadyDone {
