@@ -10,22 +10,25 @@
 //!   stderr at start;
 //! - routes `POST /webhooks/claimr`, `POST /webhooks/chainvine` and
 //!   `POST /webhooks/standard`;
+//! - payout claims are kept in the SQLite file `HOOKGUARD_DB` (default `./receiver.db`),
+//!   so a payment request paid before a restart is not paid again after it;
 //! - prints one JSON line on stdout per dispatched event (payouts included):
 //!   `{"provider":"claimr","event":"user_activity","id":"..."}`; for Standard Webhooks the
 //!   event is the body's `type` (empty if it has none) and the id is `webhook-id`:
 //!   `{"provider":"standard","event":"invoice.paid","id":"msg_..."}`; logs go to stderr.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 
 use axum::Router;
 use base64::Engine as _;
 use hookguard::chainvine::Envelope;
-use hookguard::store::MemoryStore;
+use hookguard::store::SqliteStore;
 use hookguard::{
     claimr, standard, ChainVine, Claimr, Dispatcher, HandlerError, Layer, Payout, PayoutError,
     Standard, Verified, WebhookEvent, WebhookLayer,
 };
+use http::StatusCode;
 use tracing_subscriber::EnvFilter;
 
 /// Prints the event's JSON line on stdout and flushes it at once, so that a script
@@ -91,17 +94,23 @@ fn app(
     claimr_secret: &str,
     chainvine_secret: &str,
     standard_secret: &str,
+    payout_claims: SqliteStore,
 ) -> Result<Router, hookguard::ConfigError> {
     let claimr_handlers = Dispatcher::<claimr::Event>::new()
         .on_any(|event: Verified<claimr::Event>| async move { print_delivery(&event) });
     let chainvine_handlers = Dispatcher::<Envelope>::new()
         .on_any(|event: Verified<Envelope>| async move { print_delivery(&event) })
-        .on_payment_request(MemoryStore::new(), |payout: Payout| async move {
-            // A demo payout provider: approves every request, once per payment request
-            // while it runs (see examples/payout_provider.rs for claims that survive a restart).
+        .on_payment_request(payout_claims, |payout: Payout| async move {
+            // A demo payout provider: approves every request, once per payment request,
+            // with claims kept in SQLite across restarts (examples/payout_provider.rs
+            // shows the reconciliation a real one does).
             let envelope = payout.envelope();
             print_event("chainvine", envelope.name(), envelope.id()).map_err(PayoutError::from)
-        });
+        })
+        // This demo prints every event, unknown ones included. A dispatcher that pays
+        // refuses unknown events until told otherwise, since one may be a payment
+        // request under a name nobody configured; a real payout provider leaves it so.
+        .with_unknown_status(StatusCode::OK);
     let standard_handlers = Dispatcher::<standard::Event>::new()
         .on_any(|event: Verified<standard::Event>| async move { print_delivery(&event) });
 
@@ -122,8 +131,10 @@ fn app(
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
@@ -132,10 +143,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr: SocketAddr = std::env::var("HOOKGUARD_ADDR")
         .unwrap_or_else(|_| "127.0.0.1:3000".to_owned())
         .parse()?;
+    let db = std::env::var("HOOKGUARD_DB").unwrap_or_else(|_| "./receiver.db".to_owned());
     let app = app(
         &secret_from_env("CLAIMR_SECRET", text_secret)?,
         &secret_from_env("CHAINVINE_SECRET", text_secret)?,
         &secret_from_env("STANDARD_SECRET", whsec_secret)?,
+        SqliteStore::open(&db).await?,
     )?;
 
     let listener = tokio::net::TcpListener::bind(addr).await?;

@@ -258,7 +258,8 @@ pub struct Reward {
 #[derive(Debug, Clone)]
 pub struct PaymentRequest {
     /// The payout's identifier: the first of `id`, `payment_request_id`,
-    /// `paymentRequestId`, `payout_id`, `payoutId` that is a string or an integer.
+    /// `paymentRequestId`, `payout_id`, `payoutId` that is a string or an integer and not
+    /// blank.
     pub id: Option<String>,
     /// The ChainVine ID of the user to pay (`user_id` or `userId`).
     pub user_id: Option<String>,
@@ -550,12 +551,20 @@ impl PaymentRequest {
             wallet_address,
             wallet_address_camel,
         } = fields;
+        // A blank spelling (`"id": ""`) must not hide a real id under another one: two
+        // payment requests would then share the key, or one would get none.
+        let id = [
+            id,
+            payment_request_id,
+            payment_request_id_camel,
+            payout_id,
+            payout_id_camel,
+        ]
+        .into_iter()
+        .flatten()
+        .find(|id| !id.trim().is_empty());
         Ok(Self {
-            id: id
-                .or(payment_request_id)
-                .or(payment_request_id_camel)
-                .or(payout_id)
-                .or(payout_id_camel),
+            id,
             user_id: user_id.or(user_id_camel),
             user,
             reward,

@@ -31,7 +31,7 @@ use tower_service::Service;
 
 use crate::event::WebhookEvent;
 use crate::handler::{Handler, HandlerError};
-use crate::idempotency::Idempotency;
+use crate::idempotency::{Idempotency, RunError};
 use crate::rejection::{plain_response, Rejection};
 use crate::verified::Verified;
 
@@ -51,7 +51,13 @@ pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
 ///   dropped and answers 503 with `Retry-After`, so the sender tries again later;
 /// - an event with no handler answers 200 (nothing to retry); an unknown event with no
 ///   catch-all answers [`with_unknown_status`](Dispatcher::with_unknown_status), 200 by
-///   default, so that senders do not retry it forever.
+///   default, so that senders do not retry it forever;
+/// - a dispatcher that pays ([`on_payment_request`](Dispatcher::on_payment_request))
+///   answers unknown events 500 instead, catch-all or not, and logs an error naming
+///   the event: a payment request under a name it was not told of must fail loudly,
+///   and be retried until the name is configured, not be acknowledged unpaid. Setting
+///   [`with_unknown_status`](Dispatcher::with_unknown_status) says you have thought
+///   about them: the catch-all, then that status, take them as in any dispatcher.
 pub struct Dispatcher<E: WebhookEvent> {
     registry: Arc<Registry<E>>,
 }
@@ -59,7 +65,8 @@ pub struct Dispatcher<E: WebhookEvent> {
 struct Registry<E: WebhookEvent> {
     handlers: HashMap<E::Kind, SharedHandler<E>>,
     fallback: Option<SharedHandler<E>>,
-    unknown_status: StatusCode,
+    unknown_status: Option<StatusCode>,
+    pays: bool,
     dedup: Option<Idempotency>,
     handler_timeout: Duration,
 }
@@ -70,6 +77,7 @@ impl<E: WebhookEvent> Clone for Registry<E> {
             handlers: self.handlers.clone(),
             fallback: self.fallback.clone(),
             unknown_status: self.unknown_status,
+            pays: self.pays,
             dedup: self.dedup.clone(),
             handler_timeout: self.handler_timeout,
         }
@@ -95,7 +103,8 @@ impl<E: WebhookEvent> fmt::Debug for Dispatcher<E> {
         f.debug_struct("Dispatcher")
             .field("kinds", &self.registry.handlers.keys().collect::<Vec<_>>())
             .field("catch_all", &self.registry.fallback.is_some())
-            .field("unknown_status", &self.registry.unknown_status)
+            .field("unknown_status", &self.unknown_status())
+            .field("pays", &self.registry.pays)
             .field("handler_timeout", &self.registry.handler_timeout)
             .finish()
     }
@@ -108,7 +117,8 @@ impl<E: WebhookEvent> Dispatcher<E> {
             registry: Arc::new(Registry {
                 handlers: HashMap::new(),
                 fallback: None,
-                unknown_status: StatusCode::OK,
+                unknown_status: None,
+                pays: false,
                 dedup: None,
                 handler_timeout: DEFAULT_HANDLER_TIMEOUT,
             }),
@@ -134,15 +144,39 @@ impl<E: WebhookEvent> Dispatcher<E> {
     }
 
     /// Answers unknown events that no catch-all takes with `status` (200 by default).
+    ///
+    /// In a dispatcher that pays, unknown events are refused with 500 (and an error log
+    /// naming each) until this is set, catch-all or not: only once it is set do they
+    /// reach the catch-all.
     #[must_use]
     pub fn with_unknown_status(mut self, status: StatusCode) -> Self {
-        self.registry_mut().unknown_status = status;
+        self.registry_mut().unknown_status = Some(status);
         self
     }
 
-    /// Runs each delivery's handler once, however often the delivery arrives: the
-    /// [claim protocol](crate::idempotency) keyed by the provider and the delivery's id.
-    /// Off by default. Payout handlers always run their own protocol, keyed by the
+    /// The status unknown events with no catch-all are answered with.
+    pub fn unknown_status(&self) -> StatusCode {
+        self.registry
+            .unknown_status
+            .unwrap_or(if self.registry.pays {
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                StatusCode::OK
+            })
+    }
+
+    /// Marks this dispatcher as one that pays.
+    pub(crate) fn paying(mut self) -> Self {
+        self.registry_mut().pays = true;
+        self
+    }
+
+    /// Runs each delivery's handler to completion once, however often the delivery
+    /// arrives: the [claim protocol](crate::idempotency), detached from the request, keyed
+    /// by the provider and the delivery's id, or by the SHA-256 of the signed body when
+    /// the id is not signed ([`WebhookEvent::id_is_signed`]: GitHub's header id) or
+    /// empty. Off by default. Handlers see [`Verified::attempt`] and
+    /// [`Verified::recovery`]. Payout handlers always run their own protocol, keyed by the
     /// payment request, and are not wrapped twice.
     #[must_use]
     pub fn with_dedup(mut self, idempotency: impl Into<Idempotency>) -> Self {
@@ -153,7 +187,9 @@ impl<E: WebhookEvent> Dispatcher<E> {
     /// Gives each handler `timeout` to finish (30 s by default). A handler still running
     /// then is dropped at its next `.await` and the delivery answers 503 with
     /// `Retry-After` (the timeout in whole seconds, at least 1), so the sender tries
-    /// again; a payout handler relies on its idempotency key for that retry.
+    /// again. A payout handler (or one under [`with_dedup`](Dispatcher::with_dedup)) is
+    /// not dropped: it runs detached from the request, the timeout only ends the wait
+    /// for it, and its outcome is recorded for the retry to find.
     ///
     /// The timer is tokio's, so dispatch runs inside a tokio runtime with time enabled. A
     /// handler that blocks its thread instead of awaiting cannot be stopped by any
@@ -191,15 +227,35 @@ impl<E: WebhookEvent> Dispatcher<E> {
             .get(&delivery.kind())
             .or(self.registry.fallback.as_ref())
             .cloned();
+        let unknown = delivery.is_unknown();
+        // A dispatcher that pays never acknowledges what it cannot name: it may be a
+        // payment request under a name nobody configured.
+        let refused = unknown
+            && self.registry.pays
+            && self.registry.unknown_status.is_none()
+            && !self.handles(delivery.kind());
+        let handler = handler.filter(|_| !refused);
         let Some(handler) = handler else {
-            return Routed::Answered(if delivery.is_unknown() {
-                tracing::info!(
-                    provider = E::PROVIDER,
-                    event = delivery.name(),
-                    id = delivery.id(),
-                    "unknown webhook event acknowledged"
-                );
-                plain_response(self.registry.unknown_status, "unknown event")
+            return Routed::Answered(if unknown {
+                let status = self.unknown_status();
+                if refused {
+                    tracing::error!(
+                        provider = E::PROVIDER,
+                        event = delivery.name(),
+                        id = delivery.id(),
+                        status = status.as_u16(),
+                        "unknown event refused by a dispatcher that pays: if it is a payment \
+                         request, configure its name (chainvine::EventNames)"
+                    );
+                } else {
+                    tracing::info!(
+                        provider = E::PROVIDER,
+                        event = delivery.name(),
+                        id = delivery.id(),
+                        "unknown webhook event acknowledged"
+                    );
+                }
+                plain_response(status, "unknown event")
             } else {
                 plain_response(StatusCode::OK, "no handler")
             });
@@ -208,19 +264,22 @@ impl<E: WebhookEvent> Dispatcher<E> {
             .registry
             .dedup
             .clone()
-            .filter(|_| !handler.guards_itself() && !delivery.id().is_empty());
+            .filter(|_| !handler.guards_itself());
         let timeout = self.registry.handler_timeout;
         let (name, id) = (delivery.name().to_owned(), delivery.id().to_owned());
         // The delivery goes to the handler here, before any future of ours exists, so
         // the run's future holds the handler's boxed future and not a copy of the event.
         let call: BoxFuture<'static, Result<(), HandlerError>> = match dedup {
             Some(dedup) => {
-                let key = format!("delivery:{}:{}", E::PROVIDER, delivery.id());
+                let key = dedup_key(&delivery);
                 Box::pin(async move {
                     dedup
-                        .run(&key, move |_attempt| handler.call(delivery))
+                        .run(key, String::new(), move |attempt| {
+                            handler.call(delivery.with_attempt(attempt))
+                        })
                         .await
                         .map(|_| ())
+                        .map_err(claim_error)
                 })
             }
             // A panic in the call itself, before the handler's future exists, is
@@ -231,6 +290,51 @@ impl<E: WebhookEvent> Dispatcher<E> {
             },
         };
         Routed::Run(Box::pin(run(E::PROVIDER, call, name, id, timeout)))
+    }
+}
+
+/// The key a delivery is deduplicated under: its id when the id is signed, else the
+/// signed body's SHA-256 (an unsigned id could be chosen by whoever replays it).
+fn dedup_key<E: WebhookEvent>(delivery: &Verified<E>) -> String {
+    if delivery.id_is_signed() && !delivery.id().is_empty() {
+        format!("delivery:{}:id:{}", E::PROVIDER, delivery.id())
+    } else {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(delivery.body());
+        format!("delivery:{}:sha256:{}", E::PROVIDER, hex::encode(digest))
+    }
+}
+
+/// How the claim protocol's refusals are answered. None is a 2xx: a run that did not
+/// end recorded `done` is never acknowledged.
+pub(crate) fn claim_error(err: RunError<HandlerError>) -> HandlerError {
+    let retry = |seconds| Duration::from_secs(seconds);
+    match err {
+        RunError::Handler(err) => err,
+        RunError::Panicked => HandlerError::msg("handler panicked").with_reason("handler panicked"),
+        RunError::Busy { retry_after, .. } => {
+            HandlerError::msg("being handled by another delivery")
+                .with_status(StatusCode::SERVICE_UNAVAILABLE)
+                .with_retry_after(Duration::from_secs(retry_after.as_secs()))
+                .with_reason("being handled")
+        }
+        err @ RunError::Held { .. } => HandlerError::msg(err.to_string())
+            .with_status(StatusCode::SERVICE_UNAVAILABLE)
+            .with_retry_after(retry(60))
+            .with_reason("held for an operator"),
+        err @ RunError::Conflict { .. } => HandlerError::msg(err.to_string())
+            .with_status(StatusCode::CONFLICT)
+            .with_reason("conflict: this id was first seen with other content"),
+        err @ (RunError::LostClaim { .. } | RunError::Interrupted) => {
+            HandlerError::msg(err.to_string())
+                .with_status(StatusCode::SERVICE_UNAVAILABLE)
+                .with_retry_after(retry(5))
+                .with_reason("not recorded")
+        }
+        RunError::Store(err) => HandlerError::new(err)
+            .with_status(StatusCode::SERVICE_UNAVAILABLE)
+            .with_retry_after(retry(5))
+            .with_reason("store unavailable"),
     }
 }
 
@@ -302,7 +406,7 @@ fn timeout_response(timeout: Duration) -> Response<Full<Bytes>> {
 
 /// The answer to a handler's `Err`: its status and `Retry-After`, never its message.
 pub(crate) fn error_response(err: &HandlerError) -> Response<Full<Bytes>> {
-    let mut response = plain_response(err.status(), "handler failed");
+    let mut response = plain_response(err.status(), err.reason());
     if let Some(delay) = err.retry_after() {
         response
             .headers_mut()

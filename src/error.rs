@@ -29,6 +29,18 @@ pub enum ConfigError {
     /// body unsigned, or parts that do not fit the scheme.
     #[error("invalid signed content: {0}")]
     InvalidSignedContent(String),
+    /// A claim lease outside what the claim protocol accepts: a zero lease would let a
+    /// duplicate take over every run at once, and one beyond the bound would leave a
+    /// crashed payout unrecoverable for that long.
+    #[error("a claim lease must be between {min:?} and {max:?}, not {given:?}")]
+    InvalidLease {
+        /// The lease given.
+        given: std::time::Duration,
+        /// The shortest lease accepted.
+        min: std::time::Duration,
+        /// The longest lease accepted.
+        max: std::time::Duration,
+    },
     /// A header name that HTTP does not allow.
     #[error("`{0}` is not a valid header name")]
     InvalidHeaderName(String),

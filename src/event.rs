@@ -33,6 +33,14 @@ pub trait WebhookEvent: Clone + Debug + Send + Sync + 'static {
 
     /// Whether the event is one this crate has no type for (it keeps its raw JSON).
     fn is_unknown(&self) -> bool;
+
+    /// Whether [`id`](WebhookEvent::id) comes from the signed content (the body, or a
+    /// signed header). When it does not (GitHub's `X-GitHub-Delivery`), anyone who
+    /// replays a captured delivery can choose it, so delivery dedup keys on the signed
+    /// body instead. True by default.
+    fn id_is_signed(&self) -> bool {
+        true
+    }
 }
 
 /// The kind of an event that has no enum of its own (Standard Webhooks, the generic

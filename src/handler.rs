@@ -21,6 +21,8 @@ pub struct HandlerError {
     status: StatusCode,
     retry_after: Option<Duration>,
     source: BoxError,
+    /// The short answer body, for refusals this crate makes itself.
+    reason: Option<&'static str>,
 }
 
 impl HandlerError {
@@ -30,6 +32,7 @@ impl HandlerError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             retry_after: None,
             source: source.into(),
+            reason: None,
         }
     }
 
@@ -53,6 +56,18 @@ impl HandlerError {
     pub fn with_retry_after(mut self, delay: Duration) -> Self {
         self.retry_after = Some(delay);
         self
+    }
+
+    /// Answers with `reason` as the body instead of `handler failed`.
+    #[must_use]
+    pub(crate) fn with_reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+
+    /// The short answer body.
+    pub(crate) fn reason(&self) -> &'static str {
+        self.reason.unwrap_or("handler failed")
     }
 
     /// The status answered.

@@ -49,8 +49,8 @@ use crate::event::{ParseError, WebhookEvent};
 use crate::provider::Provider;
 use crate::secret::{raw_secret, standard_secret, SecretDecoder, SecretSet, SecretsHandle};
 use crate::signature::{
-    Encoding, SignatureError, SignatureFormat, SignatureScheme, SignedContent, TimestampSource,
-    Verifier,
+    ContentPart, Encoding, SignatureError, SignatureFormat, SignatureScheme, SignedContent,
+    TimestampSource, Verifier,
 };
 
 /// The kind of a generic event: its name, as sent.
@@ -320,8 +320,19 @@ impl Provider for HmacProvider {
         };
         let name = from_header(&self.name_header).unwrap_or(head.kind);
         let id = from_header(&self.id_header).unwrap_or(head.id);
+        // An id read from a header is signed only if the scheme signs that header.
+        let id_signed = match &self.id_header {
+            Some(header) if headers.contains_key(header) => self
+                .verifier
+                .scheme()
+                .signed_content()
+                .parts()
+                .contains(&ContentPart::Header(header.clone())),
+            _ => true,
+        };
         Ok(Event {
             id: id.unwrap_or_default(),
+            id_signed,
             kind: name.as_deref().map_or(EventKind::UNNAMED, EventKind::named),
             raw,
         })
@@ -334,6 +345,7 @@ impl Provider for HmacProvider {
 #[derive(Debug, Clone)]
 pub struct Event {
     id: String,
+    id_signed: bool,
     kind: EventKind,
     raw: Box<RawValue>,
 }
@@ -377,6 +389,11 @@ impl WebhookEvent for Event {
     /// True for an event with no name: nothing to dispatch on.
     fn is_unknown(&self) -> bool {
         self.kind.is_unnamed()
+    }
+
+    /// False when the id came from a header the scheme does not sign.
+    fn id_is_signed(&self) -> bool {
+        self.id_signed
     }
 }
 

@@ -1,49 +1,64 @@
-//! The claim protocol that runs a handler once per key, however often its delivery
-//! arrives: **claim → run → record**.
+//! The claim protocol that runs a handler to completion at most once per key, however
+//! often its delivery arrives: **claim → run → record**, detached from the request.
 //!
-//! 1. *Claim* the key in the [`Store`]. If it is already `done`, answer 200 at once
-//!    without running anything. If another run holds it, wait (up to
-//!    [`with_wait`](Idempotency::with_wait)) for that run's outcome, then answer 200 if
-//!    it succeeded, or a retryable 503 if it is still under way.
-//! 2. *Run* the handler, telling it the key and the attempt number.
-//! 3. *Record* the outcome: `Ok` marks the key `done` (later duplicates get 200);
-//!    `Err` marks it `failed`, so the next delivery runs again as attempt n + 1.
+//! ## The promise
 //!
-//! A store that cannot be reached at step 1 answers 503: nothing runs, nothing is
-//! acknowledged, the sender retries.
+//! A key's handler runs to completion at most once, **unless a run's outcome is
+//! unknown** (its process died, or it panicked); the next run is then a
+//! [recovery](Attempt::recovery), told so, so that it can ask its payment system whether
+//! the previous attempt paid before paying again. A caller is told
+//! [`Outcome::Ran`] or [`Outcome::AlreadyDone`] (answered 2xx by the dispatcher) only once
+//! the key is recorded `done`.
 //!
-//! ## What "exactly once" promises across a crash
+//! ## How
 //!
-//! While processes stay up, a key's handler runs to success once, and no two runs of it
-//! overlap. If a process dies *during* a run (after the claim, before the record), the
-//! store cannot know whether the money moved. The claim then expires after its
-//! [lease](Idempotency::with_lease), and the next delivery runs again with `attempt`
-//! one higher. So the handler must do its part: pass the
-//! [idempotency key](crate::Payout::idempotency_key) to the payment system (most take
-//! one), or check there whether the transfer for this key already happened when
-//! `attempt > 1`. Choose a lease longer than the slowest payout, or a slow run can be
-//! overtaken by a retry. If recording `done` fails after a successful run, the delivery
-//! is still answered 200 (the money moved), and the failure is logged as an error.
+//! 1. *Claim* the key in the [`Store`], with a fingerprint of what it pays. If it is
+//!    already `done`, report that at once. If a live run holds it, wait (up to
+//!    [`with_wait`](Idempotency::with_wait)) for it to finish. If the key was first seen
+//!    with another fingerprint, refuse ([`RunError::Conflict`]): the same key now names
+//!    other content.
+//! 2. *Run* the handler, telling it its [`Attempt`]. While it runs, the attempt renews its
+//!    lease every third of [`with_lease`](Idempotency::with_lease), so a long run keeps
+//!    its claim and a dead process's claim expires one lease after its last renewal.
+//! 3. *Record* the outcome: `Ok` marks the key `done`, tried again and again until it is
+//!    written or the claim is provably lost; `Err` marks it `failed` (the next delivery
+//!    runs again as a plain attempt); a panic marks it `panicked` (the next one is a
+//!    recovery).
 //!
-//! A run stopped by the dispatcher's
-//! [handler timeout](crate::Dispatcher::with_handler_timeout) (30 s by default) is treated
-//! like a crash: the money may be in flight, so its claim is not released, and the retry
-//! runs once the lease has expired. Keep the lease above the handler timeout.
+//! The three steps run in a task of their own, which the caller only waits on: a caller
+//! that stops waiting (the sender hung up, the dispatcher's handler timeout passed) never
+//! cancels a started run or its record. A store that cannot be reached at step 1 runs
+//! nothing ([`RunError::Store`]).
+//!
+//! A recovery after a crash can be held for an operator instead of run
+//! ([`RecoveryPolicy::Hold`]): the key then answers [`RunError::Held`] until
+//! [`Idempotency::resolve`] settles it.
+//!
+//! This module knows nothing of HTTP: the dispatcher turns its errors into statuses.
 
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::{select, Either};
 use futures_util::FutureExt;
-use http::StatusCode;
+use tokio::sync::oneshot;
 
-use crate::handler::HandlerError;
-use crate::store::{Claim, Store, StoreError};
+use crate::error::ConfigError;
+use crate::store::{Claim, Recovery, Resolution, State, Store, StoreError, Unresolved};
 
-/// How long a claim holds its key unless recorded sooner: 5 minutes.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(300);
+/// How long a claim holds its key after the running attempt's last renewal: 1 minute.
+/// It is how long a crashed payout waits before its recovery.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+
+/// The shortest lease accepted: 1 second.
+pub const MIN_LEASE: Duration = Duration::from_secs(1);
+
+/// The longest lease accepted: 1 day.
+pub const MAX_LEASE: Duration = crate::store::MAX_LEASE;
 
 /// How long a duplicate waits for the run holding its key: 5 seconds.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(5);
@@ -51,26 +66,160 @@ pub const DEFAULT_WAIT: Duration = Duration::from_secs(5);
 /// How often a waiting duplicate looks at the store again.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
-/// How often recording an outcome is tried before giving up.
-const RECORD_TRIES: u32 = 3;
+/// The first pause between tries at recording an outcome; it doubles up to
+/// [`MAX_RECORD_BACKOFF`].
+const RECORD_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The longest pause between tries at recording an outcome.
+const MAX_RECORD_BACKOFF: Duration = Duration::from_secs(5);
+
+/// How often releasing a failed or panicked claim is tried before its lease is left to
+/// free it (a lease that runs out reads as a recovery, which is safe).
+const RELEASE_TRIES: u32 = 3;
+
+/// What to do with a key whose last attempt's outcome is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RecoveryPolicy {
+    /// Run the handler as a recovery ([`Attempt::recovery`] is set), for it to reconcile
+    /// with the payment system. The default.
+    #[default]
+    Run,
+    /// Run nothing: answer [`RunError::Held`] (the dispatcher answers 503 and logs an
+    /// error) until an operator settles the key with [`Idempotency::resolve`].
+    Hold,
+}
+
+/// Which attempt at a key a run is, and whether the previous one's outcome is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Attempt {
+    number: u32,
+    recovery: Option<Recovery>,
+}
+
+impl Attempt {
+    /// The attempt of a handler that runs outside any claim: number 1, no recovery.
+    pub const FIRST: Attempt = Attempt {
+        number: 1,
+        recovery: None,
+    };
+
+    pub(crate) fn new(number: u32, recovery: Option<Recovery>) -> Self {
+        Self { number, recovery }
+    }
+
+    /// Which attempt this is, from 1.
+    pub fn number(&self) -> u32 {
+        self.number
+    }
+
+    /// Set when the previous attempt's outcome is unknown (it crashed, lost its lease or
+    /// panicked, perhaps after the money left): look the key up in the payment system
+    /// before paying.
+    pub fn recovery(&self) -> Option<Recovery> {
+        self.recovery
+    }
+
+    /// Whether this attempt is a [recovery](Attempt::recovery).
+    pub fn is_recovery(&self) -> bool {
+        self.recovery.is_some()
+    }
+}
+
+/// What [`Idempotency::run`] did: in both cases the key is recorded `done`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The handler ran, as this attempt, succeeded, and the success was recorded.
+    Ran {
+        /// The attempt number it ran as.
+        attempt: u32,
+    },
+    /// The key was already done: the handler did not run.
+    AlreadyDone {
+        /// The attempt that succeeded.
+        attempt: u32,
+    },
+}
+
+/// Why [`Idempotency::run`] did not end with the key recorded `done`. Never an
+/// acknowledgement: each is answered with an error status.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError<E> {
+    /// The handler ran and returned this error; the key is free for a plain retry.
+    #[error("the handler failed: {0}")]
+    Handler(E),
+    /// The handler panicked; the next attempt is a recovery.
+    #[error("the handler panicked; its outcome is unknown")]
+    Panicked,
+    /// Another run holds the key and did not finish within the wait.
+    #[error("`{key}` is being handled by attempt {attempt}")]
+    Busy {
+        /// The key.
+        key: String,
+        /// The attempt under way.
+        attempt: u32,
+        /// About when the holder's lease runs out.
+        retry_after: Duration,
+    },
+    /// The last attempt's outcome is unknown and [`RecoveryPolicy::Hold`] is set: nothing
+    /// runs until an operator settles the key.
+    #[error(
+        "`{key}` is held for an operator: the outcome of attempt {attempt} is unknown ({reason:?})"
+    )]
+    Held {
+        /// The key.
+        key: String,
+        /// The attempt whose outcome is unknown.
+        attempt: u32,
+        /// Why.
+        reason: Unresolved,
+    },
+    /// The key was first claimed with another fingerprint: nothing ran.
+    #[error("`{key}` was first seen with other content (another fingerprint); refused")]
+    Conflict {
+        /// The key.
+        key: String,
+    },
+    /// The handler succeeded, but another attempt took the claim over before the success
+    /// was recorded (this attempt's lease ran out): that attempt runs as a recovery.
+    #[error("`{key}`: attempt {attempt} succeeded after losing its claim")]
+    LostClaim {
+        /// The key.
+        key: String,
+        /// The attempt that lost it.
+        attempt: u32,
+    },
+    /// The store could not be reached to claim the key: nothing ran.
+    #[error(transparent)]
+    Store(StoreError),
+    /// The run's task ended without an outcome: the runtime is shutting down.
+    #[error("the run ended without an outcome (runtime shutting down)")]
+    Interrupted,
+}
 
 /// The claim protocol over a [`Store`]. Cheap to clone.
 ///
 /// ```
 /// use std::time::Duration;
-/// use hookguard::idempotency::Idempotency;
+/// use hookguard::idempotency::{Idempotency, RecoveryPolicy};
 /// use hookguard::store::MemoryStore;
 ///
 /// let idempotency = Idempotency::new(MemoryStore::new())
-///     .with_lease(Duration::from_secs(120))
-///     .with_wait(Duration::from_secs(2));
+///     .with_lease(Duration::from_secs(120))?
+///     .with_wait(Duration::from_secs(2))
+///     .with_recovery_policy(RecoveryPolicy::Hold);
 /// assert_eq!(idempotency.lease(), Duration::from_secs(120));
+/// assert!(Idempotency::new(MemoryStore::new()).with_lease(Duration::ZERO).is_err());
+/// # Ok::<(), hookguard::ConfigError>(())
 /// ```
 #[derive(Clone)]
 pub struct Idempotency {
     store: Arc<dyn Store>,
     lease: Duration,
     wait: Duration,
+    recovery: RecoveryPolicy,
 }
 
 impl fmt::Debug for Idempotency {
@@ -78,6 +227,7 @@ impl fmt::Debug for Idempotency {
         f.debug_struct("Idempotency")
             .field("lease", &self.lease)
             .field("wait", &self.wait)
+            .field("recovery", &self.recovery)
             .finish_non_exhaustive()
     }
 }
@@ -88,41 +238,56 @@ impl<S: Store> From<S> for Idempotency {
     }
 }
 
-/// What [`Idempotency::run`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Outcome {
-    /// The handler ran, as this attempt, and succeeded.
-    Ran {
-        /// The attempt number it ran as.
-        attempt: u32,
-    },
-    /// The key was already done: the handler did not run.
-    AlreadyDone,
+/// What a claim came to, for the run.
+enum Acquired {
+    Run(Attempt),
+    Done(u32),
 }
 
 impl Idempotency {
-    /// The protocol over `store`, with [`DEFAULT_LEASE`] and [`DEFAULT_WAIT`].
+    /// The protocol over `store`, with [`DEFAULT_LEASE`], [`DEFAULT_WAIT`] and
+    /// [`RecoveryPolicy::Run`].
     pub fn new(store: impl Store) -> Self {
         Self {
             store: Arc::new(store),
             lease: DEFAULT_LEASE,
             wait: DEFAULT_WAIT,
+            recovery: RecoveryPolicy::Run,
         }
     }
 
-    /// Holds each claim for `lease` (a crashed run's key is free again after it).
-    #[must_use]
-    pub fn with_lease(mut self, lease: Duration) -> Self {
+    /// Holds each claim for `lease` after the running attempt's last renewal (renewals
+    /// come every third of it). A crashed run's key is free again, as a recovery, one
+    /// lease after its last renewal.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidLease`] outside [`MIN_LEASE`]..=[`MAX_LEASE`].
+    pub fn with_lease(mut self, lease: Duration) -> Result<Self, ConfigError> {
+        if !(MIN_LEASE..=MAX_LEASE).contains(&lease) {
+            return Err(ConfigError::InvalidLease {
+                given: lease,
+                min: MIN_LEASE,
+                max: MAX_LEASE,
+            });
+        }
         self.lease = lease;
-        self
+        Ok(self)
     }
 
-    /// Lets a duplicate wait up to `wait` for the run holding its key; zero answers 503
-    /// at once.
+    /// Lets a duplicate wait up to `wait` for the run holding its key; zero reports
+    /// [`RunError::Busy`] at once. The dispatcher's handler timeout bounds it too.
     #[must_use]
     pub fn with_wait(mut self, wait: Duration) -> Self {
         self.wait = wait;
+        self
+    }
+
+    /// What to do with a key whose last attempt's outcome is unknown
+    /// ([`RecoveryPolicy::Run`] by default).
+    #[must_use]
+    pub fn with_recovery_policy(mut self, policy: RecoveryPolicy) -> Self {
+        self.recovery = policy;
         self
     }
 
@@ -136,100 +301,280 @@ impl Idempotency {
         &*self.store
     }
 
-    /// Runs `handler` for `key` unless it already succeeded, as the module docs say.
+    /// Settles a key whose last attempt's outcome is unknown, once an operator has looked
+    /// it up in the payment system: [`Resolution::Paid`] records it `done`,
+    /// [`Resolution::NotPaid`] lets the next delivery run as a plain attempt. Returns
+    /// whether the key was in that state.
     ///
     /// # Errors
     ///
-    /// The handler's own error (the key is then released), or a 503 [`HandlerError`]
-    /// when the store cannot be reached or another run still holds the key.
-    pub async fn run<F, Fut>(&self, key: &str, handler: F) -> Result<Outcome, HandlerError>
+    /// The store's, when it cannot be reached.
+    pub async fn resolve(&self, key: &str, resolution: Resolution) -> Result<bool, StoreError> {
+        let settled = self.store.resolve(key, resolution).await?;
+        tracing::warn!(
+            key,
+            ?resolution,
+            settled,
+            "unresolved claim settled by hand"
+        );
+        Ok(settled)
+    }
+
+    /// Runs `handler` for `key` unless it already succeeded, as the module docs say;
+    /// `fingerprint` names what the key pays (empty when nothing need match).
+    ///
+    /// The claim, the run and the record happen in a task of their own (spawned on the
+    /// current tokio runtime): dropping this future stops only the waiting.
+    ///
+    /// # Errors
+    ///
+    /// A [`RunError`]: the handler's own error, a panic, a key held by another run or
+    /// for an operator, a fingerprint conflict, a lost claim, or an unreachable store.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime with time enabled.
+    pub async fn run<F, Fut, E>(
+        &self,
+        key: impl Into<String>,
+        fingerprint: impl Into<String>,
+        handler: F,
+    ) -> Result<Outcome, RunError<E>>
     where
-        F: FnOnce(u32) -> Fut,
-        Fut: Future<Output = Result<(), HandlerError>>,
+        F: FnOnce(Attempt) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Send + 'static,
     {
-        let attempt = match self.acquire(key).await? {
-            Some(attempt) => attempt,
-            None => return Ok(Outcome::AlreadyDone),
+        let (key, fingerprint) = (key.into(), fingerprint.into());
+        let (report, outcome) = oneshot::channel();
+        let this = self.clone();
+        tokio::spawn(async move {
+            let result = this.drive(&key, &fingerprint, handler, &report).await;
+            // The caller may have stopped waiting; the outcome is in the store either way.
+            let _ = report.send(result);
+        });
+        outcome.await.unwrap_or(Err(RunError::Interrupted))
+    }
+
+    /// Claim, run, record: the spawned task's body.
+    async fn drive<F, Fut, E, T>(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        handler: F,
+        waiter: &oneshot::Sender<T>,
+    ) -> Result<Outcome, RunError<E>>
+    where
+        F: FnOnce(Attempt) -> Fut,
+        Fut: Future<Output = Result<(), E>>,
+    {
+        let attempt = match self.acquire(key, fingerprint, waiter).await? {
+            Acquired::Run(attempt) => attempt,
+            Acquired::Done(attempt) => return Ok(Outcome::AlreadyDone { attempt }),
         };
-        let result = AssertUnwindSafe(async { handler(attempt).await })
-            .catch_unwind()
-            .await;
-        match result {
-            Ok(Ok(())) => {
-                self.record_done(key, attempt).await;
-                Ok(Outcome::Ran { attempt })
+        if let Some(recovery) = attempt.recovery {
+            tracing::warn!(
+                key,
+                attempt = attempt.number,
+                previous_attempt = recovery.previous_attempt,
+                reason = ?recovery.reason,
+                "recovery: the previous attempt's outcome is unknown"
+            );
+        }
+        // From here the claim is ours: every path below records an outcome or leaves the
+        // lease to run out (which the next claim reads as a recovery).
+        let number = attempt.number;
+        let work = async move {
+            // `handler(attempt)` is called inside the caught future, so a panic in the
+            // call itself is caught like one in its future.
+            let result = AssertUnwindSafe(async move { handler(attempt).await })
+                .catch_unwind()
+                .await;
+            match result {
+                Ok(Ok(())) => self
+                    .record_done(key, number)
+                    .await
+                    .map(|()| Outcome::Ran { attempt: number }),
+                Ok(Err(err)) => {
+                    self.finish_unsuccessful(key, number, State::Failed).await;
+                    Err(RunError::Handler(err))
+                }
+                Err(_panic) => {
+                    tracing::error!(
+                        key,
+                        attempt = number,
+                        "handler panicked; the next attempt is a recovery"
+                    );
+                    self.finish_unsuccessful(key, number, State::Panicked).await;
+                    Err(RunError::Panicked)
+                }
             }
-            Ok(Err(err)) => {
-                self.release(key, attempt).await;
-                Err(err)
-            }
-            Err(panic) => {
-                // A panic is a failed run: free the key for the retry, then let the
-                // dispatcher answer the panic as it answers any other.
-                self.release(key, attempt).await;
-                std::panic::resume_unwind(panic)
-            }
+        };
+        let work = pin!(work);
+        let renewals = pin!(self.keep_claim(key, number));
+        match select(work, renewals).await {
+            Either::Left((result, _)) => result,
+            // The claim is lost: the run goes on (money may be in flight) and its record
+            // will say so.
+            Either::Right(((), work)) => work.await,
         }
     }
 
-    /// Claims `key`: `Some(attempt)` to run, `None` when it is already done.
-    async fn acquire(&self, key: &str) -> Result<Option<u32>, HandlerError> {
+    /// Claims `key`, waiting for a live holder while the caller still waits.
+    async fn acquire<E, T>(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        waiter: &oneshot::Sender<T>,
+    ) -> Result<Acquired, RunError<E>> {
+        let recover = self.recovery == RecoveryPolicy::Run;
         let deadline = tokio::time::Instant::now() + self.wait;
         loop {
-            match self.store.claim(key, self.lease).await {
-                Ok(Claim::Acquired { attempt }) => return Ok(Some(attempt)),
-                Ok(Claim::Done { .. }) => return Ok(None),
-                Ok(Claim::Running { lease_left, .. }) => {
+            let claim = self.bounded(self.store.claim(key, fingerprint, self.lease, recover));
+            match claim.await {
+                Ok(Claim::Acquired { attempt, recovery }) => {
+                    return Ok(Acquired::Run(Attempt::new(attempt, recovery)))
+                }
+                Ok(Claim::Done { attempt }) => return Ok(Acquired::Done(attempt)),
+                Ok(Claim::Running {
+                    attempt,
+                    lease_left,
+                }) => {
                     let now = tokio::time::Instant::now();
-                    if now >= deadline {
-                        let retry =
-                            lease_left.clamp(Duration::from_secs(1), Duration::from_secs(60));
-                        return Err(HandlerError::msg(format!("`{key}` is being handled"))
-                            .with_status(StatusCode::SERVICE_UNAVAILABLE)
-                            .with_retry_after(Duration::from_secs(retry.as_secs())));
+                    if now >= deadline || waiter.is_closed() {
+                        return Err(RunError::Busy {
+                            key: key.to_owned(),
+                            attempt,
+                            retry_after: lease_left
+                                .clamp(Duration::from_secs(1), Duration::from_secs(60)),
+                        });
                     }
                     tokio::time::sleep(POLL_INTERVAL.min(deadline - now)).await;
                 }
+                Ok(Claim::Unresolved { attempt, reason }) => {
+                    tracing::error!(
+                        key,
+                        attempt,
+                        ?reason,
+                        "held for an operator: the outcome of the last attempt is unknown; \
+                         look the key up in the payment system, then settle it with Idempotency::resolve"
+                    );
+                    return Err(RunError::Held {
+                        key: key.to_owned(),
+                        attempt,
+                        reason,
+                    });
+                }
+                Ok(Claim::Conflict { attempt }) => {
+                    tracing::error!(
+                        key,
+                        attempt,
+                        "refused: this key was first seen with other content (amount, currency, \
+                         wallet, user or reward); nothing runs for it"
+                    );
+                    return Err(RunError::Conflict {
+                        key: key.to_owned(),
+                    });
+                }
                 Err(err) => {
                     tracing::error!(key, error = %err, "idempotency store unavailable");
-                    return Err(HandlerError::new(err)
-                        .with_status(StatusCode::SERVICE_UNAVAILABLE)
-                        .with_retry_after(Duration::from_secs(5)));
+                    return Err(RunError::Store(err));
                 }
             }
         }
     }
 
-    async fn record_done(&self, key: &str, attempt: u32) {
-        for try_number in 1..=RECORD_TRIES {
-            match self.store.complete(key, attempt).await {
-                Ok(()) => return,
+    /// A store call, bounded so that a hung store cannot hold a run forever: a third of
+    /// the lease, as the renewals are spaced.
+    async fn bounded<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.lease / 3, call).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Unavailable("store call timed out".into())),
+        }
+    }
+
+    /// Renews `attempt`'s lease every third of it, for as long as the claim is held;
+    /// returns only when the claim is provably lost.
+    async fn keep_claim(&self, key: &str, attempt: u32) {
+        let every = self.lease / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            match self
+                .bounded(self.store.renew(key, attempt, self.lease))
+                .await
+            {
+                Ok(()) => {}
                 Err(err @ StoreError::LostClaim { .. }) => {
                     tracing::error!(
                         key,
                         attempt,
                         error = %err,
-                        "run succeeded after its lease expired; another attempt may have run too"
+                        "claim lost while the run goes on; the next attempt is a recovery"
                     );
                     return;
                 }
-                Err(err) if try_number == RECORD_TRIES => {
-                    tracing::error!(
-                        key,
-                        attempt,
-                        error = %err,
-                        "run succeeded but could not be recorded; a retry after the lease will run again"
-                    );
-                }
-                Err(_) => tokio::time::sleep(POLL_INTERVAL * try_number).await,
+                Err(err) => tracing::warn!(key, attempt, error = %err, "could not renew a claim"),
             }
         }
     }
 
-    async fn release(&self, key: &str, attempt: u32) {
-        if let Err(err) = self.store.release(key, attempt).await {
-            // The claim then frees itself when its lease runs out.
-            tracing::warn!(key, attempt, error = %err, "could not release a failed claim");
+    /// Records `attempt`'s success, trying until it is written or the claim is lost.
+    async fn record_done<E>(&self, key: &str, attempt: u32) -> Result<(), RunError<E>> {
+        let mut pause = RECORD_BACKOFF;
+        loop {
+            match self.bounded(self.store.complete(key, attempt)).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::LostClaim { .. }) => {
+                    // An earlier try may have been written with its answer lost: then the
+                    // record says so.
+                    if let Ok(Some(record)) = self.bounded(self.store.record(key)).await {
+                        if record.state == State::Done && record.attempt == attempt {
+                            return Ok(());
+                        }
+                    }
+                    tracing::error!(
+                        key,
+                        attempt,
+                        "run succeeded after its claim was taken over; that attempt runs as a recovery"
+                    );
+                    return Err(RunError::LostClaim {
+                        key: key.to_owned(),
+                        attempt,
+                    });
+                }
+                Err(err) => {
+                    tracing::error!(
+                        key,
+                        attempt,
+                        error = %err,
+                        "run succeeded but is not recorded yet; trying again"
+                    );
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(MAX_RECORD_BACKOFF);
+                }
+            }
+        }
+    }
+
+    /// Records a failed (`State::Failed`) or unknown (`State::Panicked`) outcome. When
+    /// that cannot be written, the lease runs out instead and the next claim is a
+    /// recovery: safe either way.
+    async fn finish_unsuccessful(&self, key: &str, attempt: u32, state: State) {
+        for try_number in 1..=RELEASE_TRIES {
+            let call = match state {
+                State::Failed => self.store.release(key, attempt),
+                _ => self.store.abandon(key, attempt),
+            };
+            match self.bounded(call).await {
+                Ok(()) | Err(StoreError::LostClaim { .. }) => return,
+                Err(err) if try_number == RELEASE_TRIES => {
+                    tracing::warn!(key, attempt, error = %err, "could not record a failed run; its lease will free it, as a recovery");
+                }
+                Err(_) => tokio::time::sleep(RECORD_BACKOFF * try_number).await,
+            }
         }
     }
 }
@@ -237,61 +582,219 @@ impl Idempotency {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{MemoryStore, Record, State};
+    use crate::store::{MemoryStore, Record};
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    type Run = Result<Outcome, RunError<&'static str>>;
 
     #[tokio::test]
     async fn done_keys_do_not_run_again_and_failed_keys_do() {
         let idempotency = Idempotency::new(MemoryStore::new());
-        let runs = AtomicUsize::new(0);
-        let failing = idempotency
-            .run("k", |attempt| {
-                runs.fetch_add(1, Ordering::SeqCst);
-                assert_eq!(attempt, 1);
-                async { Err(HandlerError::msg("no")) }
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&runs);
+        let failing: Run = idempotency
+            .run("k", "f", move |attempt| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                assert_eq!(attempt, Attempt::FIRST);
+                async { Err("no") }
             })
             .await;
-        assert!(failing.is_err());
-        let ok = idempotency
-            .run("k", |attempt| {
-                runs.fetch_add(1, Ordering::SeqCst);
-                assert_eq!(attempt, 2);
+        assert!(matches!(failing, Err(RunError::Handler("no"))));
+        let counted = Arc::clone(&runs);
+        let ok: Run = idempotency
+            .run("k", "f", move |attempt| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                // A clean failure before: a plain attempt, not a recovery.
+                assert_eq!(attempt, Attempt::new(2, None));
                 async { Ok(()) }
             })
-            .await
-            .unwrap();
-        assert_eq!(ok, Outcome::Ran { attempt: 2 });
-        let again = idempotency
-            .run("k", |_| {
-                runs.fetch_add(1, Ordering::SeqCst);
+            .await;
+        assert_eq!(ok.unwrap(), Outcome::Ran { attempt: 2 });
+        let counted = Arc::clone(&runs);
+        let again: Run = idempotency
+            .run("k", "f", move |_| {
+                counted.fetch_add(1, Ordering::SeqCst);
                 async { Ok(()) }
             })
-            .await
-            .unwrap();
-        assert_eq!(again, Outcome::AlreadyDone);
+            .await;
+        assert_eq!(again.unwrap(), Outcome::AlreadyDone { attempt: 2 });
         assert_eq!(runs.load(Ordering::SeqCst), 2);
         assert_eq!(
             idempotency.store().record("k").await.unwrap(),
             Some(Record {
                 state: State::Done,
-                attempt: 2
+                attempt: 2,
+                fingerprint: "f".into(),
             })
         );
     }
 
     #[tokio::test]
-    async fn a_held_key_answers_503_after_the_wait() {
+    async fn a_held_key_is_busy_after_the_wait() {
         let store = Arc::new(MemoryStore::new());
-        assert_eq!(
-            store.claim("k", Duration::from_secs(60)).await.unwrap(),
-            Claim::Acquired { attempt: 1 }
-        );
+        assert!(matches!(
+            store
+                .claim("k", "", Duration::from_secs(60), true)
+                .await
+                .unwrap(),
+            Claim::Acquired { attempt: 1, .. }
+        ));
         let idempotency = Idempotency::new(store).with_wait(Duration::from_millis(20));
-        let err = idempotency
-            .run("k", |_| async { Ok(()) })
+        let busy: Run = idempotency.run("k", "", |_| async { Ok(()) }).await;
+        match busy {
+            Err(RunError::Busy { retry_after, .. }) => assert!(retry_after >= MIN_LEASE),
+            other => panic!("expected busy, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn leases_are_checked_at_construction() {
+        let idempotency = || Idempotency::new(MemoryStore::new());
+        for bad in [
+            Duration::ZERO,
+            Duration::from_millis(999),
+            MAX_LEASE + Duration::from_secs(1),
+            Duration::MAX,
+        ] {
+            assert!(
+                matches!(
+                    idempotency().with_lease(bad),
+                    Err(ConfigError::InvalidLease { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        for good in [MIN_LEASE, DEFAULT_LEASE, MAX_LEASE] {
+            assert_eq!(idempotency().with_lease(good).unwrap().lease(), good);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_longer_than_its_lease_keeps_its_claim() {
+        let idempotency = Idempotency::new(MemoryStore::new())
+            .with_lease(Duration::from_secs(1))
+            .unwrap()
+            .with_wait(Duration::ZERO);
+        let (started, started_rx) = oneshot::channel::<()>();
+        let slow = tokio::spawn({
+            let idempotency = idempotency.clone();
+            async move {
+                let run: Run = idempotency
+                    .run("k", "", move |_| async move {
+                        let _ = started.send(());
+                        tokio::time::sleep(Duration::from_secs(10)).await;
+                        Ok(())
+                    })
+                    .await;
+                run
+            }
+        });
+        started_rx.await.unwrap();
+        for _ in 0..8 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let duplicate: Run = idempotency
+                .run("k", "", |_| async {
+                    panic!("a duplicate ran beside a live run")
+                })
+                .await;
+            assert!(
+                matches!(duplicate, Err(RunError::Busy { .. })),
+                "{duplicate:?}"
+            );
+        }
+        assert_eq!(slow.await.unwrap().unwrap(), Outcome::Ran { attempt: 1 });
+    }
+
+    #[tokio::test]
+    async fn a_panic_makes_the_next_attempt_a_recovery_or_holds_it() {
+        let store = Arc::new(MemoryStore::new());
+        let idempotency = Idempotency::new(Arc::clone(&store));
+        let panicked: Run = idempotency
+            .run("k", "", |_| async { panic!("after the transfer left") })
+            .await;
+        assert!(matches!(panicked, Err(RunError::Panicked)));
+
+        let held: Run = idempotency
+            .clone()
+            .with_recovery_policy(RecoveryPolicy::Hold)
+            .run("k", "", |_| async { panic!("a held key ran") })
+            .await;
+        assert!(matches!(
+            held,
+            Err(RunError::Held {
+                attempt: 1,
+                reason: Unresolved::Panicked,
+                ..
+            })
+        ));
+
+        let (seen, seen_rx) = oneshot::channel();
+        let recovered: Run = idempotency
+            .run("k", "", move |attempt| {
+                let _ = seen.send(attempt);
+                async { Ok(()) }
+            })
+            .await;
+        assert_eq!(recovered.unwrap(), Outcome::Ran { attempt: 2 });
+        let attempt = seen_rx.await.unwrap();
+        assert_eq!(
+            attempt.recovery(),
+            Some(Recovery {
+                previous_attempt: 1,
+                reason: Unresolved::Panicked,
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn an_operator_settles_a_held_key() {
+        let idempotency =
+            Idempotency::new(MemoryStore::new()).with_recovery_policy(RecoveryPolicy::Hold);
+        let _: Run = idempotency.run("k", "", |_| async { panic!("boom") }).await;
+        assert!(idempotency.resolve("k", Resolution::Paid).await.unwrap());
+        let again: Run = idempotency
+            .run("k", "", |_| async { panic!("a settled key ran") })
+            .await;
+        assert_eq!(again.unwrap(), Outcome::AlreadyDone { attempt: 1 });
+        // A done key is not settled again.
+        assert!(!idempotency.resolve("k", Resolution::NotPaid).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn another_fingerprint_under_a_done_key_is_a_conflict() {
+        let idempotency = Idempotency::new(MemoryStore::new());
+        let first: Run = idempotency
+            .run("k", "10 USDC to 0xA", |_| async { Ok(()) })
+            .await;
+        assert!(first.is_ok());
+        let changed: Run = idempotency
+            .run("k", "10 USDC to 0xB", |_| async {
+                panic!("a changed payment ran")
+            })
+            .await;
+        assert!(matches!(changed, Err(RunError::Conflict { .. })));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_that_stops_waiting_does_not_cancel_the_run() {
+        let store = Arc::new(MemoryStore::new());
+        let idempotency = Idempotency::new(Arc::clone(&store));
+        let finished = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&finished);
+        let waiting = idempotency.run("k", "", move |_| async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            counted.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, &'static str>(())
+        });
+        // The caller gives up after a second, as a sender hanging up would.
+        assert!(tokio::time::timeout(Duration::from_secs(1), waiting)
             .await
-            .unwrap_err();
-        assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert!(err.retry_after().is_some());
+            .is_err());
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(finished.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            store.record("k").await.unwrap().map(|r| r.state),
+            Some(State::Done)
+        );
     }
 }

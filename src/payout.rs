@@ -43,11 +43,13 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::TryFutureExt;
 use http::StatusCode;
+use sha2::{Digest, Sha256};
 
 use crate::chainvine::{Envelope, EventKind, PaymentRequest};
-use crate::dispatch::Dispatcher;
+use crate::dispatch::{claim_error, Dispatcher};
 use crate::handler::{BoxError, Handler, HandlerError};
-use crate::idempotency::{Idempotency, Outcome};
+use crate::idempotency::{Attempt, Idempotency, Outcome};
+use crate::store::Recovery;
 use crate::verified::Verified;
 
 /// The `Retry-After` a failed payout answers with unless told otherwise.
@@ -58,19 +60,31 @@ pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
 pub struct Payout {
     delivery: Verified<Envelope>,
     key: String,
-    attempt: u32,
+    fingerprint: String,
+    attempt: Attempt,
 }
 
 impl Payout {
-    /// A payout for `delivery`, keyed by [`idempotency_key`]; `None` when the delivery
-    /// is not a payment request.
-    pub fn from_delivery(delivery: Verified<Envelope>) -> Option<Self> {
-        delivery.payment_request()?;
-        let key = idempotency_key(&delivery);
-        Some(Self {
+    /// A payout for a signed `delivery`, keyed by [`idempotency_key`].
+    ///
+    /// # Errors
+    ///
+    /// [`PayoutRefusal`] when the delivery is unsigned, is not a payment request, or
+    /// names no payment: such a delivery is never paid.
+    pub fn from_delivery(delivery: Verified<Envelope>) -> Result<Self, PayoutRefusal> {
+        if !delivery.is_signed() {
+            return Err(PayoutRefusal::Unsigned);
+        }
+        let request = delivery
+            .payment_request()
+            .ok_or(PayoutRefusal::NotAPaymentRequest)?;
+        let fingerprint = fingerprint(request);
+        let key = idempotency_key(&delivery)?;
+        Ok(Self {
             delivery,
             key,
-            attempt: 1,
+            fingerprint,
+            attempt: Attempt::FIRST,
         })
     }
 
@@ -89,22 +103,56 @@ impl Payout {
     }
 
     /// The key that identifies this payment request across retries; pass it to the
-    /// downstream transfer so that it too happens once.
+    /// downstream transfer so that it too happens once, and look it up there on a
+    /// [recovery](Payout::recovery).
     pub fn idempotency_key(&self) -> &str {
         &self.key
     }
 
+    /// The fingerprint of what this request pays ([`fingerprint`]).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
     /// This payout as run by `attempt`.
-    pub(crate) fn with_attempt(mut self, attempt: u32) -> Self {
+    pub(crate) fn with_attempt(mut self, attempt: Attempt) -> Self {
         self.attempt = attempt;
         self
     }
 
-    /// Which attempt at this payment request this is, from 1. Above 1, an earlier
-    /// attempt failed, or crashed: check with the payment system, by
-    /// [`idempotency_key`](Payout::idempotency_key), whether it moved money.
+    /// Which attempt at this payment request this is, from 1. Above 1 without a
+    /// [recovery](Payout::recovery), every earlier attempt failed cleanly (returned `Err`).
     pub fn attempt(&self) -> u32 {
-        self.attempt
+        self.attempt.number()
+    }
+
+    /// Set when the previous attempt's outcome is unknown: its process died, it lost its
+    /// claim, or it panicked, perhaps after the transfer left. **Reconcile before paying**:
+    /// look [`idempotency_key`](Payout::idempotency_key) up in the payment system, and
+    /// return `Ok` without paying if the transfer is there.
+    ///
+    /// ```
+    /// use hookguard::{Payout, PayoutError};
+    ///
+    /// # struct Ledger;
+    /// # impl Ledger {
+    /// #     async fn find(&self, _key: &str) -> Result<Option<()>, PayoutError> { Ok(None) }
+    /// #     async fn transfer(&self, _key: &str, _payout: &Payout) -> Result<(), PayoutError> { Ok(()) }
+    /// # }
+    /// async fn pay(ledger: &Ledger, payout: Payout) -> Result<(), PayoutError> {
+    ///     if payout.is_recovery() && ledger.find(payout.idempotency_key()).await?.is_some() {
+    ///         return Ok(()); // the earlier attempt paid: acknowledge, do not pay again
+    ///     }
+    ///     ledger.transfer(payout.idempotency_key(), &payout).await
+    /// }
+    /// ```
+    pub fn recovery(&self) -> Option<Recovery> {
+        self.attempt.recovery()
+    }
+
+    /// Whether this attempt is a [recovery](Payout::recovery).
+    pub fn is_recovery(&self) -> bool {
+        self.attempt.is_recovery()
     }
 
     /// The raw delivery body, exactly as signed.
@@ -113,17 +161,119 @@ impl Payout {
     }
 }
 
-/// The idempotency key of a ChainVine payment request: `payment:<id>` from the request's
-/// own id in `event.data` when it carries one, else `event:<event_id>` from the envelope.
+/// Why a delivery reaching a payout handler is not paid. Each is answered with an error
+/// status and nothing is claimed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayoutRefusal {
+    /// The delivery carried no signature (accepted only because
+    /// [`accept_unsigned_insecure_requests`](crate::ChainVine::accept_unsigned_insecure_requests)
+    /// is on): anyone could have sent it. 401.
+    #[error("unauthorized: an unsigned payment request is never paid")]
+    Unsigned,
+    /// The payment request carries no usable id (no non-blank id in `event.data`, and a
+    /// blank `event_id`). 422.
+    #[error("unprocessable: the payment request names no id to pay it once under")]
+    MissingId,
+    /// The delivery is not a payment request (a wiring error). 500.
+    #[error("internal error: a payout handler was given a delivery that is not a payment request")]
+    NotAPaymentRequest,
+}
+
+impl PayoutRefusal {
+    /// The status it is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            PayoutRefusal::Unsigned => StatusCode::UNAUTHORIZED,
+            PayoutRefusal::MissingId => StatusCode::UNPROCESSABLE_ENTITY,
+            PayoutRefusal::NotAPaymentRequest => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn body(&self) -> &'static str {
+        match self {
+            PayoutRefusal::Unsigned => "unauthorized: unsigned payment request",
+            PayoutRefusal::MissingId => "unprocessable: payment request without an id",
+            PayoutRefusal::NotAPaymentRequest => "internal error",
+        }
+    }
+}
+
+/// The idempotency key of a ChainVine payment request, scoped by its community:
+/// `chainvine:<community id>:payment:<id>` from the request's own id in `event.data`
+/// ([`PaymentRequest::id`], blank values skipped), else
+/// `chainvine:<community id>:event:<event_id>` from the envelope.
 ///
 /// Both name the payment request itself, which stays the same however often it is
-/// delivered. `request_id` is not used: it names one HTTP request, and nothing promises
-/// that a retry carries the same one, so keying on it could pay a retry twice.
-pub fn idempotency_key(envelope: &Envelope) -> String {
-    match envelope.payment_request().and_then(|r| r.id.as_deref()) {
-        Some(id) if !id.is_empty() => format!("payment:{id}"),
-        _ => format!("event:{}", envelope.event_id),
+/// delivered; the community keeps two communities' ids apart. `request_id` is not used:
+/// it names one HTTP request, and nothing promises that a retry carries the same one.
+/// (`:` and `%` inside the parts are written `%3A` and `%25`, so that no two requests
+/// share a key.)
+///
+/// # Errors
+///
+/// [`PayoutRefusal::MissingId`] when neither id is there (or both are blank).
+///
+/// ```
+/// use hookguard::chainvine::Envelope;
+/// use hookguard::payout::idempotency_key;
+///
+/// let body = br#"{"source":{"campaign":{"name":"C","created_on":"2024-01-01","id":"c1"},
+///   "community":{"name":"Acme","id":"com_1"}},
+///   "event":{"name":"PAYMENT_REQUEST","data":{"id":"","payment_request_id":"pr_9","amount":"5"}},
+///   "version":"1","secure_request":true,"request_id":"r","event_id":"e","sent_at":"2024-01-01T00:00:00Z"}"#;
+/// let envelope = Envelope::from_slice(body)?;
+/// assert_eq!(idempotency_key(&envelope)?, "chainvine:com_1:payment:pr_9");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn idempotency_key(envelope: &Envelope) -> Result<String, PayoutRefusal> {
+    let community = key_part(&envelope.source.community.id);
+    let data_id = envelope.payment_request().and_then(|r| r.id.as_deref());
+    match data_id {
+        Some(id) if !id.trim().is_empty() => {
+            Ok(format!("chainvine:{community}:payment:{}", key_part(id)))
+        }
+        _ if !envelope.event_id.trim().is_empty() => Ok(format!(
+            "chainvine:{community}:event:{}",
+            key_part(&envelope.event_id)
+        )),
+        _ => Err(PayoutRefusal::MissingId),
     }
+}
+
+/// A part of a key with its separators escaped.
+fn key_part(part: &str) -> String {
+    part.replace('%', "%25").replace(':', "%3A")
+}
+
+/// The fingerprint of what a payment request pays: `v1:` and the SHA-256, in hex, of
+/// its amount (exact text), currency, wallet (`wallet_address`, else the user's), user
+/// (`user_id`, else the user's id) and reward name, each absent one written as `null`.
+///
+/// The claim keeps the fingerprint of the first delivery of a key; a later delivery of
+/// the same key with another fingerprint is refused (409) and never paid. Only what is
+/// paid is in it: fields that change from one delivery of a request to the next
+/// (`sent_at`, `request_id`) are not.
+pub fn fingerprint(request: &PaymentRequest) -> String {
+    let user = request.user.as_ref();
+    let wallet = request
+        .wallet_address
+        .as_deref()
+        .or_else(|| user.and_then(|u| u.wallet_address.as_deref()));
+    let user_id = request
+        .user_id
+        .as_deref()
+        .or_else(|| user.and_then(|u| u.id.as_deref()));
+    let parts = [
+        request.amount.as_ref().map(|a| a.as_str()),
+        request.currency.as_deref(),
+        wallet,
+        user_id,
+        request.reward.as_ref().map(|r| r.name.as_str()),
+    ];
+    // A JSON array: every part quoted and escaped, so no two lists read alike.
+    let canonical = serde_json::to_vec(&parts).unwrap_or_default();
+    format!("v1:{}", hex::encode(Sha256::digest(&canonical)))
 }
 
 /// A payout that did not happen: ChainVine is answered with an error and retries.
@@ -239,31 +389,39 @@ struct PayoutDispatch<H> {
 
 impl<H: PayoutHandler> Handler<Envelope> for PayoutDispatch<H> {
     fn call(&self, delivery: Verified<Envelope>) -> BoxFuture<'static, Result<(), HandlerError>> {
-        match Payout::from_delivery(delivery) {
-            Some(payout) => {
-                let idempotency = self.idempotency.clone();
-                let handler = Arc::clone(&self.handler);
-                Box::pin(async move {
-                    let key = payout.idempotency_key().to_owned();
-                    let outcome = idempotency
-                        .run(&key, move |attempt| {
-                            handler.pay(payout.with_attempt(attempt)).err_into()
-                        })
-                        .await?;
-                    if outcome == Outcome::AlreadyDone {
-                        tracing::info!(key, "payment request already paid; acknowledged again");
-                    }
-                    Ok(())
-                })
+        let payout = match Payout::from_delivery(delivery) {
+            Ok(payout) => payout,
+            Err(refusal) => {
+                tracing::error!(reason = %refusal, "payment request refused; nothing claimed, nothing paid");
+                let err = HandlerError::msg(refusal.to_string())
+                    .with_status(refusal.status())
+                    .with_reason(refusal.body());
+                return Box::pin(std::future::ready(Err(err)));
             }
-            // Registered for payment requests only, so this is a wiring error: refuse
-            // rather than acknowledge, so nothing is lost.
-            None => Box::pin(async {
-                Err(HandlerError::msg(
-                    "payout handler reached by a non-payment event",
-                ))
-            }),
-        }
+        };
+        let idempotency = self.idempotency.clone();
+        let handler = Arc::clone(&self.handler);
+        Box::pin(async move {
+            let key = payout.idempotency_key().to_owned();
+            let fingerprint = payout.fingerprint().to_owned();
+            let run = idempotency.run(key.clone(), fingerprint, move |attempt| {
+                handler
+                    .pay(payout.with_attempt(attempt))
+                    .err_into::<HandlerError>()
+            });
+            match run.await {
+                Ok(Outcome::AlreadyDone { attempt }) => {
+                    tracing::info!(
+                        key,
+                        attempt,
+                        "payment request already paid; acknowledged again"
+                    );
+                    Ok(())
+                }
+                Ok(_) => Ok(()),
+                Err(err) => Err(claim_error(err)),
+            }
+        })
     }
 
     fn guards_itself(&self) -> bool {
@@ -274,8 +432,13 @@ impl<H: PayoutHandler> Handler<Envelope> for PayoutDispatch<H> {
 impl Dispatcher<Envelope> {
     /// Executes ChainVine payment requests with `handler`, once per payment request,
     /// with claims kept in `store` (a [`Store`](crate::store::Store), or an
-    /// [`Idempotency`] to set the lease and wait): `Ok` answers 200 (paid), `Err` answers
-    /// the [`PayoutError`]'s status (503 by default), so ChainVine retries.
+    /// [`Idempotency`] to set the lease, the wait and the recovery policy): `Ok` answers
+    /// 200 (paid) once the payment is recorded done, `Err` answers the [`PayoutError`]'s
+    /// status (503 by default), so ChainVine retries.
+    ///
+    /// A dispatcher that pays also refuses events it cannot name (see
+    /// [`with_unknown_status`](Dispatcher::with_unknown_status)): a payment request
+    /// under a name it was not told of must fail loudly, not be acknowledged unpaid.
     #[must_use]
     pub fn on_payment_request(
         self,
@@ -289,5 +452,6 @@ impl Dispatcher<Envelope> {
                 handler: Arc::new(handler),
             },
         )
+        .paying()
     }
 }

@@ -5,6 +5,8 @@ use std::ops::Deref;
 use bytes::Bytes;
 
 use crate::event::WebhookEvent;
+use crate::idempotency::Attempt;
+use crate::store::Recovery;
 
 /// A delivery whose signature checked out, parsed into the provider's typed event.
 ///
@@ -15,6 +17,7 @@ pub struct Verified<E> {
     event: E,
     body: Bytes,
     signed: bool,
+    attempt: Attempt,
 }
 
 impl<E: WebhookEvent> Verified<E> {
@@ -25,6 +28,7 @@ impl<E: WebhookEvent> Verified<E> {
             event,
             body,
             signed: true,
+            attempt: Attempt::FIRST,
         }
     }
 
@@ -35,6 +39,7 @@ impl<E: WebhookEvent> Verified<E> {
             event,
             body,
             signed: false,
+            attempt: Attempt::FIRST,
         }
     }
 
@@ -56,6 +61,25 @@ impl<E: WebhookEvent> Verified<E> {
     /// False only for a delivery accepted unsigned by explicit opt-in.
     pub fn is_signed(&self) -> bool {
         self.signed
+    }
+
+    /// Which attempt at this delivery's handler this is, under
+    /// [`Dispatcher::with_dedup`](crate::Dispatcher::with_dedup); 1 otherwise.
+    pub fn attempt(&self) -> u32 {
+        self.attempt.number()
+    }
+
+    /// Under [`Dispatcher::with_dedup`](crate::Dispatcher::with_dedup), set when the
+    /// previous attempt's outcome is unknown (its process died or it panicked): check
+    /// whether its work was done before doing it again.
+    pub fn recovery(&self) -> Option<Recovery> {
+        self.attempt.recovery()
+    }
+
+    /// This delivery as run by `attempt`.
+    pub(crate) fn with_attempt(mut self, attempt: Attempt) -> Self {
+        self.attempt = attempt;
+        self
     }
 }
 

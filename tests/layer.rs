@@ -451,10 +451,11 @@ async fn payout_ok_is_200_and_err_is_503_with_retry_after() {
 async fn the_payout_key_names_the_payment_request_not_the_attempt() {
     let body = fixture("chainvine/payment_request.json");
     let envelope = Envelope::from_slice(&body).unwrap();
-    let key = hookguard::payout::idempotency_key(&envelope);
+    let key = hookguard::payout::idempotency_key(&envelope).unwrap();
+    let community = &envelope.source.community.id;
     let expected = match envelope.payment_request().and_then(|r| r.id.clone()) {
-        Some(id) => format!("payment:{id}"),
-        None => format!("event:{}", envelope.event_id),
+        Some(id) => format!("chainvine:{community}:payment:{id}"),
+        None => format!("chainvine:{community}:event:{}", envelope.event_id),
     };
     assert_eq!(key, expected);
     assert!(!key.contains(&envelope.request_id));

@@ -1,23 +1,45 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use tokio::time::Instant;
 
-use super::{Claim, Record, State, Store, StoreError};
+use super::{
+    not_acquired, Claim, Record, Recovery, Resolution, State, Store, StoreError, Unresolved,
+    MAX_LEASE,
+};
 
-/// Claims kept in this process's memory: for tests and single-process receivers that
-/// accept losing them on restart.
+/// Claims kept in this process's memory. **For tests**: it forgets every key, paid ones
+/// included, when the process stops, so a receiver that pays must use
+/// [`SqliteStore`](super::SqliteStore) or [`PostgresStore`](super::PostgresStore).
+///
+/// Leases are measured by tokio's monotonic clock, so that tests on paused time
+/// (`tokio::time::pause`) expire them deterministically.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     records: Mutex<HashMap<String, Entry>>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Entry {
     state: State,
     attempt: u32,
     lease_until: Instant,
+    fingerprint: String,
+}
+
+impl Entry {
+    fn lease_left(&self, now: Instant) -> Option<Duration> {
+        Some(self.lease_until.checked_duration_since(now)?).filter(|left| !left.is_zero())
+    }
+}
+
+fn lease_until(now: Instant, lease: Duration) -> Instant {
+    // `MAX_LEASE` from any instant the runtime can produce fits; the cut keeps a huge
+    // lease from wrapping, and a failed add keeps the claim (never frees it early).
+    now.checked_add(lease.min(MAX_LEASE))
+        .unwrap_or_else(|| now + Duration::from_secs(1))
 }
 
 impl MemoryStore {
@@ -26,12 +48,9 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn with_records<T>(
-        &self,
-        f: impl FnOnce(&mut HashMap<String, Entry>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    fn with_records<T>(&self, f: impl FnOnce(&mut HashMap<String, Entry>) -> T) -> T {
         // A poisoned lock means a panic mid-update elsewhere; the map itself is still
-        // consistent (every update is a single insert), so carry on with it.
+        // consistent (every update is a single assignment), so carry on with it.
         let mut records = self
             .records
             .lock()
@@ -39,10 +58,10 @@ impl MemoryStore {
         f(&mut records)
     }
 
-    fn finish(&self, key: &str, attempt: u32, state: State) -> Result<(), StoreError> {
+    fn held(&self, key: &str, attempt: u32, f: impl FnOnce(&mut Entry)) -> Result<(), StoreError> {
         self.with_records(|records| match records.get_mut(key) {
             Some(entry) if entry.state == State::Running && entry.attempt == attempt => {
-                entry.state = state;
+                f(entry);
                 Ok(())
             }
             _ => Err(StoreError::LostClaim {
@@ -51,47 +70,77 @@ impl MemoryStore {
             }),
         })
     }
+
+    fn finish(&self, key: &str, attempt: u32, state: State) -> Result<(), StoreError> {
+        self.held(key, attempt, |entry| entry.state = state)
+    }
+
+    fn claim_now(&self, key: &str, fingerprint: &str, lease: Duration, recover: bool) -> Claim {
+        let now = Instant::now();
+        self.with_records(|records| {
+            let Some(entry) = records.get_mut(key) else {
+                records.insert(
+                    key.to_owned(),
+                    Entry {
+                        state: State::Running,
+                        attempt: 1,
+                        lease_until: lease_until(now, lease),
+                        fingerprint: fingerprint.to_owned(),
+                    },
+                );
+                return Claim::Acquired {
+                    attempt: 1,
+                    recovery: None,
+                };
+            };
+            let left = entry.lease_left(now);
+            // `Some(recovery reason)` when this claim may take the key over.
+            let takeover = match (entry.state, left) {
+                (State::Failed, _) => Some(None),
+                (State::Running, None) if recover => Some(Some(Unresolved::LeaseExpired)),
+                (State::Panicked, _) if recover => Some(Some(Unresolved::Panicked)),
+                _ => None,
+            };
+            let matches = entry.fingerprint == fingerprint;
+            let Some(reason) = takeover.filter(|_| matches) else {
+                return not_acquired(entry.state, entry.attempt, left, matches, recover);
+            };
+            let previous_attempt = entry.attempt;
+            entry.state = State::Running;
+            entry.attempt = entry.attempt.saturating_add(1);
+            entry.lease_until = lease_until(now, lease);
+            Claim::Acquired {
+                attempt: entry.attempt,
+                recovery: reason.map(|reason| Recovery {
+                    previous_attempt,
+                    reason,
+                }),
+            }
+        })
+    }
 }
 
 impl Store for MemoryStore {
     fn claim<'a>(
         &'a self,
         key: &'a str,
+        fingerprint: &'a str,
         lease: Duration,
+        recover: bool,
     ) -> BoxFuture<'a, Result<Claim, StoreError>> {
+        let claim = self.claim_now(key, fingerprint, lease, recover);
+        Box::pin(async move { Ok(claim) })
+    }
+
+    fn renew<'a>(
+        &'a self,
+        key: &'a str,
+        attempt: u32,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         let now = Instant::now();
-        let result = self.with_records(|records| {
-            let lease_until = now.checked_add(lease).unwrap_or(now);
-            match records.get_mut(key) {
-                None => {
-                    records.insert(
-                        key.to_owned(),
-                        Entry {
-                            state: State::Running,
-                            attempt: 1,
-                            lease_until,
-                        },
-                    );
-                    Ok(Claim::Acquired { attempt: 1 })
-                }
-                Some(entry) => match entry.state {
-                    State::Done => Ok(Claim::Done {
-                        attempt: entry.attempt,
-                    }),
-                    State::Running if entry.lease_until > now => Ok(Claim::Running {
-                        attempt: entry.attempt,
-                        lease_left: entry.lease_until - now,
-                    }),
-                    State::Running | State::Failed => {
-                        entry.state = State::Running;
-                        entry.attempt = entry.attempt.saturating_add(1);
-                        entry.lease_until = lease_until;
-                        Ok(Claim::Acquired {
-                            attempt: entry.attempt,
-                        })
-                    }
-                },
-            }
+        let result = self.held(key, attempt, |entry| {
+            entry.lease_until = lease_until(now, lease);
         });
         Box::pin(async move { result })
     }
@@ -106,13 +155,41 @@ impl Store for MemoryStore {
         Box::pin(async move { result })
     }
 
+    fn abandon<'a>(&'a self, key: &'a str, attempt: u32) -> BoxFuture<'a, Result<(), StoreError>> {
+        let result = self.finish(key, attempt, State::Panicked);
+        Box::pin(async move { result })
+    }
+
+    fn resolve<'a>(
+        &'a self,
+        key: &'a str,
+        resolution: Resolution,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let now = Instant::now();
+        let settled = self.with_records(|records| match records.get_mut(key) {
+            Some(entry)
+                if entry.state == State::Panicked
+                    || (entry.state == State::Running && entry.lease_left(now).is_none()) =>
+            {
+                entry.state = match resolution {
+                    Resolution::Paid => State::Done,
+                    Resolution::NotPaid => State::Failed,
+                };
+                true
+            }
+            _ => false,
+        });
+        Box::pin(async move { Ok(settled) })
+    }
+
     fn record<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Record>, StoreError>> {
-        let result = self.with_records(|records| {
-            Ok(records.get(key).map(|e| Record {
+        let record = self.with_records(|records| {
+            records.get(key).map(|e| Record {
                 state: e.state,
                 attempt: e.attempt,
-            }))
+                fingerprint: e.fingerprint.clone(),
+            })
         });
-        Box::pin(async move { result })
+        Box::pin(async move { Ok(record) })
     }
 }

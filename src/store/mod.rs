@@ -2,20 +2,25 @@
 //! executed once however often it arrives.
 //!
 //! A [`Store`] keeps one record per idempotency key: who holds it (`running`, with a lease
-//! and an attempt number), whether it succeeded (`done`), or failed and may run again
-//! (`failed`). The protocol that uses it is in [`crate::idempotency`].
+//! the running attempt renews and an attempt number), whether it succeeded (`done`),
+//! failed cleanly and may run again (`failed`), or ended with an outcome nobody knows
+//! (`panicked`, or `running` with its lease run out: the process died). The record also
+//! keeps the fingerprint of what the key pays, so that a duplicate with the same key and
+//! other content is refused. The protocol that uses it is in [`crate::idempotency`].
 //!
 //! | store | for | feature |
 //! |---|---|---|
-//! | [`MemoryStore`] | tests, one process | always |
+//! | [`MemoryStore`] | tests only: it forgets every key on restart | always |
 //! | [`SqliteStore`] | one machine; survives restarts (WAL, `synchronous=FULL`) | `sqlite` (default) |
 //! | [`PostgresStore`] | several receiver processes sharing one database | `postgres` |
+//!
+//! Leases are measured by one clock per store: the database's for the SQL stores (so
+//! that a process whose clock is wrong, or steps, does not take over a live claim), the
+//! runtime's monotonic clock for [`MemoryStore`].
 
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-
-use crate::handler::BoxError;
 
 mod memory;
 #[cfg(feature = "postgres")]
@@ -29,18 +34,49 @@ pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
+/// A boxed error from a store's backend.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// The name of the table the SQL stores create and use.
 pub const DEFAULT_TABLE: &str = "hookguard_claims";
+
+/// The longest lease a store records; longer ones are cut to it, so that lease arithmetic
+/// never overflows (a day, as [`crate::idempotency::MAX_LEASE`]).
+pub const MAX_LEASE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Why an attempt's outcome is unknown, so that the next one is a recovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Unresolved {
+    /// The attempt's lease ran out while it was running: its process died, hung, or lost
+    /// the store for longer than the lease.
+    LeaseExpired,
+    /// The attempt panicked, perhaps after the money left.
+    Panicked,
+}
+
+/// An attempt that follows one whose outcome is unknown: the handler must find out from
+/// its payment system whether the previous attempt paid before paying again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Recovery {
+    /// The attempt whose outcome is unknown.
+    pub previous_attempt: u32,
+    /// Why it is unknown.
+    pub reason: Unresolved,
+}
 
 /// What a [`Store::claim`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Claim {
     /// The caller now holds the key for this attempt (1 for the first) and must run the
-    /// handler, then [`complete`](Store::complete) or [`release`](Store::release).
+    /// handler, renewing the lease while it runs, then [`complete`](Store::complete),
+    /// [`release`](Store::release) or [`abandon`](Store::abandon) it.
     Acquired {
         /// Which attempt this is, from 1.
         attempt: u32,
+        /// Set when the previous attempt's outcome is unknown.
+        recovery: Option<Recovery>,
     },
     /// Another run holds the key and its lease has not expired.
     Running {
@@ -54,47 +90,78 @@ pub enum Claim {
         /// The attempt that succeeded.
         attempt: u32,
     },
+    /// The last attempt's outcome is unknown and the caller asked not to take such keys
+    /// over (see [`crate::idempotency::RecoveryPolicy::Hold`]).
+    Unresolved {
+        /// The attempt whose outcome is unknown.
+        attempt: u32,
+        /// Why.
+        reason: Unresolved,
+    },
+    /// The key was first claimed with another fingerprint: the same key now names other
+    /// content (another amount, wallet or user). Nothing changed.
+    Conflict {
+        /// The key's latest attempt.
+        attempt: u32,
+    },
 }
 
 /// The state of a key's record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum State {
-    /// A run holds the key.
+    /// A run holds the key (or held it, if its lease has run out).
     Running,
     /// The handler succeeded.
     Done,
-    /// The last run failed; the next delivery runs again.
+    /// The last run failed cleanly; the next delivery runs again.
     Failed,
+    /// The last run panicked; the next delivery is a recovery.
+    Panicked,
 }
 
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
 impl State {
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             State::Running => "running",
             State::Done => "done",
             State::Failed => "failed",
+            State::Panicked => "panicked",
         }
     }
 
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub(crate) fn parse(text: &str) -> Result<Self, StoreError> {
         match text {
             "running" => Ok(State::Running),
             "done" => Ok(State::Done),
             "failed" => Ok(State::Failed),
+            "panicked" => Ok(State::Panicked),
             other => Err(StoreError::Corrupt(format!("unknown state `{other}`"))),
         }
     }
 }
 
 /// A key's record, for inspection and tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     /// Where the key stands.
     pub state: State,
     /// How many attempts have claimed it.
     pub attempt: u32,
+    /// The fingerprint it was first claimed with.
+    pub fingerprint: String,
+}
+
+/// How an operator settles a key whose outcome is unknown (see [`Store::resolve`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Resolution {
+    /// The payment system shows the money moved: later duplicates are answered 200.
+    Paid,
+    /// It did not: the next delivery runs again, as a plain (not recovery) attempt.
+    NotPaid,
 }
 
 /// Why a store could not answer. The payout or delivery is then answered with a
@@ -104,7 +171,7 @@ pub struct Record {
 pub enum StoreError {
     /// The store could not be reached or refused the operation.
     #[error("store unavailable: {0}")]
-    Unavailable(#[source] BoxError),
+    Unavailable(#[source] BackendError),
     /// The claim was no longer held by this attempt: its lease expired and another
     /// attempt took it over.
     #[error("claim on `{key}` lost by attempt {attempt}")]
@@ -119,19 +186,38 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// Where claims are kept. Implementations must make [`claim`](Store::claim) atomic:
-/// of any number of concurrent claims on one key, at most one is `Acquired`.
+/// Where claims are kept.
+///
+/// Implementations must make [`claim`](Store::claim) atomic: of any number of concurrent
+/// claims on one key, at most one is `Acquired`; and they must measure every lease by one
+/// clock that all processes sharing the store agree on.
 pub trait Store: Send + Sync + 'static {
-    /// Claims `key` for a run holding it for `lease`.
+    /// Claims `key`, first seen with `fingerprint`, for a run holding it for `lease`.
     ///
-    /// Acquired when the key is new, when its last run failed, or when the lease of the
-    /// run holding it has expired (a crashed process); the attempt number then grows by
-    /// one. Otherwise says who holds it.
+    /// Acquired when the key is new or its last run failed cleanly; and, when `recover`
+    /// is true, when its last run's outcome is unknown (it panicked, or its lease ran out),
+    /// as a [`Recovery`]. The attempt number then grows by one. A key first claimed with
+    /// another fingerprint is a [`Claim::Conflict`] and changes nothing, whatever its
+    /// state. Otherwise says who holds it.
     fn claim<'a>(
         &'a self,
         key: &'a str,
+        fingerprint: &'a str,
         lease: Duration,
+        recover: bool,
     ) -> BoxFuture<'a, Result<Claim, StoreError>>;
+
+    /// Extends `attempt`'s hold on `key` to `lease` from now.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::LostClaim`] when `attempt` no longer holds the key.
+    fn renew<'a>(
+        &'a self,
+        key: &'a str,
+        attempt: u32,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Records that `attempt` succeeded: later claims answer [`Claim::Done`].
     ///
@@ -140,12 +226,30 @@ pub trait Store: Send + Sync + 'static {
     /// [`StoreError::LostClaim`] when `attempt` no longer holds the key.
     fn complete<'a>(&'a self, key: &'a str, attempt: u32) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// Records that `attempt` failed: the next claim is acquired at once.
+    /// Records that `attempt` failed cleanly: the next claim is acquired at once, as a
+    /// plain attempt.
     ///
     /// # Errors
     ///
     /// [`StoreError::LostClaim`] when `attempt` no longer holds the key.
     fn release<'a>(&'a self, key: &'a str, attempt: u32) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Records that `attempt` ended with an unknown outcome (it panicked): the next claim
+    /// is a [`Recovery`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::LostClaim`] when `attempt` no longer holds the key.
+    fn abandon<'a>(&'a self, key: &'a str, attempt: u32) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Settles a key whose last attempt's outcome is unknown, as an operator found it in
+    /// the payment system. Returns whether the key was in that state (a key that is done,
+    /// failed, or held by a live run is left alone).
+    fn resolve<'a>(
+        &'a self,
+        key: &'a str,
+        resolution: Resolution,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// The record kept for `key`, if any.
     fn record<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Record>, StoreError>>;
@@ -155,9 +259,20 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     fn claim<'a>(
         &'a self,
         key: &'a str,
+        fingerprint: &'a str,
         lease: Duration,
+        recover: bool,
     ) -> BoxFuture<'a, Result<Claim, StoreError>> {
-        (**self).claim(key, lease)
+        (**self).claim(key, fingerprint, lease, recover)
+    }
+
+    fn renew<'a>(
+        &'a self,
+        key: &'a str,
+        attempt: u32,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).renew(key, attempt, lease)
     }
 
     fn complete<'a>(&'a self, key: &'a str, attempt: u32) -> BoxFuture<'a, Result<(), StoreError>> {
@@ -168,24 +283,42 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         (**self).release(key, attempt)
     }
 
+    fn abandon<'a>(&'a self, key: &'a str, attempt: u32) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).abandon(key, attempt)
+    }
+
+    fn resolve<'a>(
+        &'a self,
+        key: &'a str,
+        resolution: Resolution,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        (**self).resolve(key, resolution)
+    }
+
     fn record<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Record>, StoreError>> {
         (**self).record(key)
     }
 }
 
-/// Milliseconds since the Unix epoch, by this machine's clock.
-#[cfg(feature = "sqlite")]
-pub(crate) fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+/// What a recovery after a record in `state` is, for the record's `recovery` column:
+/// 0 none, 1 lease expired, 2 panicked.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn recovery_from(code: i64, attempt: u32) -> Option<Recovery> {
+    let reason = match code {
+        1 => Unresolved::LeaseExpired,
+        2 => Unresolved::Panicked,
+        _ => return None,
+    };
+    Some(Recovery {
+        previous_attempt: attempt.saturating_sub(1),
+        reason,
+    })
 }
 
-/// A lease in whole milliseconds, saturating.
+/// A lease in whole milliseconds, cut to [`MAX_LEASE`].
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+    i64::try_from(duration.min(MAX_LEASE).as_millis()).unwrap_or(i64::MAX)
 }
 
 /// An attempt number read back from SQL.
@@ -208,17 +341,66 @@ pub(crate) fn checked_table(name: &str) -> Result<String, crate::ConfigError> {
     }
 }
 
-/// What a claim that did not acquire its key found, from the record read back: `done`, or
-/// held with this many milliseconds of lease left. A record that failed in between, or
-/// vanished, reads as a lease already over, so the caller claims again at once.
+/// A key's record as a claim that did not acquire it reads it back.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) fn claim_not_acquired(record: Option<(State, u32, i64)>) -> Claim {
-    match record {
-        Some((State::Done, attempt, _)) => Claim::Done { attempt },
-        Some((_, attempt, lease_left_ms)) => Claim::Running {
+pub(crate) struct Found {
+    pub(crate) state: State,
+    pub(crate) attempt: u32,
+    /// Milliseconds of lease left, by the store's clock (zero or less: run out).
+    pub(crate) lease_left_ms: i64,
+    pub(crate) fingerprint: String,
+}
+
+/// What a claim that did not acquire its key found. A record that changed in between
+/// (failed, or its lease ran out while `recover` is set), or vanished, reads as a lease
+/// already over, so the caller claims again at once.
+pub(crate) fn not_acquired(
+    state: State,
+    attempt: u32,
+    lease_left: Option<Duration>,
+    fingerprint_matches: bool,
+    recover: bool,
+) -> Claim {
+    if !fingerprint_matches {
+        return Claim::Conflict { attempt };
+    }
+    let again = Claim::Running {
+        attempt,
+        lease_left: Duration::ZERO,
+    };
+    match (state, lease_left) {
+        (State::Done, _) => Claim::Done { attempt },
+        (State::Failed, _) => again,
+        (State::Running, Some(lease_left)) => Claim::Running {
             attempt,
-            lease_left: Duration::from_millis(u64::try_from(lease_left_ms).unwrap_or(0)),
+            lease_left,
         },
+        (State::Running, None) if recover => again,
+        (State::Running, None) => Claim::Unresolved {
+            attempt,
+            reason: Unresolved::LeaseExpired,
+        },
+        (State::Panicked, _) if recover => again,
+        (State::Panicked, _) => Claim::Unresolved {
+            attempt,
+            reason: Unresolved::Panicked,
+        },
+    }
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn claim_not_acquired(found: Option<Found>, fingerprint: &str, recover: bool) -> Claim {
+    match found {
+        Some(found) => not_acquired(
+            found.state,
+            found.attempt,
+            u64::try_from(found.lease_left_ms)
+                .ok()
+                .filter(|&ms| ms > 0)
+                .map(Duration::from_millis),
+            found.fingerprint == fingerprint,
+            recover,
+        ),
         None => Claim::Running {
             attempt: 0,
             lease_left: Duration::ZERO,

@@ -4,8 +4,8 @@ use futures_util::future::BoxFuture;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::{
-    attempt_from, checked_table, claim_not_acquired, finished, millis, unavailable, Claim, Record,
-    State, Store, StoreError, DEFAULT_TABLE,
+    attempt_from, checked_table, claim_not_acquired, finished, millis, recovery_from, unavailable,
+    Claim, Found, Record, Resolution, State, Store, StoreError, DEFAULT_TABLE,
 };
 
 /// The database's own clock in milliseconds: every receiver process sharing the store
@@ -35,27 +35,43 @@ pub struct PostgresStore {
 struct Sql {
     claim: String,
     lookup: String,
+    renew: String,
     finish: String,
+    resolve: String,
 }
 
 impl Sql {
     fn new(table: &str) -> Self {
         Self {
+            // As SQLite's (see there); `SET` expressions read the old row here too.
             claim: format!(
-                "INSERT INTO {table} AS c (key, state, attempt, lease_until, updated_at) \
-                 SELECT $1, 'running', 1, now.ms + $2, now.ms FROM (SELECT {NOW_MS} AS ms) AS now \
+                "INSERT INTO {table} AS c \
+                   (key, state, attempt, lease_until, updated_at, fingerprint, recovery) \
+                 SELECT $1, 'running', 1, now.ms + $2, now.ms, $3, 0 \
+                   FROM (SELECT {NOW_MS} AS ms) AS now \
                  ON CONFLICT (key) DO UPDATE SET state = 'running', attempt = c.attempt + 1, \
-                   lease_until = excluded.lease_until, updated_at = excluded.updated_at \
-                 WHERE c.state = 'failed' \
-                   OR (c.state = 'running' AND c.lease_until <= excluded.updated_at) \
-                 RETURNING c.attempt"
+                   lease_until = excluded.lease_until, updated_at = excluded.updated_at, \
+                   recovery = CASE c.state WHEN 'failed' THEN 0 WHEN 'panicked' THEN 2 ELSE 1 END \
+                 WHERE c.fingerprint = excluded.fingerprint AND (c.state = 'failed' \
+                   OR ($4 AND (c.state = 'panicked' \
+                     OR (c.state = 'running' AND c.lease_until <= excluded.updated_at)))) \
+                 RETURNING c.attempt, c.recovery"
             ),
             lookup: format!(
-                "SELECT state, attempt, lease_until - {NOW_MS} FROM {table} WHERE key = $1"
+                "SELECT state, attempt, lease_until - {NOW_MS}, fingerprint FROM {table} WHERE key = $1"
+            ),
+            renew: format!(
+                "UPDATE {table} SET lease_until = {NOW_MS} + $3, updated_at = {NOW_MS} \
+                 WHERE key = $1 AND attempt = $2 AND state = 'running'"
             ),
             finish: format!(
                 "UPDATE {table} SET state = $3, updated_at = {NOW_MS} \
                  WHERE key = $1 AND attempt = $2 AND state = 'running'"
+            ),
+            resolve: format!(
+                "UPDATE {table} SET state = $2, updated_at = {NOW_MS} \
+                 WHERE key = $1 AND (state = 'panicked' \
+                   OR (state = 'running' AND lease_until <= {NOW_MS}))"
             ),
         }
     }
@@ -110,7 +126,9 @@ impl PostgresStore {
                state TEXT NOT NULL, \
                attempt BIGINT NOT NULL, \
                lease_until BIGINT NOT NULL, \
-               updated_at BIGINT NOT NULL)"
+               updated_at BIGINT NOT NULL, \
+               fingerprint TEXT NOT NULL DEFAULT '', \
+               recovery BIGINT NOT NULL DEFAULT 0)"
         ))
         .execute(&mut *tx)
         .await
@@ -138,14 +156,21 @@ impl PostgresStore {
         finished(done.rows_affected(), key, attempt)
     }
 
-    async fn lookup(&self, key: &str) -> Result<Option<(State, u32, i64)>, StoreError> {
-        let row: Option<(String, i64, i64)> = sqlx::query_as(&self.sql.lookup)
+    async fn lookup(&self, key: &str) -> Result<Option<Found>, StoreError> {
+        let row: Option<(String, i64, i64, String)> = sqlx::query_as(&self.sql.lookup)
             .bind(key)
             .fetch_optional(&self.pool)
             .await
             .map_err(unavailable)?;
-        row.map(|(state, attempt, left)| Ok((State::parse(&state)?, attempt_from(attempt)?, left)))
-            .transpose()
+        row.map(|(state, attempt, lease_left_ms, fingerprint)| {
+            Ok(Found {
+                state: State::parse(&state)?,
+                attempt: attempt_from(attempt)?,
+                lease_left_ms,
+                fingerprint,
+            })
+        })
+        .transpose()
     }
 }
 
@@ -153,22 +178,46 @@ impl Store for PostgresStore {
     fn claim<'a>(
         &'a self,
         key: &'a str,
+        fingerprint: &'a str,
         lease: Duration,
+        recover: bool,
     ) -> BoxFuture<'a, Result<Claim, StoreError>> {
         Box::pin(async move {
-            let acquired: Option<(i64,)> = sqlx::query_as(&self.sql.claim)
+            let acquired: Option<(i64, i64)> = sqlx::query_as(&self.sql.claim)
                 .bind(key)
                 .bind(millis(lease))
+                .bind(fingerprint)
+                .bind(recover)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(unavailable)?;
-            if let Some((attempt,)) = acquired {
+            if let Some((attempt, recovery)) = acquired {
+                let attempt = attempt_from(attempt)?;
                 return Ok(Claim::Acquired {
-                    attempt: attempt_from(attempt)?,
+                    attempt,
+                    recovery: recovery_from(recovery, attempt),
                 });
             }
             let found = self.lookup(key).await?;
-            Ok(claim_not_acquired(found))
+            Ok(claim_not_acquired(found, fingerprint, recover))
+        })
+    }
+
+    fn renew<'a>(
+        &'a self,
+        key: &'a str,
+        attempt: u32,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let renewed = sqlx::query(&self.sql.renew)
+                .bind(key)
+                .bind(i64::from(attempt))
+                .bind(millis(lease))
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+            finished(renewed.rows_affected(), key, attempt)
         })
     }
 
@@ -180,12 +229,37 @@ impl Store for PostgresStore {
         Box::pin(self.finish(key, attempt, State::Failed))
     }
 
+    fn abandon<'a>(&'a self, key: &'a str, attempt: u32) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.finish(key, attempt, State::Panicked))
+    }
+
+    fn resolve<'a>(
+        &'a self,
+        key: &'a str,
+        resolution: Resolution,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let state = match resolution {
+                Resolution::Paid => State::Done,
+                Resolution::NotPaid => State::Failed,
+            };
+            let settled = sqlx::query(&self.sql.resolve)
+                .bind(key)
+                .bind(state.as_str())
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+            Ok(settled.rows_affected() == 1)
+        })
+    }
+
     fn record<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Record>, StoreError>> {
         Box::pin(async move {
-            Ok(self
-                .lookup(key)
-                .await?
-                .map(|(state, attempt, _)| Record { state, attempt }))
+            Ok(self.lookup(key).await?.map(|found| Record {
+                state: found.state,
+                attempt: found.attempt,
+                fingerprint: found.fingerprint,
+            }))
         })
     }
 }

@@ -7,9 +7,14 @@ use sqlx::sqlite::{
 };
 
 use super::{
-    attempt_from, checked_table, claim_not_acquired, finished, millis, now_millis, unavailable,
-    Claim, Record, State, Store, StoreError, DEFAULT_TABLE,
+    attempt_from, checked_table, claim_not_acquired, finished, millis, recovery_from, unavailable,
+    Claim, Found, Record, Resolution, State, Store, StoreError, DEFAULT_TABLE,
 };
+
+/// The database's clock in milliseconds since the Unix epoch. SQLite reads `'now'` once
+/// per statement, after the statement has its lock, so a lease is measured from when the
+/// write happens, not from when the process started waiting for it.
+const NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
 
 /// Claims kept in a SQLite file: the embedded store for one machine.
 ///
@@ -33,29 +38,48 @@ pub struct SqliteStore {
 struct Sql {
     claim: String,
     lookup: String,
+    renew: String,
     finish: String,
+    resolve: String,
 }
 
 impl Sql {
     fn new(table: &str) -> Self {
         Self {
             // One statement, so SQLite's write lock makes it atomic: a new key is inserted
-            // as attempt 1; an existing one is taken over only if it failed or its lease
-            // ran out. `RETURNING` yields a row only when this call acquired the key.
+            // as attempt 1; an existing one with the same fingerprint is taken over only if
+            // it failed, or (with ?4 set) if its outcome is unknown: it panicked, or its
+            // lease ran out. The `SET` expressions read the old row, so `recovery` says
+            // what the previous attempt left. `RETURNING` yields a row only when this
+            // call acquired the key.
             claim: format!(
-                "INSERT INTO {table} (key, state, attempt, lease_until, updated_at) \
-                 VALUES (?1, 'running', 1, ?2 + ?3, ?2) \
+                "INSERT INTO {table} \
+                   (key, state, attempt, lease_until, updated_at, fingerprint, recovery) \
+                 VALUES (?1, 'running', 1, {NOW_MS} + ?2, {NOW_MS}, ?3, 0) \
                  ON CONFLICT (key) DO UPDATE SET state = 'running', \
                    attempt = {table}.attempt + 1, lease_until = excluded.lease_until, \
-                   updated_at = excluded.updated_at \
-                 WHERE {table}.state = 'failed' \
-                   OR ({table}.state = 'running' AND {table}.lease_until <= excluded.updated_at) \
-                 RETURNING attempt"
+                   updated_at = excluded.updated_at, \
+                   recovery = CASE {table}.state WHEN 'failed' THEN 0 WHEN 'panicked' THEN 2 ELSE 1 END \
+                 WHERE {table}.fingerprint = excluded.fingerprint AND ({table}.state = 'failed' \
+                   OR (?4 AND ({table}.state = 'panicked' \
+                     OR ({table}.state = 'running' AND {table}.lease_until <= excluded.updated_at)))) \
+                 RETURNING attempt, recovery"
             ),
-            lookup: format!("SELECT state, attempt, lease_until FROM {table} WHERE key = ?1"),
-            finish: format!(
-                "UPDATE {table} SET state = ?3, updated_at = ?4 \
+            lookup: format!(
+                "SELECT state, attempt, lease_until - {NOW_MS}, fingerprint FROM {table} WHERE key = ?1"
+            ),
+            renew: format!(
+                "UPDATE {table} SET lease_until = {NOW_MS} + ?3, updated_at = {NOW_MS} \
                  WHERE key = ?1 AND attempt = ?2 AND state = 'running'"
+            ),
+            finish: format!(
+                "UPDATE {table} SET state = ?3, updated_at = {NOW_MS} \
+                 WHERE key = ?1 AND attempt = ?2 AND state = 'running'"
+            ),
+            resolve: format!(
+                "UPDATE {table} SET state = ?2, updated_at = {NOW_MS} \
+                 WHERE key = ?1 AND (state = 'panicked' \
+                   OR (state = 'running' AND lease_until <= {NOW_MS}))"
             ),
         }
     }
@@ -96,7 +120,9 @@ impl SqliteStore {
                state TEXT NOT NULL, \
                attempt INTEGER NOT NULL, \
                lease_until INTEGER NOT NULL, \
-               updated_at INTEGER NOT NULL)"
+               updated_at INTEGER NOT NULL, \
+               fingerprint TEXT NOT NULL DEFAULT '', \
+               recovery INTEGER NOT NULL DEFAULT 0)"
         ))
         .execute(&pool)
         .await
@@ -117,21 +143,25 @@ impl SqliteStore {
             .bind(key)
             .bind(i64::from(attempt))
             .bind(state.as_str())
-            .bind(now_millis())
             .execute(&self.pool)
             .await
             .map_err(unavailable)?;
         finished(done.rows_affected(), key, attempt)
     }
 
-    async fn lookup(&self, key: &str) -> Result<Option<(State, u32, i64)>, StoreError> {
-        let row: Option<(String, i64, i64)> = sqlx::query_as(&self.sql.lookup)
+    async fn lookup(&self, key: &str) -> Result<Option<Found>, StoreError> {
+        let row: Option<(String, i64, i64, String)> = sqlx::query_as(&self.sql.lookup)
             .bind(key)
             .fetch_optional(&self.pool)
             .await
             .map_err(unavailable)?;
-        row.map(|(state, attempt, lease_until)| {
-            Ok((State::parse(&state)?, attempt_from(attempt)?, lease_until))
+        row.map(|(state, attempt, lease_left_ms, fingerprint)| {
+            Ok(Found {
+                state: State::parse(&state)?,
+                attempt: attempt_from(attempt)?,
+                lease_left_ms,
+                fingerprint,
+            })
         })
         .transpose()
     }
@@ -141,26 +171,46 @@ impl Store for SqliteStore {
     fn claim<'a>(
         &'a self,
         key: &'a str,
+        fingerprint: &'a str,
         lease: Duration,
+        recover: bool,
     ) -> BoxFuture<'a, Result<Claim, StoreError>> {
         Box::pin(async move {
-            let now = now_millis();
-            let acquired: Option<(i64,)> = sqlx::query_as(&self.sql.claim)
+            let acquired: Option<(i64, i64)> = sqlx::query_as(&self.sql.claim)
                 .bind(key)
-                .bind(now)
                 .bind(millis(lease))
+                .bind(fingerprint)
+                .bind(recover)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(unavailable)?;
-            if let Some((attempt,)) = acquired {
+            if let Some((attempt, recovery)) = acquired {
+                let attempt = attempt_from(attempt)?;
                 return Ok(Claim::Acquired {
-                    attempt: attempt_from(attempt)?,
+                    attempt,
+                    recovery: recovery_from(recovery, attempt),
                 });
             }
             let found = self.lookup(key).await?;
-            Ok(claim_not_acquired(found.map(
-                |(state, attempt, lease_until)| (state, attempt, lease_until.saturating_sub(now)),
-            )))
+            Ok(claim_not_acquired(found, fingerprint, recover))
+        })
+    }
+
+    fn renew<'a>(
+        &'a self,
+        key: &'a str,
+        attempt: u32,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let renewed = sqlx::query(&self.sql.renew)
+                .bind(key)
+                .bind(i64::from(attempt))
+                .bind(millis(lease))
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+            finished(renewed.rows_affected(), key, attempt)
         })
     }
 
@@ -172,12 +222,37 @@ impl Store for SqliteStore {
         Box::pin(self.finish(key, attempt, State::Failed))
     }
 
+    fn abandon<'a>(&'a self, key: &'a str, attempt: u32) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.finish(key, attempt, State::Panicked))
+    }
+
+    fn resolve<'a>(
+        &'a self,
+        key: &'a str,
+        resolution: Resolution,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let state = match resolution {
+                Resolution::Paid => State::Done,
+                Resolution::NotPaid => State::Failed,
+            };
+            let settled = sqlx::query(&self.sql.resolve)
+                .bind(key)
+                .bind(state.as_str())
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+            Ok(settled.rows_affected() == 1)
+        })
+    }
+
     fn record<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Record>, StoreError>> {
         Box::pin(async move {
-            Ok(self
-                .lookup(key)
-                .await?
-                .map(|(state, attempt, _)| Record { state, attempt }))
+            Ok(self.lookup(key).await?.map(|found| Record {
+                state: found.state,
+                attempt: found.attempt,
+                fingerprint: found.fingerprint,
+            }))
         })
     }
 }

@@ -80,8 +80,11 @@ pub fn payment_request_body(n: usize, delivery: usize) -> Vec<u8> {
 
 /// The idempotency key hookguard gives payout `n` of [`payment_request_body`].
 pub fn payment_key(n: usize) -> String {
-    format!("payment:pr_test_{n}")
+    format!("chainvine:{PAYMENT_COMMUNITY}:payment:pr_test_{n}")
 }
+
+/// The community of `chainvine/payment_request.json`, which scopes its keys.
+pub const PAYMENT_COMMUNITY: &str = "2b7c9d1e-4f3a-4b8c-9d0e-1f2a3b4c5d6e";
 
 /// The Standard Webhooks secret of the tests (the reference libraries' test secret).
 pub const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -169,6 +172,11 @@ pub fn start_example_receiver() -> Receiver {
         .env("CLAIMR_SECRET", CLAIMR_SECRET)
         .env("CHAINVINE_SECRET", CHAINVINE_SECRET)
         .env("STANDARD_SECRET", STANDARD_SECRET)
+        // Payout claims of its own, so that each run pays its payment requests afresh.
+        .env(
+            "HOOKGUARD_DB",
+            std::env::temp_dir().join(format!("{}.db", unique_name("hookguard_receiver"))),
+        )
         .env("RUST_LOG", "warn");
     start_process(command, &addr, |line| Some(line.to_owned()))
 }
