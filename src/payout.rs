@@ -5,33 +5,42 @@
 //! arrives many times: after an error, after a timeout, on two connections at once, after
 //! the receiver crashed mid-payout. hookguard runs the payout handler under the
 //! [claim protocol](crate::idempotency), keyed by the payment request
-//! ([`idempotency_key`]), in a [`Store`](crate::store::Store):
+//! ([`idempotency_key`]) and fingerprinted by what it pays ([`fingerprint`]), in a
+//! [`Store`](crate::store::Store), detached from the request:
 //!
-//! - the handler's `Ok` answers 200 and records the key as paid: every later duplicate
-//!   gets 200 at once, with no handler call;
+//! - the handler's `Ok` answers 200 once the key is recorded as paid: every later
+//!   duplicate gets 200 at once, with no handler call;
 //! - its `Err` answers 503 with `Retry-After` (unless the [`PayoutError`] says
 //!   otherwise) and frees the key, so ChainVine's retry runs it again as attempt 2;
+//! - a panic answers 500, and the next attempt is a [recovery](Payout::recovery), as is
+//!   the first attempt after a crash: reconcile with the payment system before paying;
 //! - a duplicate arriving while the payout runs waits for its outcome, then gets 200, or
-//!   a retryable 503 if it is still running;
+//!   a retryable 503 if it is still running; a sender that hangs up never stops a run;
+//! - the same key with another amount, currency, wallet, user or reward answers 409;
+//!   an unsigned delivery 401, one without a usable id 422: none is claimed or paid;
 //! - a store that cannot be reached answers 503: nothing is paid, nothing acknowledged.
 //!
-//! See [`crate::idempotency`] for what this promises across a crash, and what the handler
-//! must do for its part (pass [`Payout::idempotency_key`] to the payment system).
+//! See [`crate::idempotency`] for the promise and its mechanics.
 //!
 //! ```
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use hookguard::chainvine::Envelope;
-//! use hookguard::store::MemoryStore;
+//! use hookguard::store::SqliteStore;
 //! use hookguard::{Dispatcher, Payout, PayoutError};
 //!
 //! let dispatcher = Dispatcher::<Envelope>::new().on_payment_request(
-//!     MemoryStore::new(),
+//!     SqliteStore::open("payouts.db").await?,
 //!     |payout: Payout| async move {
 //!         let amount = payout.request().amount.as_ref().ok_or_else(|| PayoutError::msg("no amount"))?;
+//!         if payout.is_recovery() {
+//!             // Look `payout.idempotency_key()` up in the payment system first.
+//!         }
 //!         println!("paying {amount} under key {} (attempt {})", payout.idempotency_key(), payout.attempt());
 //!         Ok(())
 //!     },
 //! );
 //! assert!(dispatcher.handles(hookguard::chainvine::EventKind::PaymentRequest));
+//! # Ok(()) }
 //! ```
 
 use std::fmt;

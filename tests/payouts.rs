@@ -805,3 +805,164 @@ async fn a_payout_past_the_handler_timeout_keeps_running_and_keeps_its_claim_pas
     );
     assert_eq!(calls.lock().unwrap()[&payment_key(0)], [1]);
 }
+
+// ---------------------------------------------------------------------------------------
+// Every store answers the claim protocol's calls alike.
+
+async fn stores_agree_on_every_transition(spec: StoreSpec) {
+    use hookguard::store::{Claim, Recovery, Resolution, StoreError, Unresolved};
+    let store = spec.open().await;
+    let kind = spec.kind.clone();
+    let lease = Duration::from_secs(60);
+    let key = unique_name("conformance");
+
+    let claim = |fingerprint: &'static str, lease: Duration, recover: bool| {
+        let store = store.clone();
+        let key = key.clone();
+        async move {
+            store
+                .claim(&key, fingerprint, lease, recover)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        claim("f", lease, true).await,
+        Claim::Acquired {
+            attempt: 1,
+            recovery: None
+        },
+        "{kind}"
+    );
+    match claim("f", lease, true).await {
+        Claim::Running {
+            attempt: 1,
+            lease_left,
+        } => assert!(
+            lease_left > Duration::from_secs(50),
+            "{kind}: {lease_left:?}"
+        ),
+        other => panic!("{kind}: a held key is running, got {other:?}"),
+    }
+    assert_eq!(
+        claim("other", lease, true).await,
+        Claim::Conflict { attempt: 1 },
+        "{kind}"
+    );
+    store.renew(&key, 1, lease).await.unwrap();
+    assert!(matches!(
+        store.renew(&key, 7, lease).await,
+        Err(StoreError::LostClaim { attempt: 7, .. })
+    ));
+
+    // A panic: the outcome is unknown, so the next attempt is a recovery, or held.
+    store.abandon(&key, 1).await.unwrap();
+    assert_eq!(
+        claim("f", lease, false).await,
+        Claim::Unresolved {
+            attempt: 1,
+            reason: Unresolved::Panicked
+        },
+        "{kind}"
+    );
+    assert_eq!(
+        claim("f", lease, true).await,
+        Claim::Acquired {
+            attempt: 2,
+            recovery: Some(Recovery {
+                previous_attempt: 1,
+                reason: Unresolved::Panicked
+            })
+        },
+        "{kind}"
+    );
+
+    // A clean failure: a plain retry.
+    store.release(&key, 2).await.unwrap();
+    assert_eq!(
+        claim("f", Duration::from_millis(300), true).await,
+        Claim::Acquired {
+            attempt: 3,
+            recovery: None
+        },
+        "{kind}"
+    );
+
+    // A lease that ran out: held unless recovering; an operator settles it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        claim("f", lease, false).await,
+        Claim::Unresolved {
+            attempt: 3,
+            reason: Unresolved::LeaseExpired
+        },
+        "{kind}"
+    );
+    assert!(store.resolve(&key, Resolution::NotPaid).await.unwrap());
+    assert_eq!(
+        claim("f", Duration::from_millis(300), true).await,
+        Claim::Acquired {
+            attempt: 4,
+            recovery: None
+        },
+        "{kind}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        claim("f", lease, true).await,
+        Claim::Acquired {
+            attempt: 5,
+            recovery: Some(Recovery {
+                previous_attempt: 4,
+                reason: Unresolved::LeaseExpired
+            })
+        },
+        "{kind}"
+    );
+    // The attempt that lost its claim can no longer record anything.
+    assert!(matches!(
+        store.complete(&key, 4).await,
+        Err(StoreError::LostClaim { attempt: 4, .. })
+    ));
+    // A live claim is not an operator's to settle.
+    assert!(!store.resolve(&key, Resolution::Paid).await.unwrap());
+
+    store.complete(&key, 5).await.unwrap();
+    assert_eq!(
+        claim("f", lease, true).await,
+        Claim::Done { attempt: 5 },
+        "{kind}"
+    );
+    assert_eq!(
+        claim("other", lease, true).await,
+        Claim::Conflict { attempt: 5 },
+        "{kind}: a done key with other content is a conflict, not done"
+    );
+    assert!(!store.resolve(&key, Resolution::NotPaid).await.unwrap());
+    assert_eq!(
+        store.record(&key).await.unwrap(),
+        Some(Record {
+            state: State::Done,
+            attempt: 5,
+            fingerprint: "f".into()
+        })
+    );
+    spec.cleanup();
+}
+
+#[tokio::test]
+async fn memory_store_agrees_on_every_transition() {
+    stores_agree_on_every_transition(StoreSpec::memory()).await;
+}
+
+#[tokio::test]
+async fn sqlite_store_agrees_on_every_transition() {
+    stores_agree_on_every_transition(StoreSpec::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_store_agrees_on_every_transition() {
+    if let Some(spec) = StoreSpec::postgres().await {
+        stores_agree_on_every_transition(spec).await;
+    }
+}
