@@ -166,11 +166,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         idempotency = idempotency.with_lease(Duration::from_secs(lease))?;
     }
 
-    let payouts =
-        Dispatcher::<Envelope>::new().on_payment_request(idempotency, move |payout: Payout| {
+    let payouts = Dispatcher::<Envelope>::new().on_payment_request(
+        idempotency.clone(),
+        move |payout: Payout| {
             let payments = payments.clone();
             async move { payments.pay(payout).await }
-        });
+        },
+    );
     let app = Router::new().route_service(
         "/webhooks/chainvine",
         WebhookLayer::new(ChainVine::new(secret_from_env("CHAINVINE_SECRET")?)?).layer(payouts),
@@ -186,5 +188,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    // Payouts run detached from their requests: let those under way finish and record
+    // their outcome before the process exits (one cut short is recovered on restart).
+    if !idempotency.drain(Duration::from_secs(30)).await {
+        tracing::warn!("payouts still running at exit; they are recovered on restart");
+    }
     Ok(())
 }

@@ -45,7 +45,7 @@ use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use futures_util::FutureExt;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::error::ConfigError;
 use crate::store::{Claim, Recovery, Resolution, State, Store, StoreError, Unresolved};
@@ -220,6 +220,24 @@ pub struct Idempotency {
     lease: Duration,
     wait: Duration,
     recovery: RecoveryPolicy,
+    /// How many runs are under way, shared by every clone, for [`Idempotency::drain`].
+    in_flight: Arc<watch::Sender<usize>>,
+}
+
+/// Counts one run as under way for as long as it lives, however its task ends.
+struct InFlight(Arc<watch::Sender<usize>>);
+
+impl InFlight {
+    fn start(counter: &Arc<watch::Sender<usize>>) -> Self {
+        counter.send_modify(|n| *n += 1);
+        Self(Arc::clone(counter))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 impl fmt::Debug for Idempotency {
@@ -253,6 +271,7 @@ impl Idempotency {
             lease: DEFAULT_LEASE,
             wait: DEFAULT_WAIT,
             recovery: RecoveryPolicy::Run,
+            in_flight: Arc::new(watch::channel(0).0),
         }
     }
 
@@ -299,6 +318,33 @@ impl Idempotency {
     /// The store.
     pub fn store(&self) -> &dyn Store {
         &*self.store
+    }
+
+    /// How many runs (of this protocol and its clones) are under way.
+    pub fn in_flight(&self) -> usize {
+        *self.in_flight.borrow()
+    }
+
+    /// Waits up to `timeout` for every run under way to finish and record its outcome,
+    /// for a graceful shutdown: stop taking requests, then drain, then exit. Returns
+    /// whether none is left. A run still going when the process exits is a crash: its
+    /// key's next attempt is a recovery.
+    ///
+    /// ```
+    /// # async fn run() {
+    /// use std::time::Duration;
+    /// use hookguard::idempotency::Idempotency;
+    /// use hookguard::store::MemoryStore;
+    ///
+    /// let claims = Idempotency::new(MemoryStore::new());
+    /// // ... serve with a dispatcher built from `claims.clone()`, until shutdown ...
+    /// assert!(claims.drain(Duration::from_secs(30)).await);
+    /// # }
+    /// ```
+    pub async fn drain(&self, timeout: Duration) -> bool {
+        let mut count = self.in_flight.subscribe();
+        let idle = async move { count.wait_for(|&n| n == 0).await.is_ok() };
+        tokio::time::timeout(timeout, idle).await.unwrap_or(false)
     }
 
     /// Settles a key whose last attempt's outcome is unknown, once an operator has looked
@@ -348,7 +394,9 @@ impl Idempotency {
         let (key, fingerprint) = (key.into(), fingerprint.into());
         let (report, outcome) = oneshot::channel();
         let this = self.clone();
+        let in_flight = InFlight::start(&self.in_flight);
         tokio::spawn(async move {
+            let _in_flight = in_flight;
             let result = this.drive(&key, &fingerprint, handler, &report).await;
             // The caller may have stopped waiting; the outcome is in the store either way.
             let _ = report.send(result);
@@ -790,7 +838,10 @@ mod tests {
         assert!(tokio::time::timeout(Duration::from_secs(1), waiting)
             .await
             .is_err());
-        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(idempotency.in_flight(), 1);
+        assert!(!idempotency.drain(Duration::from_secs(1)).await);
+        assert!(idempotency.drain(Duration::from_secs(10)).await);
+        assert_eq!(idempotency.in_flight(), 0);
         assert_eq!(finished.load(Ordering::SeqCst), 1);
         assert_eq!(
             store.record("k").await.unwrap().map(|r| r.state),
