@@ -77,6 +77,20 @@ const MAX_RECORD_BACKOFF: Duration = Duration::from_secs(5);
 /// free it (a lease that runs out reads as a recovery, which is safe).
 const RELEASE_TRIES: u32 = 3;
 
+/// The longest a claim or record call may take before it counts as failed.
+const STORE_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `call`, failed as unavailable if it takes longer than `limit`.
+async fn bounded<T>(
+    limit: Duration,
+    call: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Unavailable("store call timed out".into())),
+    }
+}
+
 /// What to do with a key whose last attempt's outcome is unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -532,16 +546,15 @@ impl Idempotency {
         }
     }
 
-    /// A store call, bounded so that a hung store cannot hold a run forever: a third of
-    /// the lease, as the renewals are spaced.
+    /// A store call, bounded so that a hung store cannot hold a run forever. A call cut
+    /// short may still have been applied: every caller reads such a timeout as "unknown"
+    /// and stays safe (a claim it may hold runs out into a recovery; a record is retried
+    /// and checked).
     async fn bounded<T>(
         &self,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.lease / 3, call).await {
-            Ok(result) => result,
-            Err(_) => Err(StoreError::Unavailable("store call timed out".into())),
-        }
+        bounded(STORE_CALL_TIMEOUT, call).await
     }
 
     /// Renews `attempt`'s lease every third of it, for as long as the claim is held;
@@ -550,10 +563,8 @@ impl Idempotency {
         let every = self.lease / 3;
         loop {
             tokio::time::sleep(every).await;
-            match self
-                .bounded(self.store.renew(key, attempt, self.lease))
-                .await
-            {
+            // Bounded by the spacing, so that one hung renewal does not hold up the next.
+            match bounded(every, self.store.renew(key, attempt, self.lease)).await {
                 Ok(()) => {}
                 Err(err @ StoreError::LostClaim { .. }) => {
                     tracing::error!(
