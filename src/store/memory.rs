@@ -171,10 +171,7 @@ impl Store for MemoryStore {
                 if entry.state == State::Panicked
                     || (entry.state == State::Running && entry.lease_left(now).is_none()) =>
             {
-                entry.state = match resolution {
-                    Resolution::Paid => State::Done,
-                    Resolution::NotPaid => State::Failed,
-                };
+                entry.state = resolution.state();
                 true
             }
             _ => false,

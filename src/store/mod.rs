@@ -164,6 +164,16 @@ pub enum Resolution {
     NotPaid,
 }
 
+impl Resolution {
+    /// The state a key settled this way is left in.
+    pub(crate) fn state(self) -> State {
+        match self {
+            Resolution::Paid => State::Done,
+            Resolution::NotPaid => State::Failed,
+        }
+    }
+}
+
 /// Why a store could not answer. The payout or delivery is then answered with a
 /// retryable error, never with 200.
 #[derive(Debug, thiserror::Error)]

@@ -239,13 +239,9 @@ impl Store for PostgresStore {
         resolution: Resolution,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
-            let state = match resolution {
-                Resolution::Paid => State::Done,
-                Resolution::NotPaid => State::Failed,
-            };
             let settled = sqlx::query(&self.sql.resolve)
                 .bind(key)
-                .bind(state.as_str())
+                .bind(resolution.state().as_str())
                 .execute(&self.pool)
                 .await
                 .map_err(unavailable)?;
