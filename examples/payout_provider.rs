@@ -84,11 +84,13 @@ impl DemoPayments {
     async fn pay(&self, payout: Payout) -> Result<(), PayoutError> {
         if payout.is_recovery() && self.find(payout.idempotency_key()).await? {
             // The attempt whose outcome was unknown did send it: acknowledge, do not pay.
-            print_line("reconciled", &payout)?;
+            print_line("reconciled", &payout);
             return Ok(());
         }
         if self.send(&payout).await? {
-            print_line("paid", &payout)?;
+            // From here the money has left: nothing below may turn this into an `Err`
+            // ("not paid"), or the next attempt would be a plain one.
+            print_line("paid", &payout);
         } else {
             tracing::error!(
                 key = payout.idempotency_key(),
@@ -100,8 +102,15 @@ impl DemoPayments {
     }
 }
 
-/// One stdout line: `{"<what>":"<key>","event_id":"…","attempt":n}`, flushed at once.
-fn print_line(what: &str, payout: &Payout) -> Result<(), PayoutError> {
+/// One stdout line: `{"<what>":"<key>","event_id":"…","attempt":n}`, flushed at once. A
+/// line that cannot be written is logged, never an error of the payout.
+fn print_line(what: &str, payout: &Payout) {
+    if let Err(err) = write_line(what, payout) {
+        tracing::error!(key = payout.idempotency_key(), error = %err, "could not print the {what} line");
+    }
+}
+
+fn write_line(what: &str, payout: &Payout) -> Result<(), PayoutError> {
     // Written by hand so that the keys keep the documented order.
     let text = format!(
         "{{{}:{},\"event_id\":{},\"attempt\":{}}}",

@@ -257,9 +257,11 @@ pub struct Reward {
 /// Serializes as [`raw`](Self::raw), unchanged.
 #[derive(Debug, Clone)]
 pub struct PaymentRequest {
-    /// The payout's identifier: the first of `id`, `payment_request_id`,
-    /// `paymentRequestId`, `payout_id`, `payoutId` that is a string or an integer and not
-    /// blank.
+    /// The payout's identifier: the first of `payment_request_id`, `paymentRequestId`,
+    /// `payout_id`, `payoutId`, `id` that is a non-blank string (trimmed) or an integer
+    /// (its digits, however large). `None` when none is, or when one of them is present
+    /// but of another shape (a float, a boolean, an object): the payout key refuses such
+    /// a request rather than guess.
     pub id: Option<String>,
     /// The ChainVine ID of the user to pay (`user_id` or `userId`).
     pub user_id: Option<String>,
@@ -537,11 +539,6 @@ impl PaymentRequest {
             parse_data(raw.get())?
         };
         let PaymentRequestFields {
-            id,
-            payment_request_id,
-            payment_request_id_camel,
-            payout_id,
-            payout_id_camel,
             user_id,
             user_id_camel,
             user,
@@ -551,18 +548,8 @@ impl PaymentRequest {
             wallet_address,
             wallet_address_camel,
         } = fields;
-        // A blank spelling (`"id": ""`) must not hide a real id under another one: two
-        // payment requests would then share the key, or one would get none.
-        let id = [
-            id,
-            payment_request_id,
-            payment_request_id_camel,
-            payout_id,
-            payout_id_camel,
-        ]
-        .into_iter()
-        .flatten()
-        .find(|id| !id.trim().is_empty());
+        // The same choice as the payout key's (`payment_id`), from the raw data.
+        let id = payment_id(&raw).ok().flatten();
         Ok(Self {
             id,
             user_id: user_id.or(user_id_camel),
@@ -577,21 +564,55 @@ impl PaymentRequest {
     }
 }
 
+/// Where a payment request's own id may be, most specific first: a bare `id` comes last,
+/// since it might name something else in a payload nobody documented.
+const PAYMENT_ID_FIELDS: [&str; 5] = [
+    "payment_request_id",
+    "paymentRequestId",
+    "payout_id",
+    "payoutId",
+    "id",
+];
+
+/// A payment request's own id, read from its raw `event.data`: the first of
+/// [`PAYMENT_ID_FIELDS`] that is a non-blank string (trimmed) or an integer (its digits,
+/// however large). `Ok(None)` when there is none; `Err(field)` when a field is present
+/// but is neither (a float, a boolean, an object): such a request is not guessed at.
+pub(crate) fn payment_id(raw: &RawValue) -> Result<Option<String>, &'static str> {
+    #[derive(Deserialize)]
+    struct Ids<'a>(#[serde(borrow)] std::collections::BTreeMap<String, &'a RawValue>);
+    // Not an object: no id fields to read.
+    let Ok(Ids(fields)) = serde_json::from_str::<Ids<'_>>(raw.get()) else {
+        return Ok(None);
+    };
+    for name in PAYMENT_ID_FIELDS {
+        let Some(value) = fields.get(name).map(|v| v.get()) else {
+            continue;
+        };
+        if value == "null" {
+            continue;
+        }
+        if let Ok(text) = serde_json::from_str::<String>(value) {
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            return Ok(Some(text.to_owned()));
+        }
+        let digits = value.strip_prefix('-').unwrap_or(value);
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(Some(value.to_owned()));
+        }
+        return Err(name);
+    }
+    Ok(None)
+}
+
 /// The fields a payment request is guessed to have; each spelling is its own field so
 /// that a body with two spellings is not a "duplicate field" error.
 #[derive(Default, Deserialize)]
 #[serde(default)]
 struct PaymentRequestFields {
-    #[serde(deserialize_with = "lenient_id")]
-    id: Option<String>,
-    #[serde(deserialize_with = "lenient_id")]
-    payment_request_id: Option<String>,
-    #[serde(rename = "paymentRequestId", deserialize_with = "lenient_id")]
-    payment_request_id_camel: Option<String>,
-    #[serde(deserialize_with = "lenient_id")]
-    payout_id: Option<String>,
-    #[serde(rename = "payoutId", deserialize_with = "lenient_id")]
-    payout_id_camel: Option<String>,
     #[serde(deserialize_with = "lenient_id")]
     user_id: Option<String>,
     #[serde(rename = "userId", deserialize_with = "lenient_id")]

@@ -294,14 +294,19 @@ impl<E: WebhookEvent> Dispatcher<E> {
 }
 
 /// The key a delivery is deduplicated under: its id when the id is signed, else the
-/// signed body's SHA-256 (an unsigned id could be chosen by whoever replays it).
+/// signed body's SHA-256 (an unsigned id could be chosen by whoever replays it). A
+/// delivery accepted unsigned keys apart from signed ones, so that a forged delivery
+/// under a guessed id cannot mark the genuine one done.
 fn dedup_key<E: WebhookEvent>(delivery: &Verified<E>) -> String {
-    if delivery.id_is_signed() && !delivery.id().is_empty() {
-        format!("delivery:{}:id:{}", E::PROVIDER, delivery.id())
+    use sha2::Digest;
+    let provider = E::PROVIDER;
+    let digest = || hex::encode(sha2::Sha256::digest(delivery.body()));
+    if !delivery.is_signed() {
+        format!("delivery:{provider}:unsigned:sha256:{}", digest())
+    } else if delivery.id_is_signed() && !delivery.id().is_empty() {
+        format!("delivery:{provider}:id:{}", delivery.id())
     } else {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(delivery.body());
-        format!("delivery:{}:sha256:{}", E::PROVIDER, hex::encode(digest))
+        format!("delivery:{provider}:sha256:{}", digest())
     }
 }
 

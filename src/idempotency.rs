@@ -234,6 +234,7 @@ pub struct Idempotency {
     lease: Duration,
     wait: Duration,
     recovery: RecoveryPolicy,
+    max_run: Option<Duration>,
     /// How many runs are under way, shared by every clone, for [`Idempotency::drain`].
     in_flight: Arc<watch::Sender<usize>>,
 }
@@ -260,6 +261,7 @@ impl fmt::Debug for Idempotency {
             .field("lease", &self.lease)
             .field("wait", &self.wait)
             .field("recovery", &self.recovery)
+            .field("max_run", &self.max_run)
             .finish_non_exhaustive()
     }
 }
@@ -272,7 +274,9 @@ impl<S: Store> From<S> for Idempotency {
 
 /// What a claim came to, for the run.
 enum Acquired {
-    Run(Attempt),
+    /// Run as this attempt; the claim was sent at this instant, so its lease runs out no
+    /// earlier than a lease after it.
+    Run(Attempt, tokio::time::Instant),
     Done(u32),
 }
 
@@ -285,6 +289,7 @@ impl Idempotency {
             lease: DEFAULT_LEASE,
             wait: DEFAULT_WAIT,
             recovery: RecoveryPolicy::Run,
+            max_run: None,
             in_flight: Arc::new(watch::channel(0).0),
         }
     }
@@ -308,11 +313,24 @@ impl Idempotency {
         Ok(self)
     }
 
-    /// Lets a duplicate wait up to `wait` for the run holding its key; zero reports
-    /// [`RunError::Busy`] at once. The dispatcher's handler timeout bounds it too.
+    /// Lets a duplicate wait up to `wait` (at most [`MAX_LEASE`]) for the run holding its
+    /// key; zero reports [`RunError::Busy`] at once. The dispatcher's handler timeout
+    /// bounds it too.
     #[must_use]
     pub fn with_wait(mut self, wait: Duration) -> Self {
-        self.wait = wait;
+        self.wait = wait.min(MAX_LEASE);
+        self
+    }
+
+    /// Stops renewing a run's claim once it has run for `max_run`, so that a handler hung
+    /// for good does not hold its key forever: the lease then runs out, and the next
+    /// delivery is a recovery (or is held, under [`RecoveryPolicy::Hold`]). Unbounded by
+    /// default, since a payout may legitimately wait long for its confirmation; if you set
+    /// it, set it well above your slowest payout, because the recovery may then run while
+    /// the hung attempt is still alive.
+    #[must_use]
+    pub fn with_max_run(mut self, max_run: Duration) -> Self {
+        self.max_run = Some(max_run);
         self
     }
 
@@ -430,8 +448,8 @@ impl Idempotency {
         F: FnOnce(Attempt) -> Fut,
         Fut: Future<Output = Result<(), E>>,
     {
-        let attempt = match self.acquire(key, fingerprint, waiter).await? {
-            Acquired::Run(attempt) => attempt,
+        let (attempt, claimed_at) = match self.acquire(key, fingerprint, waiter).await? {
+            Acquired::Run(attempt, claimed_at) => (attempt, claimed_at),
             Acquired::Done(attempt) => return Ok(Outcome::AlreadyDone { attempt }),
         };
         if let Some(recovery) = attempt.recovery {
@@ -473,7 +491,7 @@ impl Idempotency {
             }
         };
         let work = pin!(work);
-        let renewals = pin!(self.keep_claim(key, number));
+        let renewals = pin!(self.keep_claim(key, number, claimed_at));
         match select(work, renewals).await {
             Either::Left((result, _)) => result,
             // The claim is lost: the run goes on (money may be in flight) and its record
@@ -492,10 +510,11 @@ impl Idempotency {
         let recover = self.recovery == RecoveryPolicy::Run;
         let deadline = tokio::time::Instant::now() + self.wait;
         loop {
+            let sent = tokio::time::Instant::now();
             let claim = self.bounded(self.store.claim(key, fingerprint, self.lease, recover));
             match claim.await {
                 Ok(Claim::Acquired { attempt, recovery }) => {
-                    return Ok(Acquired::Run(Attempt::new(attempt, recovery)))
+                    return Ok(Acquired::Run(Attempt::new(attempt, recovery), sent))
                 }
                 Ok(Claim::Done { attempt }) => return Ok(Acquired::Done(attempt)),
                 Ok(Claim::Running {
@@ -558,14 +577,37 @@ impl Idempotency {
     }
 
     /// Renews `attempt`'s lease every third of it, for as long as the claim is held;
-    /// returns only when the claim is provably lost.
-    async fn keep_claim(&self, key: &str, attempt: u32) {
+    /// returns only when the claim is provably lost, or the run has outlived
+    /// [`with_max_run`](Idempotency::with_max_run).
+    ///
+    /// Renewals are timed from when the last one that succeeded was *sent* (`claimed_at`
+    /// for the claim itself): the store applied it no earlier, so the lease runs out no
+    /// earlier than a lease after that, however late its answer came. A renewal that fails
+    /// is tried again soon (every twelfth of the lease), so that a store that comes back
+    /// finds the live run renewing before any duplicate can take a lapsed lease over.
+    async fn keep_claim(&self, key: &str, attempt: u32, claimed_at: tokio::time::Instant) {
         let every = self.lease / 3;
+        let soon = (self.lease / 12).max(Duration::from_millis(50));
+        let mut renewed = claimed_at;
+        let mut next = claimed_at + every;
         loop {
-            tokio::time::sleep(every).await;
+            tokio::time::sleep_until(next).await;
+            if self.max_run.is_some_and(|max| claimed_at.elapsed() >= max) {
+                tracing::error!(
+                    key,
+                    attempt,
+                    max_run = ?self.max_run,
+                    "run outlived its maximum; its claim is no longer renewed and the next attempt is a recovery"
+                );
+                return;
+            }
+            let sent = tokio::time::Instant::now();
             // Bounded by the spacing, so that one hung renewal does not hold up the next.
             match bounded(every, self.store.renew(key, attempt, self.lease)).await {
-                Ok(()) => {}
+                Ok(()) => {
+                    renewed = sent;
+                    next = sent + every;
+                }
                 Err(err @ StoreError::LostClaim { .. }) => {
                     tracing::error!(
                         key,
@@ -575,7 +617,21 @@ impl Idempotency {
                     );
                     return;
                 }
-                Err(err) => tracing::warn!(key, attempt, error = %err, "could not renew a claim"),
+                Err(err) => {
+                    let unrenewed = renewed.elapsed();
+                    if unrenewed >= self.lease {
+                        tracing::error!(
+                            key,
+                            attempt,
+                            error = %err,
+                            ?unrenewed,
+                            "claim not renewed for a whole lease: a recovery may run beside this attempt"
+                        );
+                    } else {
+                        tracing::warn!(key, attempt, error = %err, "could not renew a claim; trying again soon");
+                    }
+                    next = tokio::time::Instant::now() + soon;
+                }
             }
         }
     }
@@ -588,10 +644,18 @@ impl Idempotency {
                 Ok(()) => return Ok(()),
                 Err(StoreError::LostClaim { .. }) => {
                     // An earlier try may have been written with its answer lost: then the
-                    // record says so.
-                    if let Ok(Some(record)) = self.bounded(self.store.record(key)).await {
-                        if record.state == State::Done && record.attempt == attempt {
-                            return Ok(());
+                    // record says so. A record that cannot be read is no proof either way.
+                    match self.bounded(self.store.record(key)).await {
+                        Ok(Some(record))
+                            if record.state == State::Done && record.attempt == attempt =>
+                        {
+                            return Ok(())
+                        }
+                        Ok(_) => {}
+                        Err(_) => {
+                            tokio::time::sleep(pause).await;
+                            pause = (pause * 2).min(MAX_RECORD_BACKOFF);
+                            continue;
                         }
                     }
                     tracing::error!(
@@ -858,5 +922,190 @@ mod tests {
             store.record("k").await.unwrap().map(|r| r.state),
             Some(State::Done)
         );
+    }
+
+    /// A memory store whose first renewal is applied but answered late, and whose second
+    /// hangs past its bound: a short hiccup that must not let a duplicate take over.
+    struct HiccupStore {
+        inner: MemoryStore,
+        renewals: AtomicUsize,
+    }
+
+    impl Store for HiccupStore {
+        fn claim<'a>(
+            &'a self,
+            key: &'a str,
+            fingerprint: &'a str,
+            lease: Duration,
+            recover: bool,
+        ) -> futures_util::future::BoxFuture<'a, Result<Claim, StoreError>> {
+            self.inner.claim(key, fingerprint, lease, recover)
+        }
+        fn renew<'a>(
+            &'a self,
+            key: &'a str,
+            attempt: u32,
+            lease: Duration,
+        ) -> futures_util::future::BoxFuture<'a, Result<(), StoreError>> {
+            let n = self.renewals.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                match n {
+                    0 => {
+                        let applied = self.inner.renew(key, attempt, lease).await;
+                        tokio::time::sleep(Duration::from_millis(900)).await;
+                        applied
+                    }
+                    1 => {
+                        tokio::time::sleep(Duration::from_millis(1100)).await;
+                        self.inner.renew(key, attempt, lease).await
+                    }
+                    _ => self.inner.renew(key, attempt, lease).await,
+                }
+            })
+        }
+        fn complete<'a>(
+            &'a self,
+            key: &'a str,
+            attempt: u32,
+        ) -> futures_util::future::BoxFuture<'a, Result<(), StoreError>> {
+            self.inner.complete(key, attempt)
+        }
+        fn release<'a>(
+            &'a self,
+            key: &'a str,
+            attempt: u32,
+        ) -> futures_util::future::BoxFuture<'a, Result<(), StoreError>> {
+            self.inner.release(key, attempt)
+        }
+        fn abandon<'a>(
+            &'a self,
+            key: &'a str,
+            attempt: u32,
+        ) -> futures_util::future::BoxFuture<'a, Result<(), StoreError>> {
+            self.inner.abandon(key, attempt)
+        }
+        fn resolve<'a>(
+            &'a self,
+            key: &'a str,
+            resolution: Resolution,
+        ) -> futures_util::future::BoxFuture<'a, Result<bool, StoreError>> {
+            self.inner.resolve(key, resolution)
+        }
+        fn record<'a>(
+            &'a self,
+            key: &'a str,
+        ) -> futures_util::future::BoxFuture<'a, Result<Option<Record>, StoreError>> {
+            self.inner.record(key)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_and_a_hung_renewal_do_not_let_a_duplicate_run_beside_a_live_run() {
+        let idempotency = Idempotency::new(HiccupStore {
+            inner: MemoryStore::new(),
+            renewals: AtomicUsize::new(0),
+        })
+        .with_lease(Duration::from_secs(3))
+        .unwrap()
+        .with_wait(Duration::ZERO);
+        let paid = Arc::new(AtomicUsize::new(0));
+        let first = tokio::spawn({
+            let (idempotency, paid) = (idempotency.clone(), Arc::clone(&paid));
+            async move {
+                let run: Run = idempotency
+                    .run("k", "", move |_| async move {
+                        tokio::time::sleep(Duration::from_secs(8)).await;
+                        paid.fetch_add(1, Ordering::SeqCst);
+                        Ok(())
+                    })
+                    .await;
+                run
+            }
+        });
+        // Renewal 1 (sent at 1 s) is answered at 1.9 s; renewal 2 (sent at 2 s) hangs
+        // until its bound at 3 s; the claim from 1 s runs out at 4 s unless renewed again.
+        tokio::time::sleep(Duration::from_millis(4300)).await;
+        let paid_again = Arc::clone(&paid);
+        let duplicate: Run = idempotency
+            .run("k", "", move |_| async move {
+                paid_again.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            })
+            .await;
+        assert!(
+            matches!(duplicate, Err(RunError::Busy { .. })),
+            "{duplicate:?}"
+        );
+        assert_eq!(first.await.unwrap().unwrap(), Outcome::Ran { attempt: 1 });
+        assert_eq!(paid.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_recovery_that_fails_leaves_the_next_attempt_a_recovery() {
+        let idempotency = Idempotency::new(MemoryStore::new());
+        let _: Run = idempotency
+            .run("k", "", |_| async { panic!("after the transfer") })
+            .await;
+        let (seen, seen_rx) = std::sync::mpsc::channel();
+        for _ in 0..2 {
+            let seen = seen.clone();
+            let _: Run = idempotency
+                .run("k", "", move |attempt| {
+                    let _ = seen.send(attempt);
+                    // The payment system could not be asked: not a clean "not paid".
+                    async { Err("ledger unreachable") }
+                })
+                .await;
+        }
+        let attempts: Vec<Attempt> = seen_rx.try_iter().collect();
+        assert_eq!(attempts.len(), 2);
+        for (attempt, number) in attempts.iter().zip([2, 3]) {
+            assert_eq!(attempt.number(), number);
+            assert_eq!(
+                attempt.recovery().map(|r| r.reason),
+                Some(Unresolved::Panicked),
+                "{attempt:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wait_of_any_length_is_accepted() {
+        let idempotency = Idempotency::new(MemoryStore::new()).with_wait(Duration::MAX);
+        let run: Run = idempotency.run("k", "", |_| async { Ok(()) }).await;
+        assert_eq!(run.unwrap(), Outcome::Ran { attempt: 1 });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_past_its_maximum_lets_its_key_recover() {
+        let idempotency = Idempotency::new(MemoryStore::new())
+            .with_lease(Duration::from_secs(1))
+            .unwrap()
+            .with_wait(Duration::ZERO)
+            .with_max_run(Duration::from_secs(2));
+        let hung = tokio::spawn({
+            let idempotency = idempotency.clone();
+            async move {
+                let run: Run = idempotency.run("k", "", |_| std::future::pending()).await;
+                run
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let early: Run = idempotency.run("k", "", |_| async { Ok(()) }).await;
+        assert!(matches!(early, Err(RunError::Busy { .. })), "{early:?}");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let (seen, seen_rx) = oneshot::channel();
+        let late: Run = idempotency
+            .run("k", "", move |attempt| {
+                let _ = seen.send(attempt);
+                async { Ok(()) }
+            })
+            .await;
+        assert_eq!(late.unwrap(), Outcome::Ran { attempt: 2 });
+        assert_eq!(
+            seen_rx.await.unwrap().recovery().map(|r| r.reason),
+            Some(Unresolved::LeaseExpired)
+        );
+        hung.abort();
     }
 }

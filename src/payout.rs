@@ -210,7 +210,8 @@ impl PayoutRefusal {
 
 /// The idempotency key of a ChainVine payment request, scoped by its community:
 /// `chainvine:<community id>:payment:<id>` from the request's own id in `event.data`
-/// ([`PaymentRequest::id`], blank values skipped), else
+/// ([`PaymentRequest::id`]: the first non-blank of `payment_request_id`,
+/// `paymentRequestId`, `payout_id`, `payoutId`, `id`, trimmed), else
 /// `chainvine:<community id>:event:<event_id>` from the envelope.
 ///
 /// Both name the payment request itself, which stays the same however often it is
@@ -221,7 +222,9 @@ impl PayoutRefusal {
 ///
 /// # Errors
 ///
-/// [`PayoutRefusal::MissingId`] when neither id is there (or both are blank).
+/// [`PayoutRefusal::MissingId`] when neither id is there (or both are blank), or when an
+/// id field holds something that is neither a string nor an integer: such a request is
+/// refused rather than keyed on a guess.
 ///
 /// ```
 /// use hookguard::chainvine::Envelope;
@@ -237,16 +240,20 @@ impl PayoutRefusal {
 /// ```
 pub fn idempotency_key(envelope: &Envelope) -> Result<String, PayoutRefusal> {
     let community = key_part(&envelope.source.community.id);
-    let data_id = envelope.payment_request().and_then(|r| r.id.as_deref());
-    match data_id {
-        Some(id) if !id.trim().is_empty() => {
-            Ok(format!("chainvine:{community}:payment:{}", key_part(id)))
+    let data_id = match envelope.payment_request() {
+        Some(request) => {
+            crate::chainvine::payment_id(&request.raw).map_err(|_| PayoutRefusal::MissingId)?
         }
-        _ if !envelope.event_id.trim().is_empty() => Ok(format!(
+        None => None,
+    };
+    let event_id = envelope.event_id.trim();
+    match data_id {
+        Some(id) => Ok(format!("chainvine:{community}:payment:{}", key_part(&id))),
+        None if !event_id.is_empty() => Ok(format!(
             "chainvine:{community}:event:{}",
-            key_part(&envelope.event_id)
+            key_part(event_id)
         )),
-        _ => Err(PayoutRefusal::MissingId),
+        None => Err(PayoutRefusal::MissingId),
     }
 }
 
@@ -255,32 +262,76 @@ fn key_part(part: &str) -> String {
     part.replace('%', "%25").replace(':', "%3A")
 }
 
-/// The fingerprint of what a payment request pays: `v1:` and the SHA-256, in hex, of
-/// its amount (exact text), currency, wallet (`wallet_address`, else the user's), user
-/// (`user_id`, else the user's id) and reward name, each absent one written as `null`.
+/// The fields of a payment request that say what is paid and to whom, as raw JSON.
+const PAID_FIELDS: [&str; 9] = [
+    "amount",
+    "currency",
+    "token",
+    "chain_id",
+    "chainId",
+    "wallet_address",
+    "walletAddress",
+    "user_id",
+    "userId",
+];
+
+/// The fields of its `user` that say who is paid, as raw JSON.
+const PAID_USER_FIELDS: [&str; 5] = [
+    "id",
+    "wallet_address",
+    "walletAddress",
+    "external_identifier",
+    "externalIdentifier",
+];
+
+/// The fingerprint of what a payment request pays: `v1:` and the SHA-256, in hex, of the
+/// exact JSON text of its `amount`, `currency`, `token`, `chain_id`, `wallet_address`,
+/// `user_id` (each in either spelling), its `user`'s `id`, wallet and
+/// `external_identifier`, and its `reward`'s `name`: whatever their shape, so that
+/// `"amount": 15` and `"amount": 1500` differ although neither is a typed
+/// [`Amount`](crate::amount::Amount).
 ///
 /// The claim keeps the fingerprint of the first delivery of a key; a later delivery of
 /// the same key with another fingerprint is refused (409) and never paid. Only what is
 /// paid is in it: fields that change from one delivery of a request to the next
-/// (`sent_at`, `request_id`) are not.
+/// (`sent_at`, `request_id`, in the envelope) are not, nor are the user's name or email.
 pub fn fingerprint(request: &PaymentRequest) -> String {
-    let user = request.user.as_ref();
-    let wallet = request
-        .wallet_address
-        .as_deref()
-        .or_else(|| user.and_then(|u| u.wallet_address.as_deref()));
-    let user_id = request
-        .user_id
-        .as_deref()
-        .or_else(|| user.and_then(|u| u.id.as_deref()));
-    let parts = [
-        request.amount.as_ref().map(|a| a.as_str()),
-        request.currency.as_deref(),
-        wallet,
-        user_id,
-        request.reward.as_ref().map(|r| r.name.as_str()),
-    ];
-    // A JSON array: every part quoted and escaped, so no two lists read alike.
+    use std::collections::BTreeMap;
+    type Fields<'a> = BTreeMap<String, &'a serde_json::value::RawValue>;
+    fn fields(raw: &str) -> Option<Fields<'_>> {
+        serde_json::from_str(raw).ok()
+    }
+    // Each part by its name, so that no two lists of parts read alike.
+    let mut parts: Vec<(String, &str)> = Vec::new();
+    match fields(request.raw.get()) {
+        Some(data) => {
+            for name in PAID_FIELDS {
+                if let Some(value) = data.get(name) {
+                    parts.push((name.to_owned(), value.get()));
+                }
+            }
+            if let Some(user) = data.get("user") {
+                match fields(user.get()) {
+                    Some(user) => {
+                        for name in PAID_USER_FIELDS {
+                            if let Some(value) = user.get(name) {
+                                parts.push((format!("user.{name}"), value.get()));
+                            }
+                        }
+                    }
+                    None => parts.push(("user".to_owned(), user.get())),
+                }
+            }
+            if let Some(reward) = data.get("reward") {
+                match fields(reward.get()).as_ref().and_then(|r| r.get("name")) {
+                    Some(name) => parts.push(("reward.name".to_owned(), name.get())),
+                    None => parts.push(("reward".to_owned(), reward.get())),
+                }
+            }
+        }
+        // Not an object: all of it is what is paid.
+        None => parts.push((String::new(), request.raw.get())),
+    }
     let canonical = serde_json::to_vec(&parts).unwrap_or_default();
     format!("v1:{}", hex::encode(Sha256::digest(&canonical)))
 }

@@ -877,32 +877,80 @@ async fn stores_agree_on_every_transition(spec: StoreSpec) {
         "{kind}"
     );
 
-    // A clean failure: a plain retry.
+    // A recovery that fails cleanly leaves the panic's outcome unknown: the next attempt
+    // is a recovery too, with the same reason.
     store.release(&key, 2).await.unwrap();
+    assert_eq!(
+        store.record(&key).await.unwrap().map(|r| r.state),
+        Some(State::RecoveryFailed),
+        "{kind}"
+    );
+    assert_eq!(
+        claim("f", lease, false).await,
+        Claim::Unresolved {
+            attempt: 2,
+            reason: Unresolved::Panicked
+        },
+        "{kind}"
+    );
+    assert_eq!(
+        claim("f", lease, true).await,
+        Claim::Acquired {
+            attempt: 3,
+            recovery: Some(Recovery {
+                previous_attempt: 2,
+                reason: Unresolved::Panicked
+            })
+        },
+        "{kind}"
+    );
+    // An operator who finds nothing paid settles it; a clean failure then is plain.
+    store.abandon(&key, 3).await.unwrap();
+    assert!(store.resolve(&key, Resolution::NotPaid).await.unwrap());
+    assert_eq!(
+        claim("f", lease, true).await,
+        Claim::Acquired {
+            attempt: 4,
+            recovery: None
+        },
+        "{kind}"
+    );
+    store.release(&key, 4).await.unwrap();
+    assert_eq!(
+        store.record(&key).await.unwrap().map(|r| r.state),
+        Some(State::Failed),
+        "{kind}"
+    );
     assert_eq!(
         claim("f", Duration::from_millis(300), true).await,
         Claim::Acquired {
-            attempt: 3,
+            attempt: 5,
             recovery: None
         },
         "{kind}"
     );
 
-    // A lease that ran out: held unless recovering; an operator settles it.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A lease that ran out: held unless recovering. An operator may settle it only a
+    // whole lease later, in case the run is alive and its renewals merely late.
+    tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(
         claim("f", lease, false).await,
         Claim::Unresolved {
-            attempt: 3,
+            attempt: 5,
             reason: Unresolved::LeaseExpired
         },
         "{kind}"
     );
+    assert!(
+        !store.resolve(&key, Resolution::NotPaid).await.unwrap(),
+        "{kind}: settled within the grace"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(store.resolve(&key, Resolution::NotPaid).await.unwrap());
     assert_eq!(
         claim("f", Duration::from_millis(300), true).await,
         Claim::Acquired {
-            attempt: 4,
+            attempt: 6,
             recovery: None
         },
         "{kind}"
@@ -911,9 +959,9 @@ async fn stores_agree_on_every_transition(spec: StoreSpec) {
     assert_eq!(
         claim("f", lease, true).await,
         Claim::Acquired {
-            attempt: 5,
+            attempt: 7,
             recovery: Some(Recovery {
-                previous_attempt: 4,
+                previous_attempt: 6,
                 reason: Unresolved::LeaseExpired
             })
         },
@@ -921,21 +969,21 @@ async fn stores_agree_on_every_transition(spec: StoreSpec) {
     );
     // The attempt that lost its claim can no longer record anything.
     assert!(matches!(
-        store.complete(&key, 4).await,
-        Err(StoreError::LostClaim { attempt: 4, .. })
+        store.complete(&key, 6).await,
+        Err(StoreError::LostClaim { attempt: 6, .. })
     ));
     // A live claim is not an operator's to settle.
     assert!(!store.resolve(&key, Resolution::Paid).await.unwrap());
 
-    store.complete(&key, 5).await.unwrap();
+    store.complete(&key, 7).await.unwrap();
     assert_eq!(
         claim("f", lease, true).await,
-        Claim::Done { attempt: 5 },
+        Claim::Done { attempt: 7 },
         "{kind}"
     );
     assert_eq!(
         claim("other", lease, true).await,
-        Claim::Conflict { attempt: 5 },
+        Claim::Conflict { attempt: 7 },
         "{kind}: a done key with other content is a conflict, not done"
     );
     assert!(!store.resolve(&key, Resolution::NotPaid).await.unwrap());
@@ -943,7 +991,7 @@ async fn stores_agree_on_every_transition(spec: StoreSpec) {
         store.record(&key).await.unwrap(),
         Some(Record {
             state: State::Done,
-            attempt: 5,
+            attempt: 7,
             fingerprint: "f".into()
         })
     );

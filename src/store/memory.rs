@@ -26,12 +26,33 @@ struct Entry {
     state: State,
     attempt: u32,
     lease_until: Instant,
+    /// When the lease was last set, so that `lease_until - renewed_at` is its length.
+    renewed_at: Instant,
     fingerprint: String,
+    /// Why the latest attempt was a recovery, if it was.
+    recovery: Option<Unresolved>,
 }
 
 impl Entry {
     fn lease_left(&self, now: Instant) -> Option<Duration> {
         Some(self.lease_until.checked_duration_since(now)?).filter(|left| !left.is_zero())
+    }
+}
+
+impl Entry {
+    /// Whether an operator may settle the key: its outcome is unknown, and if it was
+    /// running, its lease ran out a whole lease ago (late renewals are not a death).
+    fn unknown_for_a_lease(&self, now: Instant) -> bool {
+        match self.state {
+            State::Panicked | State::RecoveryFailed => true,
+            State::Running => {
+                let lease = self.lease_until.saturating_duration_since(self.renewed_at);
+                self.lease_until
+                    .checked_add(lease)
+                    .is_some_and(|settled| settled <= now)
+            }
+            State::Done | State::Failed => false,
+        }
     }
 }
 
@@ -72,7 +93,13 @@ impl MemoryStore {
     }
 
     fn finish(&self, key: &str, attempt: u32, state: State) -> Result<(), StoreError> {
-        self.held(key, attempt, |entry| entry.state = state)
+        self.held(key, attempt, |entry| {
+            // A recovery that fails cleanly leaves the outcome it recovered from unknown.
+            entry.state = match (state, entry.recovery) {
+                (State::Failed, Some(_)) => State::RecoveryFailed,
+                _ => state,
+            };
+        })
     }
 
     fn claim_now(&self, key: &str, fingerprint: &str, lease: Duration, recover: bool) -> Claim {
@@ -85,7 +112,9 @@ impl MemoryStore {
                         state: State::Running,
                         attempt: 1,
                         lease_until: lease_until(now, lease),
+                        renewed_at: now,
                         fingerprint: fingerprint.to_owned(),
+                        recovery: None,
                     },
                 );
                 return Claim::Acquired {
@@ -99,16 +128,28 @@ impl MemoryStore {
                 (State::Failed, _) => Some(None),
                 (State::Running, None) if recover => Some(Some(Unresolved::LeaseExpired)),
                 (State::Panicked, _) if recover => Some(Some(Unresolved::Panicked)),
+                (State::RecoveryFailed, _) if recover => {
+                    Some(Some(entry.recovery.unwrap_or(Unresolved::LeaseExpired)))
+                }
                 _ => None,
             };
             let matches = entry.fingerprint == fingerprint;
             let Some(reason) = takeover.filter(|_| matches) else {
-                return not_acquired(entry.state, entry.attempt, left, matches, recover);
+                return not_acquired(
+                    entry.state,
+                    entry.attempt,
+                    left,
+                    matches,
+                    recover,
+                    entry.recovery,
+                );
             };
             let previous_attempt = entry.attempt;
             entry.state = State::Running;
             entry.attempt = entry.attempt.saturating_add(1);
             entry.lease_until = lease_until(now, lease);
+            entry.renewed_at = now;
+            entry.recovery = reason;
             Claim::Acquired {
                 attempt: entry.attempt,
                 recovery: reason.map(|reason| Recovery {
@@ -141,6 +182,7 @@ impl Store for MemoryStore {
         let now = Instant::now();
         let result = self.held(key, attempt, |entry| {
             entry.lease_until = lease_until(now, lease);
+            entry.renewed_at = now;
         });
         Box::pin(async move { result })
     }
@@ -167,10 +209,7 @@ impl Store for MemoryStore {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         let now = Instant::now();
         let settled = self.with_records(|records| match records.get_mut(key) {
-            Some(entry)
-                if entry.state == State::Panicked
-                    || (entry.state == State::Running && entry.lease_left(now).is_none()) =>
-            {
+            Some(entry) if entry.unknown_for_a_lease(now) => {
                 entry.state = resolution.state();
                 true
             }

@@ -118,6 +118,9 @@ pub enum State {
     Failed,
     /// The last run panicked; the next delivery is a recovery.
     Panicked,
+    /// The last run was a recovery and failed cleanly: the outcome it was recovering
+    /// from is still unknown, so the next delivery is a recovery too.
+    RecoveryFailed,
 }
 
 impl State {
@@ -128,6 +131,7 @@ impl State {
             State::Done => "done",
             State::Failed => "failed",
             State::Panicked => "panicked",
+            State::RecoveryFailed => "recovery_failed",
         }
     }
 
@@ -138,6 +142,7 @@ impl State {
             "done" => Ok(State::Done),
             "failed" => Ok(State::Failed),
             "panicked" => Ok(State::Panicked),
+            "recovery_failed" => Ok(State::RecoveryFailed),
             other => Err(StoreError::Corrupt(format!("unknown state `{other}`"))),
         }
     }
@@ -237,7 +242,9 @@ pub trait Store: Send + Sync + 'static {
     fn complete<'a>(&'a self, key: &'a str, attempt: u32) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Records that `attempt` failed cleanly: the next claim is acquired at once, as a
-    /// plain attempt.
+    /// plain attempt, unless `attempt` was itself a recovery (then the outcome it was
+    /// recovering from is still unknown: [`State::RecoveryFailed`], and the next claim is
+    /// a recovery with the same reason).
     ///
     /// # Errors
     ///
@@ -253,8 +260,10 @@ pub trait Store: Send + Sync + 'static {
     fn abandon<'a>(&'a self, key: &'a str, attempt: u32) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Settles a key whose last attempt's outcome is unknown, as an operator found it in
-    /// the payment system. Returns whether the key was in that state (a key that is done,
-    /// failed, or held by a live run is left alone).
+    /// the payment system. Returns whether the key was in that state: panicked, a failed
+    /// recovery, or running with a lease that ran out a whole lease ago (the grace keeps
+    /// an operator from settling a live run whose renewals are merely late). A key that
+    /// is done, failed, or held by a live run is left alone.
     fn resolve<'a>(
         &'a self,
         key: &'a str,
@@ -310,19 +319,67 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
 }
 
-/// What a recovery after a record in `state` is, for the record's `recovery` column:
-/// 0 none, 1 lease expired, 2 panicked.
+/// The SQL stores' `recovery` column: 0 none, 1 lease expired, 2 panicked.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn unresolved_from(code: i64) -> Option<Unresolved> {
+    match code {
+        1 => Some(Unresolved::LeaseExpired),
+        2 => Some(Unresolved::Panicked),
+        _ => None,
+    }
+}
+
+/// The recovery an acquired `attempt` is, from its `recovery` column.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn recovery_from(code: i64, attempt: u32) -> Option<Recovery> {
-    let reason = match code {
-        1 => Unresolved::LeaseExpired,
-        2 => Unresolved::Panicked,
-        _ => return None,
-    };
     Some(Recovery {
         previous_attempt: attempt.saturating_sub(1),
-        reason,
+        reason: unresolved_from(code)?,
     })
+}
+
+/// The SQL both stores share, with the database's clock expression `now` and its
+/// placeholders `p(n)` spliced in.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) mod sql {
+    /// Why a taking-over claim is a recovery, from the old row's state (the `SET`
+    /// expressions of an upsert read the old row): none after a clean failure, the
+    /// panic, the reason carried by a failed recovery, else an expired lease.
+    pub(crate) fn recovery_of_takeover(table: &str) -> String {
+        format!(
+            "CASE {table}.state WHEN 'failed' THEN 0 WHEN 'panicked' THEN 2 \
+             WHEN 'recovery_failed' THEN {table}.recovery ELSE 1 END"
+        )
+    }
+
+    /// Whether the old row may be taken over: the same fingerprint, and a clean failure,
+    /// or (when `recover`, a boolean placeholder, is set) an unknown outcome.
+    pub(crate) fn may_take_over(table: &str, recover: &str) -> String {
+        format!(
+            "{table}.fingerprint = excluded.fingerprint AND ({table}.state = 'failed' \
+             OR ({recover} AND ({table}.state IN ('panicked', 'recovery_failed') \
+               OR ({table}.state = 'running' AND {table}.lease_until <= excluded.updated_at))))"
+        )
+    }
+
+    /// Records a clean failure: `failed`, or `recovery_failed` for a recovery.
+    pub(crate) fn release(table: &str, now: &str, key: &str, attempt: &str) -> String {
+        format!(
+            "UPDATE {table} SET state = CASE WHEN recovery = 0 THEN 'failed' \
+               ELSE 'recovery_failed' END, updated_at = {now} \
+             WHERE key = {key} AND attempt = {attempt} AND state = 'running'"
+        )
+    }
+
+    /// Settles an unknown outcome: panicked, a failed recovery, or a lease that ran out
+    /// a whole lease ago (`lease_until - updated_at` is the lease of the last renewal).
+    pub(crate) fn resolve(table: &str, now: &str, key: &str, state: &str) -> String {
+        format!(
+            "UPDATE {table} SET state = {state}, updated_at = {now} \
+             WHERE key = {key} AND (state IN ('panicked', 'recovery_failed') \
+               OR (state = 'running' AND 2 * lease_until - updated_at <= {now}))"
+        )
+    }
 }
 
 /// A lease in whole milliseconds, cut to [`MAX_LEASE`].
@@ -359,17 +416,21 @@ pub(crate) struct Found {
     /// Milliseconds of lease left, by the store's clock (zero or less: run out).
     pub(crate) lease_left_ms: i64,
     pub(crate) fingerprint: String,
+    /// The `recovery` column: why the latest attempt was a recovery (0: it was not).
+    pub(crate) recovery: i64,
 }
 
 /// What a claim that did not acquire its key found. A record that changed in between
 /// (failed, or its lease ran out while `recover` is set), or vanished, reads as a lease
-/// already over, so the caller claims again at once.
+/// already over, so the caller claims again at once. `carried` is why the latest attempt
+/// was a recovery, for a failed recovery's key.
 pub(crate) fn not_acquired(
     state: State,
     attempt: u32,
     lease_left: Option<Duration>,
     fingerprint_matches: bool,
     recover: bool,
+    carried: Option<Unresolved>,
 ) -> Claim {
     if !fingerprint_matches {
         return Claim::Conflict { attempt };
@@ -378,6 +439,13 @@ pub(crate) fn not_acquired(
         attempt,
         lease_left: Duration::ZERO,
     };
+    let unresolved = |reason| {
+        if recover {
+            again
+        } else {
+            Claim::Unresolved { attempt, reason }
+        }
+    };
     match (state, lease_left) {
         (State::Done, _) => Claim::Done { attempt },
         (State::Failed, _) => again,
@@ -385,16 +453,9 @@ pub(crate) fn not_acquired(
             attempt,
             lease_left,
         },
-        (State::Running, None) if recover => again,
-        (State::Running, None) => Claim::Unresolved {
-            attempt,
-            reason: Unresolved::LeaseExpired,
-        },
-        (State::Panicked, _) if recover => again,
-        (State::Panicked, _) => Claim::Unresolved {
-            attempt,
-            reason: Unresolved::Panicked,
-        },
+        (State::Running, None) => unresolved(Unresolved::LeaseExpired),
+        (State::Panicked, _) => unresolved(Unresolved::Panicked),
+        (State::RecoveryFailed, _) => unresolved(carried.unwrap_or(Unresolved::LeaseExpired)),
     }
 }
 
@@ -410,6 +471,7 @@ pub(crate) fn claim_not_acquired(found: Option<Found>, fingerprint: &str, recove
                 .map(Duration::from_millis),
             found.fingerprint == fingerprint,
             recover,
+            unresolved_from(found.recovery),
         ),
         None => Claim::Running {
             attempt: 0,

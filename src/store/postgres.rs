@@ -4,8 +4,8 @@ use futures_util::future::BoxFuture;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::{
-    attempt_from, checked_table, claim_not_acquired, finished, millis, recovery_from, unavailable,
-    Claim, Found, Record, Resolution, State, Store, StoreError, DEFAULT_TABLE,
+    attempt_from, checked_table, claim_not_acquired, finished, millis, recovery_from, sql,
+    unavailable, Claim, Found, Record, Resolution, State, Store, StoreError, DEFAULT_TABLE,
 };
 
 /// The database's own clock in milliseconds: every receiver process sharing the store
@@ -37,13 +37,14 @@ struct Sql {
     lookup: String,
     renew: String,
     finish: String,
+    release: String,
     resolve: String,
 }
 
 impl Sql {
     fn new(table: &str) -> Self {
         Self {
-            // As SQLite's (see there); `SET` expressions read the old row here too.
+            // As SQLite's (see there); the `c` alias names the old row.
             claim: format!(
                 "INSERT INTO {table} AS c \
                    (key, state, attempt, lease_until, updated_at, fingerprint, recovery) \
@@ -51,14 +52,15 @@ impl Sql {
                    FROM (SELECT {NOW_MS} AS ms) AS now \
                  ON CONFLICT (key) DO UPDATE SET state = 'running', attempt = c.attempt + 1, \
                    lease_until = excluded.lease_until, updated_at = excluded.updated_at, \
-                   recovery = CASE c.state WHEN 'failed' THEN 0 WHEN 'panicked' THEN 2 ELSE 1 END \
-                 WHERE c.fingerprint = excluded.fingerprint AND (c.state = 'failed' \
-                   OR ($4 AND (c.state = 'panicked' \
-                     OR (c.state = 'running' AND c.lease_until <= excluded.updated_at)))) \
-                 RETURNING c.attempt, c.recovery"
+                   recovery = {recovery} \
+                 WHERE {take_over} \
+                 RETURNING c.attempt, c.recovery",
+                recovery = sql::recovery_of_takeover("c"),
+                take_over = sql::may_take_over("c", "$4"),
             ),
             lookup: format!(
-                "SELECT state, attempt, lease_until - {NOW_MS}, fingerprint FROM {table} WHERE key = $1"
+                "SELECT state, attempt, lease_until - {NOW_MS}, fingerprint, recovery \
+                 FROM {table} WHERE key = $1"
             ),
             renew: format!(
                 "UPDATE {table} SET lease_until = {NOW_MS} + $3, updated_at = {NOW_MS} \
@@ -68,11 +70,8 @@ impl Sql {
                 "UPDATE {table} SET state = $3, updated_at = {NOW_MS} \
                  WHERE key = $1 AND attempt = $2 AND state = 'running'"
             ),
-            resolve: format!(
-                "UPDATE {table} SET state = $2, updated_at = {NOW_MS} \
-                 WHERE key = $1 AND (state = 'panicked' \
-                   OR (state = 'running' AND lease_until <= {NOW_MS}))"
-            ),
+            release: sql::release(table, NOW_MS, "$1", "$2"),
+            resolve: sql::resolve(table, NOW_MS, "$1", "$2"),
         }
     }
 }
@@ -146,28 +145,32 @@ impl PostgresStore {
     }
 
     async fn finish(&self, key: &str, attempt: u32, state: State) -> Result<(), StoreError> {
-        let done = sqlx::query(&self.sql.finish)
-            .bind(key)
-            .bind(i64::from(attempt))
-            .bind(state.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        let statement = match state {
+            State::Failed => sqlx::query(&self.sql.release)
+                .bind(key)
+                .bind(i64::from(attempt)),
+            _ => sqlx::query(&self.sql.finish)
+                .bind(key)
+                .bind(i64::from(attempt))
+                .bind(state.as_str()),
+        };
+        let done = statement.execute(&self.pool).await.map_err(unavailable)?;
         finished(done.rows_affected(), key, attempt)
     }
 
     async fn lookup(&self, key: &str) -> Result<Option<Found>, StoreError> {
-        let row: Option<(String, i64, i64, String)> = sqlx::query_as(&self.sql.lookup)
+        let row: Option<(String, i64, i64, String, i64)> = sqlx::query_as(&self.sql.lookup)
             .bind(key)
             .fetch_optional(&self.pool)
             .await
             .map_err(unavailable)?;
-        row.map(|(state, attempt, lease_left_ms, fingerprint)| {
+        row.map(|(state, attempt, lease_left_ms, fingerprint, recovery)| {
             Ok(Found {
                 state: State::parse(&state)?,
                 attempt: attempt_from(attempt)?,
                 lease_left_ms,
                 fingerprint,
+                recovery,
             })
         })
         .transpose()

@@ -7,8 +7,8 @@ use sqlx::sqlite::{
 };
 
 use super::{
-    attempt_from, checked_table, claim_not_acquired, finished, millis, recovery_from, unavailable,
-    Claim, Found, Record, Resolution, State, Store, StoreError, DEFAULT_TABLE,
+    attempt_from, checked_table, claim_not_acquired, finished, millis, recovery_from, sql,
+    unavailable, Claim, Found, Record, Resolution, State, Store, StoreError, DEFAULT_TABLE,
 };
 
 /// The database's clock in milliseconds since the Unix epoch. SQLite reads `'now'` once
@@ -40,6 +40,7 @@ struct Sql {
     lookup: String,
     renew: String,
     finish: String,
+    release: String,
     resolve: String,
 }
 
@@ -48,25 +49,23 @@ impl Sql {
         Self {
             // One statement, so SQLite's write lock makes it atomic: a new key is inserted
             // as attempt 1; an existing one with the same fingerprint is taken over only if
-            // it failed, or (with ?4 set) if its outcome is unknown: it panicked, or its
-            // lease ran out. The `SET` expressions read the old row, so `recovery` says
-            // what the previous attempt left. `RETURNING` yields a row only when this
-            // call acquired the key.
+            // it failed cleanly, or (with ?4 set) if its outcome is unknown. `RETURNING`
+            // yields a row only when this call acquired the key.
             claim: format!(
                 "INSERT INTO {table} \
                    (key, state, attempt, lease_until, updated_at, fingerprint, recovery) \
                  VALUES (?1, 'running', 1, {NOW_MS} + ?2, {NOW_MS}, ?3, 0) \
                  ON CONFLICT (key) DO UPDATE SET state = 'running', \
                    attempt = {table}.attempt + 1, lease_until = excluded.lease_until, \
-                   updated_at = excluded.updated_at, \
-                   recovery = CASE {table}.state WHEN 'failed' THEN 0 WHEN 'panicked' THEN 2 ELSE 1 END \
-                 WHERE {table}.fingerprint = excluded.fingerprint AND ({table}.state = 'failed' \
-                   OR (?4 AND ({table}.state = 'panicked' \
-                     OR ({table}.state = 'running' AND {table}.lease_until <= excluded.updated_at)))) \
-                 RETURNING attempt, recovery"
+                   updated_at = excluded.updated_at, recovery = {recovery} \
+                 WHERE {take_over} \
+                 RETURNING attempt, recovery",
+                recovery = sql::recovery_of_takeover(table),
+                take_over = sql::may_take_over(table, "?4"),
             ),
             lookup: format!(
-                "SELECT state, attempt, lease_until - {NOW_MS}, fingerprint FROM {table} WHERE key = ?1"
+                "SELECT state, attempt, lease_until - {NOW_MS}, fingerprint, recovery \
+                 FROM {table} WHERE key = ?1"
             ),
             renew: format!(
                 "UPDATE {table} SET lease_until = {NOW_MS} + ?3, updated_at = {NOW_MS} \
@@ -76,11 +75,8 @@ impl Sql {
                 "UPDATE {table} SET state = ?3, updated_at = {NOW_MS} \
                  WHERE key = ?1 AND attempt = ?2 AND state = 'running'"
             ),
-            resolve: format!(
-                "UPDATE {table} SET state = ?2, updated_at = {NOW_MS} \
-                 WHERE key = ?1 AND (state = 'panicked' \
-                   OR (state = 'running' AND lease_until <= {NOW_MS}))"
-            ),
+            release: sql::release(table, NOW_MS, "?1", "?2"),
+            resolve: sql::resolve(table, NOW_MS, "?1", "?2"),
         }
     }
 }
@@ -139,28 +135,32 @@ impl SqliteStore {
     }
 
     async fn finish(&self, key: &str, attempt: u32, state: State) -> Result<(), StoreError> {
-        let done = sqlx::query(&self.sql.finish)
-            .bind(key)
-            .bind(i64::from(attempt))
-            .bind(state.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        let statement = match state {
+            State::Failed => sqlx::query(&self.sql.release)
+                .bind(key)
+                .bind(i64::from(attempt)),
+            _ => sqlx::query(&self.sql.finish)
+                .bind(key)
+                .bind(i64::from(attempt))
+                .bind(state.as_str()),
+        };
+        let done = statement.execute(&self.pool).await.map_err(unavailable)?;
         finished(done.rows_affected(), key, attempt)
     }
 
     async fn lookup(&self, key: &str) -> Result<Option<Found>, StoreError> {
-        let row: Option<(String, i64, i64, String)> = sqlx::query_as(&self.sql.lookup)
+        let row: Option<(String, i64, i64, String, i64)> = sqlx::query_as(&self.sql.lookup)
             .bind(key)
             .fetch_optional(&self.pool)
             .await
             .map_err(unavailable)?;
-        row.map(|(state, attempt, lease_left_ms, fingerprint)| {
+        row.map(|(state, attempt, lease_left_ms, fingerprint, recovery)| {
             Ok(Found {
                 state: State::parse(&state)?,
                 attempt: attempt_from(attempt)?,
                 lease_left_ms,
                 fingerprint,
+                recovery,
             })
         })
         .transpose()
