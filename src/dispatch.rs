@@ -465,3 +465,45 @@ impl<E: WebhookEvent, B> Service<Request<B>> for Dispatcher<E> {
         DispatchFuture { inner }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::chainvine::Envelope;
+    use crate::store::MemoryStore;
+
+    #[tokio::test]
+    async fn an_unsigned_delivery_cannot_mark_a_signed_one_done() {
+        let body = Bytes::from_static(
+            br#"{"source":{"campaign":{"name":"C","created_on":"2024-01-01","id":"c1"},
+            "community":{"name":"Acme","id":"com_1"}},
+            "event":{"name":"REFERRAL_CONVERSION","data":{"claimer":"u"}},
+            "version":"1","secure_request":false,"request_id":"r","event_id":"evt_1",
+            "sent_at":"2024-01-01T00:00:00Z"}"#,
+        );
+        let event = Envelope::from_slice(&body).expect("an envelope");
+        let signed_runs = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&signed_runs);
+        let dispatcher = Dispatcher::<Envelope>::new()
+            .with_dedup(MemoryStore::new())
+            .on_any(move |delivery: Verified<Envelope>| {
+                if delivery.is_signed() {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                }
+                async { Ok::<_, HandlerError>(()) }
+            });
+        // A forgery under the genuine delivery's event id arrives first...
+        let forged = Verified::unsigned(event.clone(), body.clone());
+        assert_eq!(dispatcher.dispatch(forged).await.status(), StatusCode::OK);
+        // ...and the genuine, signed delivery still runs its handler.
+        let genuine = Verified::new(event.clone(), body.clone());
+        assert_eq!(dispatcher.dispatch(genuine).await.status(), StatusCode::OK);
+        assert_eq!(signed_runs.load(Ordering::SeqCst), 1);
+        // Once, however often it comes again.
+        let again = Verified::new(event, body);
+        assert_eq!(dispatcher.dispatch(again).await.status(), StatusCode::OK);
+        assert_eq!(signed_runs.load(Ordering::SeqCst), 1);
+    }
+}

@@ -130,7 +130,8 @@ impl Payout {
     }
 
     /// Which attempt at this payment request this is, from 1. Above 1 without a
-    /// [recovery](Payout::recovery), every earlier attempt failed cleanly (returned `Err`).
+    /// [recovery](Payout::recovery), no earlier attempt's outcome is unknown: each failed
+    /// cleanly (returned `Err`), or one whose outcome was unknown was later settled.
     pub fn attempt(&self) -> u32 {
         self.attempt.number()
     }
@@ -513,5 +514,95 @@ impl Dispatcher<Envelope> {
             },
         )
         .paying()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(data: &str, event_id: &str) -> Envelope {
+        let body = format!(
+            r#"{{"source":{{"campaign":{{"name":"C","created_on":"2024-01-01","id":"c1"}},
+            "community":{{"name":"Acme","id":"com:1"}}}},
+            "event":{{"name":"PAYMENT_REQUEST","data":{data}}},
+            "version":"1","secure_request":true,"request_id":"r","event_id":"{event_id}",
+            "sent_at":"2024-01-01T00:00:00Z"}}"#
+        );
+        Envelope::from_slice(body.as_bytes()).expect("a payment request")
+    }
+
+    fn key(data: &str, event_id: &str) -> Result<String, PayoutRefusal> {
+        idempotency_key(&envelope(data, event_id))
+    }
+
+    fn print(data: &str) -> String {
+        fingerprint(
+            envelope(data, "e")
+                .payment_request()
+                .expect("a payment request"),
+        )
+    }
+
+    #[test]
+    fn the_key_is_the_most_specific_usable_id_scoped_by_community() {
+        let scoped = |id: &str| Ok(format!("chainvine:com%3A1:payment:{id}"));
+        assert_eq!(
+            key(r#"{"id":"x","payment_request_id":"pr_1"}"#, "e"),
+            scoped("pr_1")
+        );
+        assert_eq!(key(r#"{"id":"","payout_id":"po_1"}"#, "e"), scoped("po_1"));
+        assert_eq!(key(r#"{"id":" pr_2 "}"#, "e"), scoped("pr_2"));
+        assert_eq!(key(r#"{"id":7}"#, "e"), scoped("7"));
+        assert_eq!(
+            key(r#"{"id":123456789012345678901234567890}"#, "e"),
+            scoped("123456789012345678901234567890"),
+            "an integer too large for u64 keeps its digits"
+        );
+        assert_eq!(key(r#"{"id":"a:b%c"}"#, "e"), scoped("a%3Ab%25c"));
+        assert_eq!(
+            key(r#"{"amount":"1"}"#, " evt_1 "),
+            Ok("chainvine:com%3A1:event:evt_1".to_owned())
+        );
+    }
+
+    #[test]
+    fn no_usable_id_is_refused_rather_than_guessed() {
+        for (data, event_id) in [
+            (r#"{"amount":"1"}"#, ""),
+            (r#"{"id":"","amount":"1"}"#, "  "),
+            (r#"{"payment_request_id":1.5}"#, "e"),
+            (r#"{"payment_request_id":true}"#, "e"),
+            (r#"{"id":{"nested":"x"}}"#, "e"),
+        ] {
+            assert_eq!(key(data, event_id), Err(PayoutRefusal::MissingId), "{data}");
+        }
+    }
+
+    #[test]
+    fn the_fingerprint_sees_every_paid_field_whatever_its_shape() {
+        let base = r#"{"id":"p","amount":"15","currency":"USDC","chain_id":137,
+            "wallet_address":"0xA","user_id":"u","user":{"id":"u","email":"a@b"},
+            "reward":{"name":"USDC"}}"#;
+        let same = print(base);
+        // What is not paid may change: the user's email, fields nobody pays on.
+        assert_eq!(print(&base.replace("a@b", "c@d")), same);
+        assert_eq!(
+            print(&base.replace(r#""id":"p","#, r#""id":"p","note":"x","#)),
+            same
+        );
+        for changed in [
+            base.replace(r#""15""#, r#""1500""#),
+            base.replace(r#""15""#, "15"),
+            base.replace("137", "1"),
+            base.replace("0xA", "0xB"),
+            base.replace(r#""user_id":"u""#, r#""user_id":"v""#),
+            base.replace(r#""reward":{"name":"USDC"}"#, r#""reward":{"name":"ETH"}"#),
+            base.replace(r#""currency":"USDC","#, ""),
+        ] {
+            assert_ne!(print(&changed), same, "{changed}");
+        }
+        // Amounts sent as numbers are told apart too, though neither is a typed amount.
+        assert_ne!(print(r#"{"amount":15}"#), print(r#"{"amount":1500}"#));
     }
 }

@@ -56,12 +56,13 @@ pub enum Unresolved {
 }
 
 /// An attempt that follows one whose outcome is unknown: the handler must find out from
-/// its payment system whether the previous attempt paid before paying again.
+/// its payment system whether an earlier attempt paid before paying again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Recovery {
-    /// The attempt whose outcome is unknown.
+    /// The attempt just before this one. Its outcome is unknown, or it was itself a
+    /// recovery that failed cleanly, leaving an earlier attempt's outcome unknown.
     pub previous_attempt: u32,
-    /// Why it is unknown.
+    /// Why the outcome is unknown.
     pub reason: Unresolved,
 }
 
