@@ -23,6 +23,7 @@ use std::net::SocketAddr;
 use axum::Router;
 use base64::Engine as _;
 use hookguard::chainvine::Envelope;
+use hookguard::idempotency::Idempotency;
 use hookguard::store::SqliteStore;
 use hookguard::{
     claimr, standard, ChainVine, Claimr, Dispatcher, HandlerError, Layer, Payout, PayoutError,
@@ -94,7 +95,7 @@ fn app(
     claimr_secret: &str,
     chainvine_secret: &str,
     standard_secret: &str,
-    payout_claims: SqliteStore,
+    payout_claims: Idempotency,
 ) -> Result<Router, hookguard::ConfigError> {
     let claimr_handlers = Dispatcher::<claimr::Event>::new()
         .on_any(|event: Verified<claimr::Event>| async move { print_delivery(&event) });
@@ -144,11 +145,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|_| "127.0.0.1:3000".to_owned())
         .parse()?;
     let db = std::env::var("HOOKGUARD_DB").unwrap_or_else(|_| "./receiver.db".to_owned());
+    let payout_claims = Idempotency::new(SqliteStore::open(&db).await?);
     let app = app(
         &secret_from_env("CLAIMR_SECRET", text_secret)?,
         &secret_from_env("CHAINVINE_SECRET", text_secret)?,
         &secret_from_env("STANDARD_SECRET", whsec_secret)?,
-        SqliteStore::open(&db).await?,
+        payout_claims.clone(),
     )?;
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -162,5 +164,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    // Payouts run detached from their requests: let those under way record their outcome.
+    payout_claims.drain(std::time::Duration::from_secs(30)).await;
     Ok(())
 }
