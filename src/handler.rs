@@ -23,6 +23,8 @@ pub struct HandlerError {
     source: BoxError,
     /// The short answer body, for refusals this crate makes itself.
     reason: Option<&'static str>,
+    /// Whether the handler cannot tell if its work (a transfer) happened.
+    outcome_unknown: bool,
 }
 
 impl HandlerError {
@@ -33,6 +35,7 @@ impl HandlerError {
             retry_after: None,
             source: source.into(),
             reason: None,
+            outcome_unknown: false,
         }
     }
 
@@ -56,6 +59,21 @@ impl HandlerError {
     pub fn with_retry_after(mut self, delay: Duration) -> Self {
         self.retry_after = Some(delay);
         self
+    }
+
+    /// Says that the handler cannot tell whether its work happened (its payment system
+    /// timed out after the transfer was sent, say). Under the claim protocol
+    /// ([`Dispatcher::with_dedup`](crate::Dispatcher::with_dedup), payouts) the key is
+    /// then left unresolved instead of failed, so the next attempt is a recovery.
+    #[must_use]
+    pub fn with_outcome_unknown(mut self) -> Self {
+        self.outcome_unknown = true;
+        self
+    }
+
+    /// Whether [`with_outcome_unknown`](HandlerError::with_outcome_unknown) was set.
+    pub fn is_outcome_unknown(&self) -> bool {
+        self.outcome_unknown
     }
 
     /// Answers with `reason` as the body instead of `handler failed`.

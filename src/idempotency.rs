@@ -399,7 +399,10 @@ impl Idempotency {
     }
 
     /// Runs `handler` for `key` unless it already succeeded, as the module docs say;
-    /// `fingerprint` names what the key pays (empty when nothing need match).
+    /// `fingerprint` names what the key pays (empty when nothing need match). A handler
+    /// error that is a [`HandlerError`](crate::HandlerError) marked
+    /// [outcome unknown](crate::HandlerError::with_outcome_unknown) leaves the key
+    /// unresolved, as a panic does, instead of failed.
     ///
     /// The claim, the run and the record happen in a task of their own (spawned on the
     /// current tokio runtime): dropping this future stops only the waiting.
@@ -447,6 +450,7 @@ impl Idempotency {
     where
         F: FnOnce(Attempt) -> Fut,
         Fut: Future<Output = Result<(), E>>,
+        E: 'static,
     {
         let (attempt, claimed_at) = match self.acquire(key, fingerprint, waiter).await? {
             Acquired::Run(attempt, claimed_at) => (attempt, claimed_at),
@@ -476,7 +480,17 @@ impl Idempotency {
                     .await
                     .map(|()| Outcome::Ran { attempt: number }),
                 Ok(Err(err)) => {
-                    self.finish_unsuccessful(key, number, State::Failed).await;
+                    // A handler error that says it cannot tell whether its work happened
+                    // leaves the outcome unknown, as a panic does.
+                    let unknown = (&err as &dyn std::any::Any)
+                        .downcast_ref::<crate::handler::HandlerError>()
+                        .is_some_and(|err| err.is_outcome_unknown());
+                    let state = if unknown {
+                        State::Unknown
+                    } else {
+                        State::Failed
+                    };
+                    self.finish_unsuccessful(key, number, state).await;
                     Err(RunError::Handler(err))
                 }
                 Err(_panic) => {
@@ -689,6 +703,7 @@ impl Idempotency {
         for try_number in 1..=RELEASE_TRIES {
             let call = match state {
                 State::Failed => self.store.release(key, attempt),
+                State::Unknown => self.store.report_unknown(key, attempt),
                 _ => self.store.abandon(key, attempt),
             };
             match self.bounded(call).await {
@@ -1107,5 +1122,32 @@ mod tests {
             Some(Unresolved::LeaseExpired)
         );
         hung.abort();
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_cannot_tell_leaves_the_next_attempt_a_recovery() {
+        let idempotency = Idempotency::new(MemoryStore::new());
+        let unsure: Result<Outcome, RunError<crate::HandlerError>> = idempotency
+            .run("k", "", |_| async {
+                Err(crate::HandlerError::msg("bank timed out after the send")
+                    .with_outcome_unknown())
+            })
+            .await;
+        assert!(matches!(unsure, Err(RunError::Handler(_))));
+        let (seen, seen_rx) = oneshot::channel();
+        let next: Result<Outcome, RunError<crate::HandlerError>> = idempotency
+            .run("k", "", move |attempt| {
+                let _ = seen.send(attempt);
+                async { Ok(()) }
+            })
+            .await;
+        assert_eq!(next.unwrap(), Outcome::Ran { attempt: 2 });
+        assert_eq!(
+            seen_rx.await.unwrap().recovery(),
+            Some(Recovery {
+                previous_attempt: 1,
+                reason: Unresolved::Reported
+            })
+        );
     }
 }

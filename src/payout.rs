@@ -344,6 +344,7 @@ pub struct PayoutError {
     status: StatusCode,
     retry_after: Option<Duration>,
     source: BoxError,
+    outcome_unknown: bool,
 }
 
 impl PayoutError {
@@ -353,6 +354,19 @@ impl PayoutError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             retry_after: Some(DEFAULT_RETRY_AFTER),
             source: source.into(),
+            outcome_unknown: false,
+        }
+    }
+
+    /// A payout that may or may not have happened: the payment system could not say (it
+    /// timed out after the transfer was sent, say). Answered as a failure (503), but the
+    /// key is left unresolved, not failed: the next attempt is a
+    /// [recovery](Payout::recovery), which looks the transfer up before paying. Return
+    /// this, never [`PayoutError::new`], once the money may have left.
+    pub fn outcome_unknown(source: impl Into<BoxError>) -> Self {
+        Self {
+            outcome_unknown: true,
+            ..Self::new(source)
         }
     }
 
@@ -400,7 +414,10 @@ where
 
 impl From<PayoutError> for HandlerError {
     fn from(err: PayoutError) -> Self {
-        let handler = HandlerError::new(err.source).with_status(err.status);
+        let mut handler = HandlerError::new(err.source).with_status(err.status);
+        if err.outcome_unknown {
+            handler = handler.with_outcome_unknown();
+        }
         match err.retry_after {
             Some(delay) => handler.with_retry_after(delay),
             None => handler,
@@ -414,6 +431,7 @@ impl fmt::Debug for PayoutError {
             .field("status", &self.status)
             .field("retry_after", &self.retry_after)
             .field("source", &self.source)
+            .field("outcome_unknown", &self.outcome_unknown)
             .finish()
     }
 }

@@ -995,6 +995,33 @@ async fn stores_agree_on_every_transition(spec: StoreSpec) {
             fingerprint: "f".into()
         })
     );
+
+    // A handler that says it cannot tell whether the money moved: a recovery, "reported".
+    let reported = unique_name("reported");
+    assert!(matches!(
+        store.claim(&reported, "", lease, true).await.unwrap(),
+        Claim::Acquired { attempt: 1, .. }
+    ));
+    store.report_unknown(&reported, 1).await.unwrap();
+    assert_eq!(
+        store.claim(&reported, "", lease, false).await.unwrap(),
+        Claim::Unresolved {
+            attempt: 1,
+            reason: Unresolved::Reported
+        },
+        "{kind}"
+    );
+    assert_eq!(
+        store.claim(&reported, "", lease, true).await.unwrap(),
+        Claim::Acquired {
+            attempt: 2,
+            recovery: Some(Recovery {
+                previous_attempt: 1,
+                reason: Unresolved::Reported
+            })
+        },
+        "{kind}"
+    );
     spec.cleanup();
 }
 

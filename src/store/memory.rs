@@ -44,7 +44,7 @@ impl Entry {
     /// running, its lease ran out a whole lease ago (late renewals are not a death).
     fn unknown_for_a_lease(&self, now: Instant) -> bool {
         match self.state {
-            State::Panicked | State::RecoveryFailed => true,
+            State::Panicked | State::Unknown | State::RecoveryFailed => true,
             State::Running => {
                 let lease = self.lease_until.saturating_duration_since(self.renewed_at);
                 self.lease_until
@@ -128,6 +128,7 @@ impl MemoryStore {
                 (State::Failed, _) => Some(None),
                 (State::Running, None) if recover => Some(Some(Unresolved::LeaseExpired)),
                 (State::Panicked, _) if recover => Some(Some(Unresolved::Panicked)),
+                (State::Unknown, _) if recover => Some(Some(Unresolved::Reported)),
                 (State::RecoveryFailed, _) if recover => {
                     Some(Some(entry.recovery.unwrap_or(Unresolved::LeaseExpired)))
                 }
@@ -199,6 +200,15 @@ impl Store for MemoryStore {
 
     fn abandon<'a>(&'a self, key: &'a str, attempt: u32) -> BoxFuture<'a, Result<(), StoreError>> {
         let result = self.finish(key, attempt, State::Panicked);
+        Box::pin(async move { result })
+    }
+
+    fn report_unknown<'a>(
+        &'a self,
+        key: &'a str,
+        attempt: u32,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let result = self.finish(key, attempt, State::Unknown);
         Box::pin(async move { result })
     }
 

@@ -53,6 +53,9 @@ pub enum Unresolved {
     LeaseExpired,
     /// The attempt panicked, perhaps after the money left.
     Panicked,
+    /// The attempt said it cannot tell whether the money left (its payment system timed
+    /// out after the transfer was sent, say): [`PayoutError::outcome_unknown`](crate::PayoutError::outcome_unknown).
+    Reported,
 }
 
 /// An attempt that follows one whose outcome is unknown: the handler must find out from
@@ -119,6 +122,9 @@ pub enum State {
     Failed,
     /// The last run panicked; the next delivery is a recovery.
     Panicked,
+    /// The last run reported that its outcome is unknown; the next delivery is a
+    /// recovery.
+    Unknown,
     /// The last run was a recovery and failed cleanly: the outcome it was recovering
     /// from is still unknown, so the next delivery is a recovery too.
     RecoveryFailed,
@@ -132,6 +138,7 @@ impl State {
             State::Done => "done",
             State::Failed => "failed",
             State::Panicked => "panicked",
+            State::Unknown => "unknown",
             State::RecoveryFailed => "recovery_failed",
         }
     }
@@ -143,6 +150,7 @@ impl State {
             "done" => Ok(State::Done),
             "failed" => Ok(State::Failed),
             "panicked" => Ok(State::Panicked),
+            "unknown" => Ok(State::Unknown),
             "recovery_failed" => Ok(State::RecoveryFailed),
             other => Err(StoreError::Corrupt(format!("unknown state `{other}`"))),
         }
@@ -260,6 +268,21 @@ pub trait Store: Send + Sync + 'static {
     /// [`StoreError::LostClaim`] when `attempt` no longer holds the key.
     fn abandon<'a>(&'a self, key: &'a str, attempt: u32) -> BoxFuture<'a, Result<(), StoreError>>;
 
+    /// Records that `attempt` ended saying its outcome is unknown: the next claim is a
+    /// [`Recovery`] for [`Unresolved::Reported`]. Stores written before this method
+    /// existed record it as [`abandon`](Store::abandon) does.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::LostClaim`] when `attempt` no longer holds the key.
+    fn report_unknown<'a>(
+        &'a self,
+        key: &'a str,
+        attempt: u32,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.abandon(key, attempt)
+    }
+
     /// Settles a key whose last attempt's outcome is unknown, as an operator found it in
     /// the payment system. Returns whether the key was in that state: panicked, a failed
     /// recovery, or running with a lease that ran out a whole lease ago (the grace keeps
@@ -307,6 +330,14 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         (**self).abandon(key, attempt)
     }
 
+    fn report_unknown<'a>(
+        &'a self,
+        key: &'a str,
+        attempt: u32,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).report_unknown(key, attempt)
+    }
+
     fn resolve<'a>(
         &'a self,
         key: &'a str,
@@ -320,12 +351,13 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
 }
 
-/// The SQL stores' `recovery` column: 0 none, 1 lease expired, 2 panicked.
+/// The SQL stores' `recovery` column: 0 none, 1 lease expired, 2 panicked, 3 reported.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn unresolved_from(code: i64) -> Option<Unresolved> {
     match code {
         1 => Some(Unresolved::LeaseExpired),
         2 => Some(Unresolved::Panicked),
+        3 => Some(Unresolved::Reported),
         _ => None,
     }
 }
@@ -348,7 +380,7 @@ pub(crate) mod sql {
     /// panic, the reason carried by a failed recovery, else an expired lease.
     pub(crate) fn recovery_of_takeover(table: &str) -> String {
         format!(
-            "CASE {table}.state WHEN 'failed' THEN 0 WHEN 'panicked' THEN 2 \
+            "CASE {table}.state WHEN 'failed' THEN 0 WHEN 'panicked' THEN 2 WHEN 'unknown' THEN 3 \
              WHEN 'recovery_failed' THEN {table}.recovery ELSE 1 END"
         )
     }
@@ -358,7 +390,7 @@ pub(crate) mod sql {
     pub(crate) fn may_take_over(table: &str, recover: &str) -> String {
         format!(
             "{table}.fingerprint = excluded.fingerprint AND ({table}.state = 'failed' \
-             OR ({recover} AND ({table}.state IN ('panicked', 'recovery_failed') \
+             OR ({recover} AND ({table}.state IN ('panicked', 'unknown', 'recovery_failed') \
                OR ({table}.state = 'running' AND {table}.lease_until <= excluded.updated_at))))"
         )
     }
@@ -377,7 +409,7 @@ pub(crate) mod sql {
     pub(crate) fn resolve(table: &str, now: &str, key: &str, state: &str) -> String {
         format!(
             "UPDATE {table} SET state = {state}, updated_at = {now} \
-             WHERE key = {key} AND (state IN ('panicked', 'recovery_failed') \
+             WHERE key = {key} AND (state IN ('panicked', 'unknown', 'recovery_failed') \
                OR (state = 'running' AND 2 * lease_until - updated_at <= {now}))"
         )
     }
@@ -456,6 +488,7 @@ pub(crate) fn not_acquired(
         },
         (State::Running, None) => unresolved(Unresolved::LeaseExpired),
         (State::Panicked, _) => unresolved(Unresolved::Panicked),
+        (State::Unknown, _) => unresolved(Unresolved::Reported),
         (State::RecoveryFailed, _) => unresolved(carried.unwrap_or(Unresolved::LeaseExpired)),
     }
 }

@@ -226,6 +226,14 @@ impl Store for SqliteStore {
         Box::pin(self.finish(key, attempt, State::Panicked))
     }
 
+    fn report_unknown<'a>(
+        &'a self,
+        key: &'a str,
+        attempt: u32,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.finish(key, attempt, State::Unknown))
+    }
+
     fn resolve<'a>(
         &'a self,
         key: &'a str,
