@@ -87,7 +87,13 @@ impl DemoPayments {
             print_line("reconciled", &payout);
             return Ok(());
         }
-        if self.send(&payout).await? {
+        // A send that errs may have gone through or not: say so, so the next attempt is
+        // a recovery that looks in the ledger, never a plain attempt that sends again.
+        if self
+            .send(&payout)
+            .await
+            .map_err(PayoutError::outcome_unknown)?
+        {
             // From here the money has left: nothing below may turn this into an `Err`
             // ("not paid"), or the next attempt would be a plain one.
             print_line("paid", &payout);

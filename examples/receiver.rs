@@ -165,6 +165,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     // Payouts run detached from their requests: let those under way record their outcome.
-    payout_claims.drain(std::time::Duration::from_secs(30)).await;
+    payout_claims
+        .drain(std::time::Duration::from_secs(30))
+        .await;
     Ok(())
 }

@@ -113,12 +113,19 @@ where
     }
 }
 
+impl crate::idempotency::Failure for HandlerError {
+    fn is_outcome_unknown(&self) -> bool {
+        self.outcome_unknown
+    }
+}
+
 impl fmt::Debug for HandlerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HandlerError")
             .field("status", &self.status)
             .field("retry_after", &self.retry_after)
             .field("source", &self.source)
+            .field("outcome_unknown", &self.outcome_unknown)
             .finish()
     }
 }

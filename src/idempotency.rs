@@ -22,8 +22,9 @@
 //!    its claim and a dead process's claim expires one lease after its last renewal.
 //! 3. *Record* the outcome: `Ok` marks the key `done`, tried again and again until it is
 //!    written or the claim is provably lost; `Err` marks it `failed` (the next delivery
-//!    runs again as a plain attempt); a panic marks it `panicked` (the next one is a
-//!    recovery).
+//!    runs again as a plain attempt), unless the attempt was itself a recovery or the
+//!    error says the outcome is unknown ([`Failure::is_outcome_unknown`]); a panic, like
+//!    those, leaves the next attempt a recovery.
 //!
 //! The three steps run in a task of their own, which the caller only waits on: a caller
 //! that stops waiting (the sender hung up, the dispatcher's handler timeout passed) never
@@ -91,6 +92,25 @@ async fn bounded<T>(
     }
 }
 
+/// What the claim protocol asks of a handler's error: whether it means "not done" (the
+/// key is free for a plain retry) or "cannot tell" (the next attempt is a recovery).
+///
+/// Implemented for [`HandlerError`](crate::HandlerError) and
+/// [`PayoutError`](crate::PayoutError) (see their `outcome_unknown` constructors), and,
+/// as "not done", for plain error types.
+pub trait Failure: Send + 'static {
+    /// Whether the handler cannot tell if its work (a transfer) happened.
+    fn is_outcome_unknown(&self) -> bool {
+        false
+    }
+}
+
+impl Failure for &'static str {}
+impl Failure for String {}
+impl Failure for std::convert::Infallible {}
+impl Failure for std::io::Error {}
+impl Failure for crate::handler::BoxError {}
+
 /// What to do with a key whose last attempt's outcome is unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -127,9 +147,9 @@ impl Attempt {
         self.number
     }
 
-    /// Set when the previous attempt's outcome is unknown (it crashed, lost its lease or
-    /// panicked, perhaps after the money left): look the key up in the payment system
-    /// before paying.
+    /// Set when an earlier attempt's outcome is unknown (it crashed, lost its lease,
+    /// panicked or said so, perhaps after the money left, and no attempt since has
+    /// succeeded): look the key up in the payment system before paying.
     pub fn recovery(&self) -> Option<Recovery> {
         self.recovery
     }
@@ -161,7 +181,8 @@ pub enum Outcome {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunError<E> {
-    /// The handler ran and returned this error; the key is free for a plain retry.
+    /// The handler ran and returned this error; the key is free for a retry (a plain one,
+    /// unless the attempt was a recovery or the error says the outcome is unknown).
     #[error("the handler failed: {0}")]
     Handler(E),
     /// The handler panicked; the next attempt is a recovery.
@@ -322,8 +343,8 @@ impl Idempotency {
         self
     }
 
-    /// Stops renewing a run's claim once it has run for `max_run`, so that a handler hung
-    /// for good does not hold its key forever: the lease then runs out, and the next
+    /// Stops renewing a run's claim once it has run for `max_run` (never less than the
+    /// lease), so that a handler hung for good does not hold its key forever: the lease then runs out, and the next
     /// delivery is a recovery (or is held, under [`RecoveryPolicy::Hold`]). Unbounded by
     /// default, since a payout may legitimately wait long for its confirmation; if you set
     /// it, set it well above your slowest payout, because the recovery may then run while
@@ -388,7 +409,7 @@ impl Idempotency {
     ///
     /// The store's, when it cannot be reached.
     pub async fn resolve(&self, key: &str, resolution: Resolution) -> Result<bool, StoreError> {
-        let settled = self.store.resolve(key, resolution).await?;
+        let settled = self.bounded(self.store.resolve(key, resolution)).await?;
         tracing::warn!(
             key,
             ?resolution,
@@ -400,9 +421,8 @@ impl Idempotency {
 
     /// Runs `handler` for `key` unless it already succeeded, as the module docs say;
     /// `fingerprint` names what the key pays (empty when nothing need match). A handler
-    /// error that is a [`HandlerError`](crate::HandlerError) marked
-    /// [outcome unknown](crate::HandlerError::with_outcome_unknown) leaves the key
-    /// unresolved, as a panic does, instead of failed.
+    /// error whose [`Failure::is_outcome_unknown`] is true leaves the key unresolved, as a
+    /// panic does, instead of failed.
     ///
     /// The claim, the run and the record happen in a task of their own (spawned on the
     /// current tokio runtime): dropping this future stops only the waiting.
@@ -424,7 +444,7 @@ impl Idempotency {
     where
         F: FnOnce(Attempt) -> Fut + Send + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: Send + 'static,
+        E: Failure,
     {
         let (key, fingerprint) = (key.into(), fingerprint.into());
         let (report, outcome) = oneshot::channel();
@@ -450,7 +470,7 @@ impl Idempotency {
     where
         F: FnOnce(Attempt) -> Fut,
         Fut: Future<Output = Result<(), E>>,
-        E: 'static,
+        E: Failure,
     {
         let (attempt, claimed_at) = match self.acquire(key, fingerprint, waiter).await? {
             Acquired::Run(attempt, claimed_at) => (attempt, claimed_at),
@@ -468,6 +488,26 @@ impl Idempotency {
         // From here the claim is ours: every path below records an outcome or leaves the
         // lease to run out (which the next claim reads as a recovery).
         let number = attempt.number;
+        // A claim answered late may be older than it looks: if a good part of its lease
+        // has gone, renew it before running, so the handler never starts on a claim a
+        // duplicate may already have taken over.
+        let mut claimed_at = claimed_at;
+        if claimed_at.elapsed() >= self.lease / 4 {
+            let sent = tokio::time::Instant::now();
+            match bounded(self.lease / 4, self.store.renew(key, number, self.lease)).await {
+                Ok(()) => claimed_at = sent,
+                Err(err) => {
+                    tracing::warn!(key, attempt = number, error = %err, "claim answered too late to run on; nothing ran");
+                    return Err(match err {
+                        StoreError::LostClaim { .. } => RunError::LostClaim {
+                            key: key.to_owned(),
+                            attempt: number,
+                        },
+                        other => RunError::Store(other),
+                    });
+                }
+            }
+        }
         let work = async move {
             // `handler(attempt)` is called inside the caught future, so a panic in the
             // call itself is caught like one in its future.
@@ -482,10 +522,7 @@ impl Idempotency {
                 Ok(Err(err)) => {
                     // A handler error that says it cannot tell whether its work happened
                     // leaves the outcome unknown, as a panic does.
-                    let unknown = (&err as &dyn std::any::Any)
-                        .downcast_ref::<crate::handler::HandlerError>()
-                        .is_some_and(|err| err.is_outcome_unknown());
-                    let state = if unknown {
+                    let state = if err.is_outcome_unknown() {
                         State::Unknown
                     } else {
                         State::Failed
@@ -508,9 +545,21 @@ impl Idempotency {
         let renewals = pin!(self.keep_claim(key, number, claimed_at));
         match select(work, renewals).await {
             Either::Left((result, _)) => result,
-            // The claim is lost: the run goes on (money may be in flight) and its record
-            // will say so.
-            Either::Right(((), work)) => work.await,
+            // No longer renewed: the run goes on (money may be in flight) and its record
+            // will say whether the claim was really lost (a renewal can also race the
+            // run's own record, which is no loss).
+            Either::Right((why, work)) => {
+                let result = work.await;
+                if result.is_err() {
+                    tracing::error!(
+                        key,
+                        attempt = number,
+                        why,
+                        "claim no longer renewed while the run went on; the next attempt is a recovery"
+                    );
+                }
+                result
+            }
         }
     }
 
@@ -590,47 +639,45 @@ impl Idempotency {
         bounded(STORE_CALL_TIMEOUT, call).await
     }
 
-    /// Renews `attempt`'s lease every third of it, for as long as the claim is held;
-    /// returns only when the claim is provably lost, or the run has outlived
+    /// Renews `attempt`'s lease every quarter of it, for as long as the claim is held;
+    /// returns (why) only when the claim is provably lost, or the run has outlived
     /// [`with_max_run`](Idempotency::with_max_run).
     ///
     /// Renewals are timed from when the last one that succeeded was *sent* (`claimed_at`
     /// for the claim itself): the store applied it no earlier, so the lease runs out no
-    /// earlier than a lease after that, however late its answer came. A renewal that fails
-    /// is tried again soon (every twelfth of the lease), so that a store that comes back
-    /// finds the live run renewing before any duplicate can take a lapsed lease over.
-    async fn keep_claim(&self, key: &str, attempt: u32, claimed_at: tokio::time::Instant) {
-        let every = self.lease / 3;
+    /// earlier than a lease after that, however late its answer came. Each call is cut
+    /// short after a twelfth of the lease, and one that fails or is cut short is tried
+    /// again a twelfth later, so a hung call never holds up the next: the claim lapses only
+    /// if the store cannot be reached for about three quarters of the lease.
+    async fn keep_claim(
+        &self,
+        key: &str,
+        attempt: u32,
+        claimed_at: tokio::time::Instant,
+    ) -> &'static str {
+        let every = self.lease / 4;
         let soon = (self.lease / 12).max(Duration::from_millis(50));
+        let max_run = self.max_run.map(|max| max.max(self.lease));
         let mut renewed = claimed_at;
         let mut next = claimed_at + every;
         loop {
             tokio::time::sleep_until(next).await;
-            if self.max_run.is_some_and(|max| claimed_at.elapsed() >= max) {
+            if max_run.is_some_and(|max| claimed_at.elapsed() >= max) {
                 tracing::error!(
                     key,
                     attempt,
-                    max_run = ?self.max_run,
-                    "run outlived its maximum; its claim is no longer renewed and the next attempt is a recovery"
+                    max_run = ?max_run,
+                    "run outlived its maximum; its claim is no longer renewed"
                 );
-                return;
+                return "the run outlived its maximum";
             }
             let sent = tokio::time::Instant::now();
-            // Bounded by the spacing, so that one hung renewal does not hold up the next.
-            match bounded(every, self.store.renew(key, attempt, self.lease)).await {
+            match bounded(soon, self.store.renew(key, attempt, self.lease)).await {
                 Ok(()) => {
                     renewed = sent;
                     next = sent + every;
                 }
-                Err(err @ StoreError::LostClaim { .. }) => {
-                    tracing::error!(
-                        key,
-                        attempt,
-                        error = %err,
-                        "claim lost while the run goes on; the next attempt is a recovery"
-                    );
-                    return;
-                }
+                Err(StoreError::LostClaim { .. }) => return "the claim was lost",
                 Err(err) => {
                     let unrenewed = renewed.elapsed();
                     if unrenewed >= self.lease {
@@ -696,7 +743,8 @@ impl Idempotency {
         }
     }
 
-    /// Records a failed (`State::Failed`) or unknown (`State::Panicked`) outcome. When
+    /// Records a failed (`State::Failed`) or unknown (`State::Panicked`,
+    /// `State::Unknown`) outcome. When
     /// that cannot be written, the lease runs out instead and the next claim is a
     /// recovery: safe either way.
     async fn finish_unsuccessful(&self, key: &str, attempt: u32, state: State) {
@@ -939,14 +987,59 @@ mod tests {
         );
     }
 
-    /// A memory store whose first renewal is applied but answered late, and whose second
-    /// hangs past its bound: a short hiccup that must not let a duplicate take over.
-    struct HiccupStore {
-        inner: MemoryStore,
-        renewals: AtomicUsize,
+    /// How a [`ScriptedStore`] treats a call.
+    #[derive(Clone, Copy)]
+    enum Fault {
+        Pass,
+        /// Applied at once, answered this much later.
+        LateAnswer(Duration),
+        /// Held this long before it reaches the store (cut short by the caller's bound).
+        Hang(Duration),
     }
 
-    impl Store for HiccupStore {
+    /// A memory store whose claims and renewals misbehave as a script says: by the
+    /// call's number and the time since the store was made (paused time).
+    struct ScriptedStore {
+        inner: MemoryStore,
+        start: tokio::time::Instant,
+        claims: AtomicUsize,
+        renewals: AtomicUsize,
+        claim: fn(usize) -> Fault,
+        renew: fn(usize, Duration) -> Fault,
+    }
+
+    impl ScriptedStore {
+        fn new(claim: fn(usize) -> Fault, renew: fn(usize, Duration) -> Fault) -> Self {
+            Self {
+                inner: MemoryStore::new(),
+                start: tokio::time::Instant::now(),
+                claims: AtomicUsize::new(0),
+                renewals: AtomicUsize::new(0),
+                claim,
+                renew,
+            }
+        }
+
+        async fn apply<T>(
+            fault: Fault,
+            call: futures_util::future::BoxFuture<'_, Result<T, StoreError>>,
+        ) -> Result<T, StoreError> {
+            match fault {
+                Fault::Pass => call.await,
+                Fault::LateAnswer(late) => {
+                    let result = call.await;
+                    tokio::time::sleep(late).await;
+                    result
+                }
+                Fault::Hang(hang) => {
+                    tokio::time::sleep(hang).await;
+                    call.await
+                }
+            }
+        }
+    }
+
+    impl Store for ScriptedStore {
         fn claim<'a>(
             &'a self,
             key: &'a str,
@@ -954,7 +1047,11 @@ mod tests {
             lease: Duration,
             recover: bool,
         ) -> futures_util::future::BoxFuture<'a, Result<Claim, StoreError>> {
-            self.inner.claim(key, fingerprint, lease, recover)
+            let fault = (self.claim)(self.claims.fetch_add(1, Ordering::SeqCst));
+            Box::pin(Self::apply(
+                fault,
+                self.inner.claim(key, fingerprint, lease, recover),
+            ))
         }
         fn renew<'a>(
             &'a self,
@@ -963,19 +1060,16 @@ mod tests {
             lease: Duration,
         ) -> futures_util::future::BoxFuture<'a, Result<(), StoreError>> {
             let n = self.renewals.fetch_add(1, Ordering::SeqCst);
+            let fault = (self.renew)(n, self.start.elapsed());
             Box::pin(async move {
-                match n {
-                    0 => {
-                        let applied = self.inner.renew(key, attempt, lease).await;
-                        tokio::time::sleep(Duration::from_millis(900)).await;
-                        applied
-                    }
-                    1 => {
-                        tokio::time::sleep(Duration::from_millis(1100)).await;
-                        self.inner.renew(key, attempt, lease).await
-                    }
-                    _ => self.inner.renew(key, attempt, lease).await,
+                if let Fault::Hang(hang) = fault {
+                    tokio::time::sleep(hang).await;
                 }
+                let applied = self.inner.renew(key, attempt, lease).await;
+                if let Fault::LateAnswer(late) = fault {
+                    tokio::time::sleep(late).await;
+                }
+                applied
             })
         }
         fn complete<'a>(
@@ -1014,22 +1108,20 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_late_and_a_hung_renewal_do_not_let_a_duplicate_run_beside_a_live_run() {
-        let idempotency = Idempotency::new(HiccupStore {
-            inner: MemoryStore::new(),
-            renewals: AtomicUsize::new(0),
-        })
-        .with_lease(Duration::from_secs(3))
-        .unwrap()
-        .with_wait(Duration::ZERO);
+    /// Runs a slow payer on `idempotency` and, `at` later, a duplicate; returns how many
+    /// transfers both made and what the duplicate got.
+    async fn live_run_and_duplicate(
+        idempotency: Idempotency,
+        run_for: Duration,
+        at: Duration,
+    ) -> (usize, Run, Run) {
         let paid = Arc::new(AtomicUsize::new(0));
         let first = tokio::spawn({
             let (idempotency, paid) = (idempotency.clone(), Arc::clone(&paid));
             async move {
                 let run: Run = idempotency
                     .run("k", "", move |_| async move {
-                        tokio::time::sleep(Duration::from_secs(8)).await;
+                        tokio::time::sleep(run_for).await;
                         paid.fetch_add(1, Ordering::SeqCst);
                         Ok(())
                     })
@@ -1037,9 +1129,7 @@ mod tests {
                 run
             }
         });
-        // Renewal 1 (sent at 1 s) is answered at 1.9 s; renewal 2 (sent at 2 s) hangs
-        // until its bound at 3 s; the claim from 1 s runs out at 4 s unless renewed again.
-        tokio::time::sleep(Duration::from_millis(4300)).await;
+        tokio::time::sleep(at).await;
         let paid_again = Arc::clone(&paid);
         let duplicate: Run = idempotency
             .run("k", "", move |_| async move {
@@ -1047,12 +1137,115 @@ mod tests {
                 Ok(())
             })
             .await;
+        let first = first.await.expect("the first run's task");
+        (paid.load(Ordering::SeqCst), first, duplicate)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_and_a_hung_renewal_do_not_let_a_duplicate_run_beside_a_live_run() {
+        // Lease 3 s: renewal 1 is applied but answered 0.9 s late, renewal 2 hangs 1.1 s.
+        let store = ScriptedStore::new(
+            |_| Fault::Pass,
+            |n, _| match n {
+                0 => Fault::LateAnswer(Duration::from_millis(900)),
+                1 => Fault::Hang(Duration::from_millis(1100)),
+                _ => Fault::Pass,
+            },
+        );
+        let idempotency = Idempotency::new(store)
+            .with_lease(Duration::from_secs(3))
+            .unwrap()
+            .with_wait(Duration::ZERO);
+        let (paid, first, duplicate) = live_run_and_duplicate(
+            idempotency,
+            Duration::from_secs(8),
+            Duration::from_millis(4300),
+        )
+        .await;
         assert!(
             matches!(duplicate, Err(RunError::Busy { .. })),
             "{duplicate:?}"
         );
-        assert_eq!(first.await.unwrap().unwrap(), Outcome::Ran { attempt: 1 });
-        assert_eq!(paid.load(Ordering::SeqCst), 1);
+        assert_eq!(first.unwrap(), Outcome::Ran { attempt: 1 });
+        assert_eq!(paid, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_outage_shorter_than_most_of_the_lease_keeps_the_claim() {
+        // Lease 60 s; every renewal sent between 19 s and 46 s hangs for good.
+        let store = ScriptedStore::new(
+            |_| Fault::Pass,
+            |_, at| {
+                if (Duration::from_secs(19)..Duration::from_secs(46)).contains(&at) {
+                    Fault::Hang(Duration::from_secs(3600))
+                } else {
+                    Fault::Pass
+                }
+            },
+        );
+        let idempotency = Idempotency::new(store)
+            .with_lease(Duration::from_secs(60))
+            .unwrap()
+            .with_wait(Duration::ZERO);
+        let (paid, first, duplicate) = live_run_and_duplicate(
+            idempotency,
+            Duration::from_secs(90),
+            Duration::from_secs(61),
+        )
+        .await;
+        assert!(
+            matches!(duplicate, Err(RunError::Busy { .. })),
+            "{duplicate:?}"
+        );
+        assert_eq!(first.unwrap(), Outcome::Ran { attempt: 1 });
+        assert_eq!(paid, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_claim_answered_after_its_lease_does_not_run() {
+        // Lease 1 s; the first claim is applied at once and answered 1.5 s later, when a
+        // duplicate has taken the key over as a recovery.
+        let store = ScriptedStore::new(
+            |n| match n {
+                0 => Fault::LateAnswer(Duration::from_millis(1500)),
+                _ => Fault::Pass,
+            },
+            |_, _| Fault::Pass,
+        );
+        let idempotency = Idempotency::new(store)
+            .with_lease(Duration::from_secs(1))
+            .unwrap()
+            .with_wait(Duration::ZERO);
+        let (paid, first, duplicate) =
+            live_run_and_duplicate(idempotency, Duration::ZERO, Duration::from_millis(1200)).await;
+        assert_eq!(duplicate.unwrap(), Outcome::Ran { attempt: 2 });
+        assert!(
+            matches!(first, Err(RunError::LostClaim { .. })),
+            "{first:?}"
+        );
+        assert_eq!(paid, 1, "the late claim's handler must not run");
+    }
+
+    #[tokio::test]
+    async fn a_payout_error_that_cannot_tell_leaves_the_next_attempt_a_recovery() {
+        let idempotency = Idempotency::new(MemoryStore::new());
+        let unsure: Result<Outcome, RunError<crate::PayoutError>> = idempotency
+            .run("k", "", |_| async {
+                Err(crate::PayoutError::outcome_unknown(
+                    "timed out after the send",
+                ))
+            })
+            .await;
+        assert!(matches!(unsure, Err(RunError::Handler(_))));
+        assert_eq!(
+            idempotency
+                .store()
+                .record("k")
+                .await
+                .unwrap()
+                .map(|r| r.state),
+            Some(State::Unknown)
+        );
     }
 
     #[tokio::test]

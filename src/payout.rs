@@ -11,7 +11,9 @@
 //! - the handler's `Ok` answers 200 once the key is recorded as paid: every later
 //!   duplicate gets 200 at once, with no handler call;
 //! - its `Err` answers 503 with `Retry-After` (unless the [`PayoutError`] says
-//!   otherwise) and frees the key, so ChainVine's retry runs it again as attempt 2;
+//!   otherwise) and frees the key, so ChainVine's retry runs it again as attempt 2 (a
+//!   recovery, if the attempt was one or the error was
+//!   [`PayoutError::outcome_unknown`]);
 //! - a panic answers 500, and the next attempt is a [recovery](Payout::recovery), as is
 //!   the first attempt after a crash: reconcile with the payment system before paying;
 //! - a duplicate arriving while the payout runs waits for its outcome, then gets 200, or
@@ -136,8 +138,9 @@ impl Payout {
         self.attempt.number()
     }
 
-    /// Set when the previous attempt's outcome is unknown: its process died, it lost its
-    /// claim, or it panicked, perhaps after the transfer left. **Reconcile before paying**:
+    /// Set when an earlier attempt's outcome is unknown: its process died, it lost its
+    /// claim, it panicked, or it returned [`PayoutError::outcome_unknown`], perhaps after
+    /// the transfer left, and no attempt since has succeeded. **Reconcile before paying**:
     /// look [`idempotency_key`](Payout::idempotency_key) up in the payment system, and
     /// return `Ok` without paying if the transfer is there.
     ///
@@ -263,78 +266,83 @@ fn key_part(part: &str) -> String {
     part.replace('%', "%25").replace(':', "%3A")
 }
 
-/// The fields of a payment request that say what is paid and to whom, as raw JSON.
-const PAID_FIELDS: [&str; 9] = [
-    "amount",
-    "currency",
-    "token",
-    "chain_id",
-    "chainId",
-    "wallet_address",
-    "walletAddress",
-    "user_id",
-    "userId",
+/// What a payment request pays, field by field: the part's name and the spellings it
+/// may come under in `event.data`, first found wins.
+const PAID: [(&str, &[&str]); 7] = [
+    ("amount", &["amount"]),
+    ("currency", &["currency"]),
+    ("token", &["token", "token_address", "tokenAddress"]),
+    ("chain", &["chain_id", "chainId"]),
+    ("network", &["network", "chain"]),
+    ("wallet", &["wallet_address", "walletAddress"]),
+    ("user", &["user_id", "userId"]),
 ];
 
-/// The fields of its `user` that say who is paid, as raw JSON.
-const PAID_USER_FIELDS: [&str; 5] = [
-    "id",
-    "wallet_address",
-    "walletAddress",
-    "external_identifier",
-    "externalIdentifier",
-];
-
-/// The fingerprint of what a payment request pays: `v1:` and the SHA-256, in hex, of the
-/// exact JSON text of its `amount`, `currency`, `token`, `chain_id`, `wallet_address`,
-/// `user_id` (each in either spelling), its `user`'s `id`, wallet and
-/// `external_identifier`, and its `reward`'s `name`: whatever their shape, so that
-/// `"amount": 15` and `"amount": 1500` differ although neither is a typed
-/// [`Amount`](crate::amount::Amount).
+/// The fingerprint of what a payment request pays: `v2:` and the SHA-256, in hex, of the
+/// values it pays with, each canonical (a string unescaped, an object's keys sorted, a
+/// number as written): the `amount`; the `currency`; the token (`token`,
+/// `token_address`); the chain (`chain_id`) and network (`network`, `chain`); the wallet paid
+/// (`wallet_address`, else the `user`'s); the user paid (`user_id`, else the `user`'s
+/// `id`); and the `reward`'s `name`. Whatever their shape: `"amount": 15` and
+/// `"amount": 1500` differ although neither is a typed [`Amount`](crate::amount::Amount).
 ///
 /// The claim keeps the fingerprint of the first delivery of a key; a later delivery of
 /// the same key with another fingerprint is refused (409) and never paid. Only what is
 /// paid is in it: fields that change from one delivery of a request to the next
-/// (`sent_at`, `request_id`, in the envelope) are not, nor are the user's name or email.
+/// (`sent_at`, `request_id`, in the envelope), or with the user's profile (name, email,
+/// external id, a profile wallet other than the one paid), are not.
 pub fn fingerprint(request: &PaymentRequest) -> String {
+    use serde_json::value::RawValue;
     use std::collections::BTreeMap;
-    type Fields<'a> = BTreeMap<String, &'a serde_json::value::RawValue>;
+    type Fields<'a> = BTreeMap<String, &'a RawValue>;
     fn fields(raw: &str) -> Option<Fields<'_>> {
         serde_json::from_str(raw).ok()
     }
-    // Each part by its name, so that no two lists of parts read alike.
-    let mut parts: Vec<(String, &str)> = Vec::new();
+    fn first<'a>(fields: &Fields<'a>, names: &[&str]) -> Option<&'a RawValue> {
+        names
+            .iter()
+            .filter_map(|name| fields.get(*name).copied())
+            .find(|value| value.get() != "null")
+    }
+    let mut parts: Vec<(&str, String)> = Vec::new();
     match fields(request.raw.get()) {
         Some(data) => {
-            for name in PAID_FIELDS {
-                if let Some(value) = data.get(name) {
-                    parts.push((name.to_owned(), value.get()));
+            let user = data.get("user").and_then(|user| fields(user.get()));
+            for (part, names) in PAID {
+                let from_user = match part {
+                    "wallet" => &["wallet_address", "walletAddress"][..],
+                    "user" => &["id"][..],
+                    _ => &[][..],
+                };
+                let value = first(&data, names)
+                    .or_else(|| user.as_ref().and_then(|user| first(user, from_user)));
+                if let Some(value) = value {
+                    parts.push((part, canonical(value)));
                 }
             }
-            if let Some(user) = data.get("user") {
-                match fields(user.get()) {
-                    Some(user) => {
-                        for name in PAID_USER_FIELDS {
-                            if let Some(value) = user.get(name) {
-                                parts.push((format!("user.{name}"), value.get()));
-                            }
-                        }
-                    }
-                    None => parts.push(("user".to_owned(), user.get())),
-                }
-            }
-            if let Some(reward) = data.get("reward") {
-                match fields(reward.get()).as_ref().and_then(|r| r.get("name")) {
-                    Some(name) => parts.push(("reward.name".to_owned(), name.get())),
-                    None => parts.push(("reward".to_owned(), reward.get())),
-                }
+            let reward = data.get("reward").and_then(|reward| fields(reward.get()));
+            if let Some(name) = reward.as_ref().and_then(|reward| first(reward, &["name"])) {
+                parts.push(("reward", canonical(name)));
             }
         }
         // Not an object: all of it is what is paid.
-        None => parts.push((String::new(), request.raw.get())),
+        None => parts.push(("data", canonical(&request.raw))),
     }
-    let canonical = serde_json::to_vec(&parts).unwrap_or_default();
-    format!("v1:{}", hex::encode(Sha256::digest(&canonical)))
+    let text = serde_json::to_vec(&parts).unwrap_or_default();
+    format!("v2:{}", hex::encode(Sha256::digest(&text)))
+}
+
+/// A JSON value written one way: strings unescaped then written again, objects and
+/// arrays with sorted keys; a number as written (parsing could round a large one).
+fn canonical(value: &serde_json::value::RawValue) -> String {
+    let text = value.get().trim();
+    if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        return text.to_owned();
+    }
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|value| serde_json::to_string(&value).ok())
+        .unwrap_or_else(|| text.to_owned())
 }
 
 /// A payout that did not happen: ChainVine is answered with an error and retries.
@@ -422,6 +430,12 @@ impl From<PayoutError> for HandlerError {
             Some(delay) => handler.with_retry_after(delay),
             None => handler,
         }
+    }
+}
+
+impl crate::idempotency::Failure for PayoutError {
+    fn is_outcome_unknown(&self) -> bool {
+        self.outcome_unknown
     }
 }
 
@@ -600,15 +614,22 @@ mod tests {
     #[test]
     fn the_fingerprint_sees_every_paid_field_whatever_its_shape() {
         let base = r#"{"id":"p","amount":"15","currency":"USDC","chain_id":137,
-            "wallet_address":"0xA","user_id":"u","user":{"id":"u","email":"a@b"},
-            "reward":{"name":"USDC"}}"#;
+            "wallet_address":"0xA","user_id":"u","user":{"id":"u","email":"a@b",
+            "wallet_address":"0xProfile"},"reward":{"name":"USDC"}}"#;
         let same = print(base);
-        // What is not paid may change: the user's email, fields nobody pays on.
-        assert_eq!(print(&base.replace("a@b", "c@d")), same);
-        assert_eq!(
-            print(&base.replace(r#""id":"p","#, r#""id":"p","note":"x","#)),
-            same
-        );
+        // What is not paid may change: the profile, fields nobody pays on, escaping.
+        for unchanged in [
+            base.replace("a@b", "c@d"),
+            base.replace("0xProfile", "0xOther"),
+            base.replace(
+                r#""email":"a@b","#,
+                r#""email":"a@b","external_identifier":"x","#,
+            ),
+            base.replace(r#""id":"p","#, r#""id":"p","note":"x","#),
+            base.replace(r#""15""#, r#""1\u0035""#),
+        ] {
+            assert_eq!(print(&unchanged), same, "{unchanged}");
+        }
         for changed in [
             base.replace(r#""15""#, r#""1500""#),
             base.replace(r#""15""#, "15"),
@@ -617,10 +638,24 @@ mod tests {
             base.replace(r#""user_id":"u""#, r#""user_id":"v""#),
             base.replace(r#""reward":{"name":"USDC"}"#, r#""reward":{"name":"ETH"}"#),
             base.replace(r#""currency":"USDC","#, ""),
+            base.replace(
+                r#""currency":"USDC","#,
+                r#""currency":"USDC","network":"base","#,
+            ),
         ] {
             assert_ne!(print(&changed), same, "{changed}");
         }
         // Amounts sent as numbers are told apart too, though neither is a typed amount.
         assert_ne!(print(r#"{"amount":15}"#), print(r#"{"amount":1500}"#));
+        // The wallet paid is the user's when the request names none.
+        assert_ne!(
+            print(r#"{"amount":"1","user":{"wallet_address":"0xA"}}"#),
+            print(r#"{"amount":"1","user":{"wallet_address":"0xB"}}"#)
+        );
+        // Key order inside a token object does not matter.
+        assert_eq!(
+            print(r#"{"amount":"1","token":{"a":1,"b":2}}"#),
+            print(r#"{"amount":"1","token":{"b":2,"a":1}}"#)
+        );
     }
 }

@@ -69,9 +69,10 @@ impl<E: WebhookEvent> Verified<E> {
         self.attempt.number()
     }
 
-    /// Under [`Dispatcher::with_dedup`](crate::Dispatcher::with_dedup), set when the
-    /// previous attempt's outcome is unknown (its process died or it panicked): check
-    /// whether its work was done before doing it again.
+    /// Under [`Dispatcher::with_dedup`](crate::Dispatcher::with_dedup), set when an
+    /// earlier attempt's outcome is unknown (its process died, it panicked, or it said so
+    /// with [`HandlerError::with_outcome_unknown`](crate::HandlerError::with_outcome_unknown)):
+    /// check whether its work was done before doing it again.
     pub fn recovery(&self) -> Option<Recovery> {
         self.attempt.recovery()
     }

@@ -4,7 +4,8 @@
 //! A [`Store`] keeps one record per idempotency key: who holds it (`running`, with a lease
 //! the running attempt renews and an attempt number), whether it succeeded (`done`),
 //! failed cleanly and may run again (`failed`), or ended with an outcome nobody knows
-//! (`panicked`, or `running` with its lease run out: the process died). The record also
+//! (`panicked`; `unknown`, as the handler said; `recovery_failed`, a recovery that failed
+//! cleanly; or `running` with its lease run out: the process died). The record also
 //! keeps the fingerprint of what the key pays, so that a duplicate with the same key and
 //! other content is refused. The protocol that uses it is in [`crate::idempotency`].
 //!
@@ -284,8 +285,8 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// Settles a key whose last attempt's outcome is unknown, as an operator found it in
-    /// the payment system. Returns whether the key was in that state: panicked, a failed
-    /// recovery, or running with a lease that ran out a whole lease ago (the grace keeps
+    /// the payment system. Returns whether the key was in that state: panicked, reported
+    /// unknown, a failed recovery, or running with a lease that ran out a whole lease ago (the grace keeps
     /// an operator from settling a live run whose renewals are merely late). A key that
     /// is done, failed, or held by a live run is left alone.
     fn resolve<'a>(
