@@ -247,6 +247,16 @@ async fn send(client: &HttpClient, base: &str, request: Request<Full<Bytes>>) ->
         .unwrap()
 }
 
+/// Payment request `n` of [`payment_request_body`], as its delivery `delivery`.
+async fn send_payment(client: &HttpClient, base: &str, n: usize, delivery: usize) -> Answer {
+    send(
+        client,
+        base,
+        chainvine_request(payment_request_body(n, delivery)),
+    )
+    .await
+}
+
 /// A request sent on a connection of its own, which [`HangingUp::hang_up`] closes.
 struct HangingUp {
     exchange: JoinHandle<Result<http::Response<hyper::body::Incoming>, hyper::Error>>,
@@ -566,12 +576,7 @@ async fn a_handler_timeout_shorter_than_a_slow_record_answers_503_until_the_paym
     let client = http_client();
     let key = payment_key(3);
 
-    let first = send(
-        &client,
-        &base,
-        chainvine_request(payment_request_body(3, 0)),
-    )
-    .await;
+    let first = send_payment(&client, &base, 3, 0).await;
     let record = store.record(&key).await.unwrap();
     assert_eq!(
         first.status,
@@ -582,12 +587,7 @@ async fn a_handler_timeout_shorter_than_a_slow_record_answers_503_until_the_paym
     assert_eq!(record.map(|r| r.state), Some(State::Running));
 
     // A retry while the record is still being written: 503 again, nothing runs.
-    let early = send(
-        &client,
-        &base,
-        chainvine_request(payment_request_body(3, 1)),
-    )
-    .await;
+    let early = send_payment(&client, &base, 3, 1).await;
     let record = store.record(&key).await.unwrap();
     assert_eq!(
         early.status,
@@ -598,12 +598,7 @@ async fn a_handler_timeout_shorter_than_a_slow_record_answers_503_until_the_paym
 
     // Once it is recorded, a retry is acknowledged without running again.
     wait_for_state(&*store, &key, State::Done).await;
-    let late = send(
-        &client,
-        &base,
-        chainvine_request(payment_request_body(3, 2)),
-    )
-    .await;
+    let late = send_payment(&client, &base, 3, 2).await;
     assert_eq!(late.status, StatusCode::OK, "{late:?}");
     assert_eq!(calls.attempts(&key), [1]);
     assert_eq!(store.record(&key).await.unwrap(), done_by_first_attempt());
@@ -1043,12 +1038,7 @@ async fn a_paid_key_redelivered_with_another_amount_or_wallet_is_refused_with_40
     let client = http_client();
     let key = payment_key(10);
 
-    let paid = send(
-        &client,
-        &base,
-        chainvine_request(payment_request_body(10, 0)),
-    )
-    .await;
+    let paid = send_payment(&client, &base, 10, 0).await;
     assert_eq!(paid.status, StatusCode::OK, "{paid:?}");
 
     let more = edited_payment_body(10, 1, |json| {
@@ -1072,12 +1062,7 @@ async fn a_paid_key_redelivered_with_another_amount_or_wallet_is_refused_with_40
         );
     }
     // The original content is still acknowledged.
-    let again = send(
-        &client,
-        &base,
-        chainvine_request(payment_request_body(10, 3)),
-    )
-    .await;
+    let again = send_payment(&client, &base, 10, 3).await;
     assert_eq!(again.status, StatusCode::OK, "{again:?}");
     assert_eq!(calls.attempts(&key), [1]);
 }
@@ -1095,12 +1080,7 @@ async fn the_same_payment_id_in_two_communities_is_two_payouts() {
     let client = http_client();
     const OTHER: &str = "7c1d2e3f-0a9b-4c8d-8e7f-6a5b4c3d2e1f";
 
-    let first = send(
-        &client,
-        &base,
-        chainvine_request(payment_request_body(11, 0)),
-    )
-    .await;
+    let first = send_payment(&client, &base, 11, 0).await;
     let other = edited_payment_body(11, 1, |json| {
         json["source"]["community"]["id"] = OTHER.into();
     });
@@ -1143,12 +1123,7 @@ async fn after_a_panic_the_next_delivery_runs_as_a_recovery() {
     let client = http_client();
     let key = payment_key(12);
 
-    let panicked = send(
-        &client,
-        &base,
-        chainvine_request(payment_request_body(12, 0)),
-    )
-    .await;
+    let panicked = send_payment(&client, &base, 12, 0).await;
     assert_eq!(
         panicked.status,
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -1163,12 +1138,7 @@ async fn after_a_panic_the_next_delivery_runs_as_a_recovery() {
         Some((State::Panicked, 1))
     );
 
-    let recovered = send(
-        &client,
-        &base,
-        chainvine_request(payment_request_body(12, 1)),
-    )
-    .await;
+    let recovered = send_payment(&client, &base, 12, 1).await;
     assert_eq!(recovered.status, StatusCode::OK, "{recovered:?}");
     let recovery = Recovery {
         previous_attempt: 1,
@@ -1215,24 +1185,14 @@ async fn after_a_panic_a_held_key_runs_nothing_until_an_operator_settles_it() {
     let client = http_client();
     let key = payment_key(13);
 
-    let panicked = send(
-        &client,
-        &base,
-        chainvine_request(payment_request_body(13, 0)),
-    )
-    .await;
+    let panicked = send_payment(&client, &base, 13, 0).await;
     assert_eq!(
         panicked.status,
         StatusCode::INTERNAL_SERVER_ERROR,
         "{panicked:?}"
     );
     for delivery in 1..=2 {
-        let held = send(
-            &client,
-            &base,
-            chainvine_request(payment_request_body(13, delivery)),
-        )
-        .await;
+        let held = send_payment(&client, &base, 13, delivery).await;
         assert_eq!(held.status, StatusCode::SERVICE_UNAVAILABLE, "{held:?}");
         assert!(held.headers.contains_key(header::RETRY_AFTER), "{held:?}");
     }
@@ -1248,12 +1208,7 @@ async fn after_a_panic_a_held_key_runs_nothing_until_an_operator_settles_it() {
 
     // The operator finds the transfer in the payment system.
     assert!(claims.resolve(&key, Resolution::Paid).await.unwrap());
-    let settled = send(
-        &client,
-        &base,
-        chainvine_request(payment_request_body(13, 3)),
-    )
-    .await;
+    let settled = send_payment(&client, &base, 13, 3).await;
     assert_eq!(settled.status, StatusCode::OK, "{settled:?}");
     assert_eq!(calls.attempts(&key), [1]);
     assert_eq!(store.record(&key).await.unwrap(), done_by_first_attempt());
@@ -1293,14 +1248,7 @@ async fn a_run_longer_than_its_lease_keeps_its_key_from_duplicates() {
 
     let first = tokio::spawn({
         let (client, base) = (client.clone(), waiting.clone());
-        async move {
-            send(
-                &client,
-                &base,
-                chainvine_request(payment_request_body(14, 0)),
-            )
-            .await
-        }
+        async move { send_payment(&client, &base, 14, 0).await }
     });
     wait_until("the payout runs", || calls.len() == 1).await;
     let started = Instant::now();
