@@ -19,7 +19,7 @@ use futures_util::StreamExt;
 use hookguard::chainvine::Envelope;
 use hookguard::{
     claimr, ChainVine, Claimr, Dispatcher, HandlerError, Layer, Payout, Provider, Secret,
-    SignatureScheme, Verified, WebhookLayer,
+    SignatureScheme, Verified, WebhookEvent, WebhookLayer,
 };
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use http_body::Frame;
@@ -172,11 +172,27 @@ fuzz_target!(|data: &[u8]| {
     }
     let request = request.body(body(payload.clone(), end, chunk)).unwrap();
 
+    // What a delivered ChainVine event is answered with, when not 200 with one call: the
+    // dispatcher pays, so it refuses unknown events (500), and a payment request with no
+    // usable id is refused (422); neither runs a handler.
+    let mut refused_as = None;
     let parses = if chainvine {
-        ChainVine::new(SECRET)
+        match ChainVine::new(SECRET)
             .unwrap()
             .parse(&http::HeaderMap::new(), &payload)
-            .is_ok()
+        {
+            Ok(envelope) => {
+                if envelope.is_unknown() {
+                    refused_as = Some(StatusCode::INTERNAL_SERVER_ERROR);
+                } else if envelope.payment_request().is_some()
+                    && hookguard::payout::idempotency_key(&envelope).is_err()
+                {
+                    refused_as = Some(StatusCode::UNPROCESSABLE_ENTITY);
+                }
+                true
+            }
+            Err(_) => false,
+        }
     } else {
         Claimr::new(SECRET)
             .unwrap()
@@ -212,7 +228,7 @@ fuzz_target!(|data: &[u8]| {
     let calls = CALLS.load(Ordering::SeqCst);
 
     assert!(
-        [200, 400, 401, 405, 408, 413, 415, 422].contains(&status.as_u16()),
+        [200, 400, 401, 405, 408, 413, 415, 422, 500].contains(&status.as_u16()),
         "undocumented status {status}"
     );
     let deliverable =
@@ -225,10 +241,16 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!((calls, status), (1, StatusCode::OK));
     }
     if deliverable {
-        assert_eq!(
-            (calls, status),
-            (1, StatusCode::OK),
-            "a good delivery was refused"
+        let expected = match refused_as {
+            Some(refusal) => (0, refusal),
+            None => (1, StatusCode::OK),
+        };
+        assert_eq!((calls, status), expected, "a good delivery was refused");
+    } else {
+        assert_ne!(
+            status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "a refusal answered 500"
         );
     }
 });
