@@ -503,7 +503,11 @@ impl Idempotency {
                             key: key.to_owned(),
                             attempt: number,
                         },
-                        other => RunError::Store(other),
+                        other => {
+                            // Nothing ran: free the key (a no-op if it was taken over).
+                            self.finish_unsuccessful(key, number, State::Failed).await;
+                            RunError::Store(other)
+                        }
                     });
                 }
             }
