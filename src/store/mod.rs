@@ -23,6 +23,182 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
+/// The calls of a SQL store, written once for SQLite and PostgreSQL: `$store` has `pool`
+/// (its sqlx pool) and `sql` (its statements: `claim`, `lookup`, `renew`, `finish`,
+/// `release`, `resolve`). The statements differ by database (placeholders, clock); the
+/// calls do not, and sqlx's per-database types would make one generic function a wall of
+/// bounds, so a macro keeps the one text.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+macro_rules! sql_store {
+    ($store:ty) => {
+        impl $store {
+            async fn finish(
+                &self,
+                key: &str,
+                attempt: u32,
+                state: $crate::store::State,
+            ) -> Result<(), $crate::store::StoreError> {
+                let statement = match state {
+                    $crate::store::State::Failed => ::sqlx::query(&self.sql.release)
+                        .bind(key)
+                        .bind(i64::from(attempt)),
+                    _ => ::sqlx::query(&self.sql.finish)
+                        .bind(key)
+                        .bind(i64::from(attempt))
+                        .bind(state.as_str()),
+                };
+                let done = statement
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::store::unavailable)?;
+                $crate::store::finished(done.rows_affected(), key, attempt)
+            }
+
+            async fn lookup(
+                &self,
+                key: &str,
+            ) -> Result<Option<$crate::store::Found>, $crate::store::StoreError> {
+                let row: Option<(String, i64, i64, String, i64)> =
+                    ::sqlx::query_as(&self.sql.lookup)
+                        .bind(key)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err($crate::store::unavailable)?;
+                row.map(|(state, attempt, lease_left_ms, fingerprint, recovery)| {
+                    Ok($crate::store::Found {
+                        state: $crate::store::State::parse(&state)?,
+                        attempt: $crate::store::attempt_from(attempt)?,
+                        lease_left_ms,
+                        fingerprint,
+                        recovery,
+                    })
+                })
+                .transpose()
+            }
+        }
+
+        impl $crate::store::Store for $store {
+            fn claim<'a>(
+                &'a self,
+                key: &'a str,
+                fingerprint: &'a str,
+                lease: ::std::time::Duration,
+                recover: bool,
+            ) -> ::futures_util::future::BoxFuture<
+                'a,
+                Result<$crate::store::Claim, $crate::store::StoreError>,
+            > {
+                Box::pin(async move {
+                    let acquired: Option<(i64, i64)> = ::sqlx::query_as(&self.sql.claim)
+                        .bind(key)
+                        .bind($crate::store::millis(lease))
+                        .bind(fingerprint)
+                        .bind(recover)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err($crate::store::unavailable)?;
+                    if let Some((attempt, recovery)) = acquired {
+                        let attempt = $crate::store::attempt_from(attempt)?;
+                        return Ok($crate::store::Claim::Acquired {
+                            attempt,
+                            recovery: $crate::store::recovery_from(recovery, attempt),
+                        });
+                    }
+                    let found = self.lookup(key).await?;
+                    Ok($crate::store::claim_not_acquired(
+                        found,
+                        fingerprint,
+                        recover,
+                    ))
+                })
+            }
+
+            fn renew<'a>(
+                &'a self,
+                key: &'a str,
+                attempt: u32,
+                lease: ::std::time::Duration,
+            ) -> ::futures_util::future::BoxFuture<'a, Result<(), $crate::store::StoreError>> {
+                Box::pin(async move {
+                    let renewed = ::sqlx::query(&self.sql.renew)
+                        .bind(key)
+                        .bind(i64::from(attempt))
+                        .bind($crate::store::millis(lease))
+                        .execute(&self.pool)
+                        .await
+                        .map_err($crate::store::unavailable)?;
+                    $crate::store::finished(renewed.rows_affected(), key, attempt)
+                })
+            }
+
+            fn complete<'a>(
+                &'a self,
+                key: &'a str,
+                attempt: u32,
+            ) -> ::futures_util::future::BoxFuture<'a, Result<(), $crate::store::StoreError>> {
+                Box::pin(self.finish(key, attempt, $crate::store::State::Done))
+            }
+
+            fn release<'a>(
+                &'a self,
+                key: &'a str,
+                attempt: u32,
+            ) -> ::futures_util::future::BoxFuture<'a, Result<(), $crate::store::StoreError>> {
+                Box::pin(self.finish(key, attempt, $crate::store::State::Failed))
+            }
+
+            fn abandon<'a>(
+                &'a self,
+                key: &'a str,
+                attempt: u32,
+            ) -> ::futures_util::future::BoxFuture<'a, Result<(), $crate::store::StoreError>> {
+                Box::pin(self.finish(key, attempt, $crate::store::State::Panicked))
+            }
+
+            fn report_unknown<'a>(
+                &'a self,
+                key: &'a str,
+                attempt: u32,
+            ) -> ::futures_util::future::BoxFuture<'a, Result<(), $crate::store::StoreError>> {
+                Box::pin(self.finish(key, attempt, $crate::store::State::Unknown))
+            }
+
+            fn resolve<'a>(
+                &'a self,
+                key: &'a str,
+                resolution: $crate::store::Resolution,
+            ) -> ::futures_util::future::BoxFuture<'a, Result<bool, $crate::store::StoreError>>
+            {
+                Box::pin(async move {
+                    let settled = ::sqlx::query(&self.sql.resolve)
+                        .bind(key)
+                        .bind(resolution.state().as_str())
+                        .execute(&self.pool)
+                        .await
+                        .map_err($crate::store::unavailable)?;
+                    Ok(settled.rows_affected() == 1)
+                })
+            }
+
+            fn record<'a>(
+                &'a self,
+                key: &'a str,
+            ) -> ::futures_util::future::BoxFuture<
+                'a,
+                Result<Option<$crate::store::Record>, $crate::store::StoreError>,
+            > {
+                Box::pin(async move {
+                    Ok(self.lookup(key).await?.map(|found| $crate::store::Record {
+                        state: found.state,
+                        attempt: found.attempt,
+                        fingerprint: found.fingerprint,
+                    }))
+                })
+            }
+        }
+    };
+}
+
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;

@@ -1,12 +1,8 @@
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::{
-    attempt_from, checked_table, claim_not_acquired, finished, millis, recovery_from, sql,
-    unavailable, Claim, Found, Record, Resolution, State, Store, StoreError, DEFAULT_TABLE,
-};
+use super::{checked_table, sql, unavailable, StoreError, DEFAULT_TABLE};
 
 /// The database's own clock in milliseconds: every receiver process sharing the store
 /// measures leases by one clock, whatever their machines' clocks say.
@@ -143,130 +139,6 @@ impl PostgresStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
-
-    async fn finish(&self, key: &str, attempt: u32, state: State) -> Result<(), StoreError> {
-        let statement = match state {
-            State::Failed => sqlx::query(&self.sql.release)
-                .bind(key)
-                .bind(i64::from(attempt)),
-            _ => sqlx::query(&self.sql.finish)
-                .bind(key)
-                .bind(i64::from(attempt))
-                .bind(state.as_str()),
-        };
-        let done = statement.execute(&self.pool).await.map_err(unavailable)?;
-        finished(done.rows_affected(), key, attempt)
-    }
-
-    async fn lookup(&self, key: &str) -> Result<Option<Found>, StoreError> {
-        let row: Option<(String, i64, i64, String, i64)> = sqlx::query_as(&self.sql.lookup)
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?;
-        row.map(|(state, attempt, lease_left_ms, fingerprint, recovery)| {
-            Ok(Found {
-                state: State::parse(&state)?,
-                attempt: attempt_from(attempt)?,
-                lease_left_ms,
-                fingerprint,
-                recovery,
-            })
-        })
-        .transpose()
-    }
 }
 
-impl Store for PostgresStore {
-    fn claim<'a>(
-        &'a self,
-        key: &'a str,
-        fingerprint: &'a str,
-        lease: Duration,
-        recover: bool,
-    ) -> BoxFuture<'a, Result<Claim, StoreError>> {
-        Box::pin(async move {
-            let acquired: Option<(i64, i64)> = sqlx::query_as(&self.sql.claim)
-                .bind(key)
-                .bind(millis(lease))
-                .bind(fingerprint)
-                .bind(recover)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(unavailable)?;
-            if let Some((attempt, recovery)) = acquired {
-                let attempt = attempt_from(attempt)?;
-                return Ok(Claim::Acquired {
-                    attempt,
-                    recovery: recovery_from(recovery, attempt),
-                });
-            }
-            let found = self.lookup(key).await?;
-            Ok(claim_not_acquired(found, fingerprint, recover))
-        })
-    }
-
-    fn renew<'a>(
-        &'a self,
-        key: &'a str,
-        attempt: u32,
-        lease: Duration,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let renewed = sqlx::query(&self.sql.renew)
-                .bind(key)
-                .bind(i64::from(attempt))
-                .bind(millis(lease))
-                .execute(&self.pool)
-                .await
-                .map_err(unavailable)?;
-            finished(renewed.rows_affected(), key, attempt)
-        })
-    }
-
-    fn complete<'a>(&'a self, key: &'a str, attempt: u32) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.finish(key, attempt, State::Done))
-    }
-
-    fn release<'a>(&'a self, key: &'a str, attempt: u32) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.finish(key, attempt, State::Failed))
-    }
-
-    fn abandon<'a>(&'a self, key: &'a str, attempt: u32) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.finish(key, attempt, State::Panicked))
-    }
-
-    fn report_unknown<'a>(
-        &'a self,
-        key: &'a str,
-        attempt: u32,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.finish(key, attempt, State::Unknown))
-    }
-
-    fn resolve<'a>(
-        &'a self,
-        key: &'a str,
-        resolution: Resolution,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
-            let settled = sqlx::query(&self.sql.resolve)
-                .bind(key)
-                .bind(resolution.state().as_str())
-                .execute(&self.pool)
-                .await
-                .map_err(unavailable)?;
-            Ok(settled.rows_affected() == 1)
-        })
-    }
-
-    fn record<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Record>, StoreError>> {
-        Box::pin(async move {
-            Ok(self.lookup(key).await?.map(|found| Record {
-                state: found.state,
-                attempt: found.attempt,
-                fingerprint: found.fingerprint,
-            }))
-        })
-    }
-}
+sql_store!(PostgresStore);
