@@ -1,14 +1,19 @@
 //! Dispatch: each verified event to the handler registered for its kind.
 //!
-//! ```
-//! use hookguard::{claimr, Dispatcher, HandlerError, Verified};
+//! A handler is an async closure taking the [`Verified`] event and returning
+//! `Result<(), HandlerError>`: the event's kind fixes the event type, so neither needs
+//! writing down, and `?` works on any error that converts into a [`HandlerError`].
 //!
-//! let dispatcher = Dispatcher::<claimr::Event>::new()
-//!     .on(claimr::EventKind::UserReward, |event: Verified<claimr::Event>| async move {
+//! ```
+//! use hookguard::{claimr, Dispatcher};
+//!
+//! let dispatcher = Dispatcher::new()
+//!     .on(claimr::EventKind::UserReward, |event| async move {
 //!         println!("reward for {:?}", event.payload().and_then(|p| p.user_id.clone()));
-//!         Ok::<_, HandlerError>(())
+//!         let _points: u32 = "50".parse()?;
+//!         Ok(())
 //!     })
-//!     .on_any(|_event: Verified<claimr::Event>| async { Ok::<_, HandlerError>(()) });
+//!     .on_any(|_event| async { Ok(()) });
 //! assert!(dispatcher.handles(claimr::EventKind::UserReward));
 //! ```
 
@@ -29,9 +34,10 @@ use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
 use tower_service::Service;
 
-use crate::event::WebhookEvent;
+use crate::event::{EventKind, WebhookEvent};
 use crate::handler::{Handler, HandlerError};
 use crate::idempotency::{Idempotency, RunError};
+use crate::layer::VerifiedBody;
 use crate::rejection::{plain_response, Rejection};
 use crate::verified::Verified;
 
@@ -58,6 +64,30 @@ pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
 ///   and be retried until the name is configured, not be acknowledged unpaid. Setting
 ///   [`with_unknown_status`](Dispatcher::with_unknown_status) says you have thought
 ///   about them: the catch-all, then that status, take them as in any dispatcher.
+///
+/// A dispatcher serves one provider's events, and only behind that provider's layer:
+///
+/// ```
+/// use hookguard::{chainvine, ChainVine, Dispatcher, WebhookLayer};
+///
+/// let handlers = Dispatcher::new()
+///     .on(chainvine::EventKind::EarningCreated, |_event| async { Ok(()) });
+/// let app: axum::Router = axum::Router::new()
+///     .route_service("/webhooks/chainvine", WebhookLayer::new(ChainVine::new("s")?).layer(handlers));
+/// # Ok::<(), hookguard::ConfigError>(())
+/// ```
+///
+/// The same dispatcher behind a claimr layer does not compile:
+///
+/// ```compile_fail
+/// use hookguard::{chainvine, Claimr, Dispatcher, WebhookLayer};
+///
+/// let handlers = Dispatcher::new()
+///     .on(chainvine::EventKind::EarningCreated, |_event| async { Ok(()) });
+/// let app: axum::Router = axum::Router::new()
+///     .route_service("/webhooks/claimr", WebhookLayer::new(Claimr::new("s")?).layer(handlers));
+/// # Ok::<(), hookguard::ConfigError>(())
+/// ```
 pub struct Dispatcher<E: WebhookEvent> {
     registry: Arc<Registry<E>>,
 }
@@ -130,16 +160,44 @@ impl<E: WebhookEvent> Dispatcher<E> {
     }
 
     /// Runs `handler` for events of `kind` (replacing any handler registered before).
+    ///
+    /// `kind` names the provider's event type, so the handler's argument needs no
+    /// annotation: `.on(claimr::EventKind::UserLogin, |event| async move { ...; Ok(()) })`.
     #[must_use]
-    pub fn on(mut self, kind: E::Kind, handler: impl Handler<E>) -> Self {
+    pub fn on<K, F, Fut>(mut self, kind: K, handler: F) -> Self
+    where
+        K: EventKind<Event = E>,
+        E: WebhookEvent<Kind = K>,
+        F: Fn(Verified<E>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
         self.registry_mut().handlers.insert(kind, Arc::new(handler));
         self
     }
 
     /// Runs `handler` for every event no other handler takes, unknown events included.
+    ///
+    /// A dispatcher with no other handler names its event type
+    /// (`Dispatcher::<claimr::Event>::new().on_any(...)`): nothing else says which
+    /// provider it serves.
     #[must_use]
-    pub fn on_any(mut self, handler: impl Handler<E>) -> Self {
+    pub fn on_any<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(Verified<E>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
         self.registry_mut().fallback = Some(Arc::new(handler));
+        self
+    }
+
+    /// Registers `handler` (already shared) for `kind`, or as the catch-all.
+    pub(crate) fn register(mut self, kind: Option<E::Kind>, handler: SharedHandler<E>) -> Self {
+        match kind {
+            Some(kind) => {
+                self.registry_mut().handlers.insert(kind, handler);
+            }
+            None => self.registry_mut().fallback = Some(handler),
+        }
         self
     }
 
@@ -240,7 +298,7 @@ impl<E: WebhookEvent> Dispatcher<E> {
                 let status = self.unknown_status();
                 if refused {
                     tracing::error!(
-                        provider = E::PROVIDER,
+                        provider = delivery.provider(),
                         event = delivery.name(),
                         id = delivery.id(),
                         status = status.as_u16(),
@@ -249,7 +307,7 @@ impl<E: WebhookEvent> Dispatcher<E> {
                     );
                 } else {
                     tracing::info!(
-                        provider = E::PROVIDER,
+                        provider = delivery.provider(),
                         event = delivery.name(),
                         id = delivery.id(),
                         "unknown webhook event acknowledged"
@@ -267,6 +325,7 @@ impl<E: WebhookEvent> Dispatcher<E> {
             .filter(|_| !handler.guards_itself());
         let timeout = self.registry.handler_timeout;
         let (name, id) = (delivery.name().to_owned(), delivery.id().to_owned());
+        let provider = delivery.shared_provider();
         // The delivery goes to the handler here, before any future of ours exists, so
         // the run's future holds the handler's boxed future and not a copy of the event.
         let call: BoxFuture<'static, Result<(), HandlerError>> = match dedup {
@@ -286,10 +345,10 @@ impl<E: WebhookEvent> Dispatcher<E> {
             // caught like one inside it.
             None => match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(delivery))) {
                 Ok(call) => call,
-                Err(_) => return Routed::Answered(panicked(E::PROVIDER, &name, &id)),
+                Err(_) => return Routed::Answered(panicked(&provider, &name, &id)),
             },
         };
-        Routed::Run(Box::pin(run(E::PROVIDER, call, name, id, timeout)))
+        Routed::Run(Box::pin(run(provider, call, name, id, timeout)))
     }
 }
 
@@ -299,7 +358,7 @@ impl<E: WebhookEvent> Dispatcher<E> {
 /// under a guessed id cannot mark the genuine one done.
 fn dedup_key<E: WebhookEvent>(delivery: &Verified<E>) -> String {
     use sha2::Digest;
-    let provider = E::PROVIDER;
+    let provider = delivery.provider();
     let digest = || hex::encode(sha2::Sha256::digest(delivery.body()));
     if !delivery.is_signed() {
         format!("delivery:{provider}:unsigned:sha256:{}", digest())
@@ -354,7 +413,7 @@ enum Routed {
 /// Runs a handler's future, turning `Err`, a panic and a run past `timeout` into error
 /// answers; `name` and `id` are the delivery's, for the logs.
 async fn run(
-    provider: &'static str,
+    provider: Arc<str>,
     call: BoxFuture<'static, Result<(), HandlerError>>,
     name: String,
     id: String,
@@ -363,7 +422,7 @@ async fn run(
     let Ok(outcome) = tokio::time::timeout(timeout, AssertUnwindSafe(call).catch_unwind()).await
     else {
         tracing::error!(
-            provider,
+            provider = &*provider,
             event = %name,
             id = %id,
             timeout = ?timeout,
@@ -375,7 +434,7 @@ async fn run(
         Ok(Ok(())) => plain_response(StatusCode::OK, "ok"),
         Ok(Err(err)) => {
             tracing::error!(
-                provider,
+                provider = &*provider,
                 event = %name,
                 id = %id,
                 status = err.status().as_u16(),
@@ -384,7 +443,7 @@ async fn run(
             );
             error_response(&err)
         }
-        Err(_) => panicked(provider, &name, &id),
+        Err(_) => panicked(&provider, &name, &id),
     }
 }
 
@@ -439,7 +498,10 @@ impl fmt::Debug for DispatchFuture {
     }
 }
 
-impl<E: WebhookEvent, B> Service<Request<B>> for Dispatcher<E> {
+/// Behind a [`WebhookLayer`](crate::WebhookLayer) of the same provider, whose requests'
+/// body type names the event: a dispatcher for another provider's events does not
+/// compile there.
+impl<E: WebhookEvent> Service<Request<VerifiedBody<E>>> for Dispatcher<E> {
     type Response = Response<Full<Bytes>>;
     type Error = Infallible;
     type Future = DispatchFuture;
@@ -448,17 +510,14 @@ impl<E: WebhookEvent, B> Service<Request<B>> for Dispatcher<E> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut request: Request<B>) -> DispatchFuture {
+    fn call(&mut self, mut request: Request<VerifiedBody<E>>) -> DispatchFuture {
         let inner = match request.extensions_mut().remove::<Verified<E>>() {
             Some(delivery) => match self.route(delivery) {
                 Routed::Run(run) => run,
                 Routed::Answered(response) => Box::pin(std::future::ready(response)),
             },
             None => {
-                tracing::error!(
-                    provider = E::PROVIDER,
-                    "dispatcher reached without the webhook layer"
-                );
+                tracing::error!("dispatcher reached without the webhook layer's delivery");
                 Box::pin(std::future::ready(Rejection::LayerMissing.to_response()))
             }
         };
@@ -471,8 +530,8 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::chainvine::Envelope;
-    use crate::store::MemoryStore;
+    use crate::chainvine;
+    use crate::idempotency::store::MemoryStore;
 
     #[tokio::test]
     async fn an_unsigned_delivery_cannot_mark_a_signed_one_done() {
@@ -483,26 +542,26 @@ mod tests {
             "version":"1","secure_request":false,"request_id":"r","event_id":"evt_1",
             "sent_at":"2024-01-01T00:00:00Z"}"#,
         );
-        let event = Envelope::from_slice(&body).expect("an envelope");
+        let event = chainvine::Event::from_slice(&body).expect("a ChainVine event");
         let signed_runs = Arc::new(AtomicUsize::new(0));
         let counted = Arc::clone(&signed_runs);
-        let dispatcher = Dispatcher::<Envelope>::new()
+        let dispatcher = Dispatcher::<chainvine::Event>::new()
             .with_dedup(MemoryStore::new())
-            .on_any(move |delivery: Verified<Envelope>| {
+            .on_any(move |delivery| {
                 if delivery.is_signed() {
                     counted.fetch_add(1, Ordering::SeqCst);
                 }
-                async { Ok::<_, HandlerError>(()) }
+                async { Ok(()) }
             });
         // A forgery under the genuine delivery's event id arrives first...
-        let forged = Verified::unsigned(event.clone(), body.clone());
+        let forged = Verified::new("chainvine".into(), event.clone(), body.clone(), false);
         assert_eq!(dispatcher.dispatch(forged).await.status(), StatusCode::OK);
         // ...and the genuine, signed delivery still runs its handler.
-        let genuine = Verified::new(event.clone(), body.clone());
+        let genuine = Verified::new("chainvine".into(), event.clone(), body.clone(), true);
         assert_eq!(dispatcher.dispatch(genuine).await.status(), StatusCode::OK);
         assert_eq!(signed_runs.load(Ordering::SeqCst), 1);
         // Once, however often it comes again.
-        let again = Verified::new(event, body);
+        let again = Verified::new("chainvine".into(), event, body, true);
         assert_eq!(dispatcher.dispatch(again).await.status(), StatusCode::OK);
         assert_eq!(signed_runs.load(Ordering::SeqCst), 1);
     }

@@ -1,4 +1,8 @@
-//! Errors in configuration, caught when a receiver is built rather than when a request arrives.
+//! Errors in configuration, caught when a receiver is built rather than when a request
+//! arrives; and the boxed error handlers and stores may carry.
+
+/// A boxed error, as handlers may return and stores report.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A receiver configuration that cannot be used safely.
 ///

@@ -1,25 +1,19 @@
-//! What every provider's typed event has in common, and how bodies become events.
+//! What every provider's typed event has in common: its kind, name and id, and why a
+//! body could not become one.
 
 use std::fmt::{self, Debug};
-use std::hash::Hash;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
 use std::sync::Arc;
-
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
-use serde_json::value::RawValue;
-
-use crate::timestamp::Timestamp;
 
 /// A provider's typed event, as the layer hands it to handlers.
 ///
-/// Implemented by [`claimr::Event`](crate::claimr::Event) and
-/// [`chainvine::Envelope`](crate::chainvine::Envelope).
+/// Implemented by each provider's `Event`: [`claimr::Event`](crate::claimr::Event),
+/// [`chainvine::Event`](crate::chainvine::Event), [`standard::Event`](crate::standard::Event)
+/// and [`hmac_sender::Event`](crate::hmac_sender::Event).
 pub trait WebhookEvent: Clone + Debug + Send + Sync + 'static {
     /// The kinds of this provider's events: what handlers are registered for.
-    type Kind: Clone + Eq + Hash + Debug + Send + Sync + 'static;
-
-    /// The provider's name, as it appears in logs (`"claimr"`, `"chainvine"`).
-    const PROVIDER: &'static str;
+    type Kind: EventKind<Event = Self>;
 
     /// Which kind of event this is; unknown events have the provider's `Unknown` kind.
     fn kind(&self) -> Self::Kind;
@@ -43,106 +37,102 @@ pub trait WebhookEvent: Clone + Debug + Send + Sync + 'static {
     }
 }
 
-/// The kind of an event that has no enum of its own (Standard Webhooks, the generic
-/// HMAC provider): its name, exactly as sent, so that handlers are registered by name.
+/// The kind of a provider's events, tied to the event type: a handler registered for a
+/// kind is known, from the kind alone, to receive that provider's events, so that
+/// `Dispatcher::new().on(claimr::EventKind::UserReward, |event| ...)` needs no type
+/// annotation.
+pub trait EventKind: Clone + Eq + Hash + Debug + Send + Sync + 'static {
+    /// The event type whose kinds these are.
+    type Event: WebhookEvent<Kind = Self>;
+}
+
+/// The kind of an event that has no enum of its own (Standard Webhooks, a generic
+/// HMAC-SHA256 sender): its name, exactly as sent, so that handlers are registered by
+/// name. `E` is the event type, which ties the kind to its provider.
 ///
 /// ```
-/// use hookguard::event::NamedKind;
+/// use hookguard::standard::EventKind;
 ///
-/// let kind = NamedKind::named("invoice.paid");
+/// let kind = EventKind::named("invoice.paid");
 /// assert_eq!(kind.as_str(), "invoice.paid");
 /// assert_eq!(kind, "invoice.paid".into());
-/// assert_ne!(kind, NamedKind::UNNAMED);
+/// assert_ne!(kind, EventKind::UNNAMED);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct NamedKind(Option<Arc<str>>);
+pub struct NamedKind<E> {
+    name: Option<Arc<str>>,
+    event: PhantomData<fn() -> E>,
+}
 
-impl NamedKind {
+impl<E> NamedKind<E> {
     /// The kind of an event whose body names none (no string `type`, for instance).
-    pub const UNNAMED: NamedKind = NamedKind(None);
+    pub const UNNAMED: NamedKind<E> = NamedKind {
+        name: None,
+        event: PhantomData,
+    };
 
     /// The kind of events named `name` (matching is exact and case-sensitive).
     pub fn named(name: &str) -> Self {
-        NamedKind(Some(Arc::from(name)))
+        NamedKind {
+            name: Some(Arc::from(name)),
+            event: PhantomData,
+        }
     }
 
     /// The name; empty for [`NamedKind::UNNAMED`].
     pub fn as_str(&self) -> &str {
-        self.0.as_deref().unwrap_or("")
+        self.name.as_deref().unwrap_or("")
     }
 
     /// Whether the event named no kind.
     pub fn is_unnamed(&self) -> bool {
-        self.0.is_none()
+        self.name.is_none()
     }
 }
 
-impl From<&str> for NamedKind {
+impl<E: WebhookEvent<Kind = NamedKind<E>>> EventKind for NamedKind<E> {
+    type Event = E;
+}
+
+// By hand: derived impls would ask the same of `E`, which is only a marker here.
+impl<E> Clone for NamedKind<E> {
+    fn clone(&self) -> Self {
+        NamedKind {
+            name: self.name.clone(),
+            event: PhantomData,
+        }
+    }
+}
+
+impl<E> PartialEq for NamedKind<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl<E> Eq for NamedKind<E> {}
+
+impl<E> Hash for NamedKind<E> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl<E> Debug for NamedKind<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("NamedKind").field(&self.name).finish()
+    }
+}
+
+impl<E> From<&str> for NamedKind<E> {
     fn from(name: &str) -> Self {
         NamedKind::named(name)
     }
 }
 
-impl fmt::Display for NamedKind {
+impl<E> fmt::Display for NamedKind<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// What an untyped JSON body conventionally says of itself (Standard Webhooks' `type`,
-/// `timestamp`, `data`, and an `id`), read leniently: a field of another shape, or a body
-/// that is not an object, reads as absent.
-#[derive(Debug, Default)]
-pub(crate) struct Head {
-    pub(crate) kind: Option<String>,
-    pub(crate) id: Option<String>,
-    pub(crate) timestamp: Option<Timestamp>,
-    pub(crate) data: Option<Box<RawValue>>,
-}
-
-#[derive(Deserialize)]
-struct HeadRepr {
-    #[serde(rename = "type", default, deserialize_with = "lenient")]
-    kind: Option<String>,
-    #[serde(default, deserialize_with = "crate::claimr::lenient_id")]
-    id: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    timestamp: Option<Timestamp>,
-    #[serde(default)]
-    data: Option<Box<RawValue>>,
-}
-
-/// Any JSON value: `Some` when it has `T`'s shape, `None` otherwise.
-fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: DeserializeOwned,
-{
-    let raw = <&'de RawValue>::deserialize(deserializer)?;
-    Ok(serde_json::from_str(raw.get()).ok())
-}
-
-/// Keeps `body` as raw JSON and reads its [`Head`].
-///
-/// # Errors
-///
-/// [`ParseError::Syntax`] when the body is not JSON; never a data error.
-pub(crate) fn raw_with_head(body: &[u8]) -> Result<(Box<RawValue>, Head), ParseError> {
-    let raw: Box<RawValue> = from_slice(body)?;
-    // A body that is not an object (serde would read an array's items as the fields in
-    // order) or that repeats a field says nothing of itself.
-    if !raw.get().starts_with('{') {
-        return Ok((raw, Head::default()));
-    }
-    let head = serde_json::from_str::<HeadRepr>(raw.get())
-        .map(|repr| Head {
-            kind: repr.kind,
-            id: repr.id,
-            timestamp: repr.timestamp,
-            data: repr.data,
-        })
-        .unwrap_or_default();
-    Ok((raw, head))
 }
 
 /// Why a verified body could not be turned into an event.
@@ -177,116 +167,3 @@ impl ParseError {
     }
 }
 
-/// Parses `body` as `T` in one pass, reporting the path of a field of the wrong shape.
-///
-/// # Errors
-///
-/// [`ParseError::Syntax`] for malformed JSON (including trailing characters and bytes
-/// that are not UTF-8 anywhere in the body), [`ParseError::Data`] for JSON of the wrong
-/// shape.
-pub fn from_slice<T: DeserializeOwned>(body: &[u8]) -> Result<T, ParseError> {
-    // serde_json checks UTF-8 only in the strings it keeps; JSON text is UTF-8 throughout
-    // (RFC 8259), so a body with bad bytes in a field nobody reads is refused as well.
-    let body = std::str::from_utf8(body).map_err(|err| ParseError::Syntax {
-        message: format!("invalid UTF-8 at byte {}", err.valid_up_to()),
-    })?;
-    // The common case, a body of the right shape, is parsed without tracking the path:
-    // tracking nearly doubles the instructions. Only a failed parse is run again with it, to
-    // report the same error with the path of the offending field.
-    if let Ok(value) = serde_json::from_str(body) {
-        return Ok(value);
-    }
-    let mut de = serde_json::Deserializer::from_str(body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(classify)?;
-    de.end().map_err(|err| ParseError::Syntax {
-        message: err.to_string(),
-    })?;
-    Ok(value)
-}
-
-fn classify(err: serde_path_to_error::Error<serde_json::Error>) -> ParseError {
-    let path = err.path().to_string();
-    let inner = err.into_inner();
-    match inner.classify() {
-        serde_json::error::Category::Data => ParseError::Data {
-            path,
-            message: inner.to_string(),
-        },
-        _ => ParseError::Syntax {
-            message: inner.to_string(),
-        },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Debug, serde::Deserialize)]
-    struct Outer {
-        #[allow(dead_code)]
-        inner: Inner,
-    }
-    #[derive(Debug, serde::Deserialize)]
-    struct Inner {
-        #[allow(dead_code)]
-        n: u32,
-    }
-
-    #[test]
-    fn heads_are_read_leniently() {
-        let (raw, head) = raw_with_head(
-            br#"{"type":"invoice.paid","id":7,"timestamp":"2024-05-14T09:31:02Z","data":{"n":1}}"#,
-        )
-        .unwrap();
-        assert!(raw.get().starts_with("{\"type\""));
-        assert_eq!(head.kind.as_deref(), Some("invoice.paid"));
-        assert_eq!(head.id.as_deref(), Some("7"));
-        assert_eq!(
-            head.timestamp
-                .and_then(|t| t.to_offset_date_time())
-                .map(|t| t.unix_timestamp()),
-            Some(1_715_679_062)
-        );
-        assert_eq!(head.data.unwrap().get(), r#"{"n":1}"#);
-
-        for body in [
-            &br#"{"type":3,"id":[1],"timestamp":{},"data":null}"#[..],
-            b"[1,2]",
-            b"\"text\"",
-            br#"{"type":"a","type":"b"}"#,
-        ] {
-            let (_, head) = raw_with_head(body).unwrap();
-            assert!(
-                head.kind.is_none() && head.id.is_none() && head.timestamp.is_none(),
-                "{head:?} {}",
-                String::from_utf8_lossy(body)
-            );
-        }
-        assert!(matches!(
-            raw_with_head(b"{\"type\":"),
-            Err(ParseError::Syntax { .. })
-        ));
-    }
-
-    #[test]
-    fn syntax_and_data_errors_are_told_apart() {
-        assert!(matches!(
-            from_slice::<Outer>(b"{\"inner\":"),
-            Err(ParseError::Syntax { .. })
-        ));
-        assert!(matches!(
-            from_slice::<Outer>(b"{\"inner\":{\"n\":1}} x"),
-            Err(ParseError::Syntax { .. })
-        ));
-        // Bad bytes in a string that no field reads are refused too.
-        assert!(matches!(
-            from_slice::<Outer>(b"{\"inner\":{\"n\":1},\"unread\":\"\xff\"}"),
-            Err(ParseError::Syntax { .. })
-        ));
-        match from_slice::<Outer>(b"{\"inner\":{\"n\":\"one\"}}") {
-            Err(ParseError::Data { path, .. }) => assert_eq!(path, "inner.n"),
-            other => panic!("expected a data error, got {other:?}"),
-        }
-    }
-}

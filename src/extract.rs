@@ -8,7 +8,7 @@
 //! use hookguard::{claimr, Claimr, Verified, WebhookLayer};
 //!
 //! async fn on_claimr(event: Verified<claimr::Event>) -> &'static str {
-//!     println!("{} {}", hookguard::WebhookEvent::name(event.event()), event.body().len());
+//!     println!("{} {}", event.name(), event.body().len());
 //!     "ok"
 //! }
 //!

@@ -2,7 +2,7 @@
 //!
 //! Verified, typed webhooks for [claimr], [ChainVine](chainvine), any
 //! [Standard Webhooks](standard) sender, and any sender that signs with
-//! [HMAC-SHA256](hmac), behind one tower layer.
+//! [HMAC-SHA256](hmac_sender), behind one tower layer.
 //!
 //! A receiver puts a [`WebhookLayer`] in front of its webhook route. The layer buffers the
 //! body under a cap, checks the HMAC-SHA256 signature in constant time, parses the body
@@ -13,12 +13,12 @@
 //!
 //! ```
 //! use axum::Router;
-//! use hookguard::{claimr, Claimr, Dispatcher, HandlerError, Layer, Verified, WebhookLayer};
+//! use hookguard::{claimr, Claimr, Dispatcher, WebhookLayer};
 //!
-//! let handlers = Dispatcher::<claimr::Event>::new()
-//!     .on(claimr::EventKind::UserActivity, |event: Verified<claimr::Event>| async move {
-//!         println!("activity: {}", hookguard::WebhookEvent::id(event.event()));
-//!         Ok::<_, HandlerError>(())
+//! let handlers = Dispatcher::new()
+//!     .on(claimr::EventKind::UserActivity, |event| async move {
+//!         println!("activity: {}", event.id());
+//!         Ok(())
 //!     });
 //!
 //! let app: Router = Router::new().route_service(
@@ -28,60 +28,75 @@
 //! # Ok::<(), hookguard::ConfigError>(())
 //! ```
 //!
+//! The layer and the dispatcher agree on the event type through the provider: a
+//! ChainVine dispatcher behind a claimr layer does not compile.
+//!
+//! Where things are:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`claimr`], [`chainvine`], [`standard`], [`hmac_sender`] | one per sender: its provider, default scheme, events, signer and samples |
+//! | [`layer`] | the middleware: body cap and timeout, verification, parsing |
+//! | [`dispatch`] | handlers per event kind |
+//! | [`payout`] | ChainVine payment requests, paid at most once |
+//! | [`idempotency`] | the claim protocol and its stores (memory, SQLite, PostgreSQL) |
+//! | [`signature`], [`secret`] | schemes, the constant-time verifier, secrets and their rotation |
+//! | [`event`], [`amount`], [`timestamp`], [`clock`] | value types |
+//! | [`testing`] | signed requests and sample events for tests (feature `testing`) |
+//!
 //! The claimr and ChainVine signing defaults are assumptions, since the providers do
 //! not publish their schemes: see [`SignatureScheme`] to change the header, encoding,
 //! format, signed content or timestamp. Schemes that sign a timestamp refuse deliveries
 //! outside a tolerance window (five minutes either way by default, read from a
 //! [`clock::Clock`]). Every provider's secrets can be replaced while the server runs
-//! through its [`SecretsHandle`].
+//! through its [`SecretsHandle`](secret::SecretsHandle).
 //!
-//! To test a receiver, `hookguard::testing` (feature `testing`) signs requests as each
-//! provider does and builds sample events for `tower::ServiceExt::oneshot`; the
-//! `hookguard` command (feature `cli`) signs, verifies, sends and receives deliveries
-//! from a shell, and finds the signing scheme of a captured delivery.
+//! To test a receiver, [`testing`] (feature `testing`) signs requests as each provider
+//! does and builds sample events for `tower::ServiceExt::oneshot`; the `hookguard`
+//! command (feature `cli`) signs, verifies, sends and receives deliveries from a shell,
+//! and finds the signing scheme of a captured delivery.
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+// Bottom: value types and JSON helpers.
 pub mod amount;
-pub mod chainvine;
-pub mod claimr;
 pub mod clock;
-pub mod dispatch;
-pub mod error;
+mod error;
 pub mod event;
+mod json;
+pub mod timestamp;
+// Signatures and secrets.
+pub mod secret;
+pub mod signature;
+// Providers.
+mod provider;
+pub mod providers;
+mod rejection;
+mod verified;
+// Top: the middleware, dispatch, payouts and the claim protocol they run under.
+pub mod dispatch;
 #[cfg(feature = "axum")]
-pub mod extract;
-pub mod handler;
-pub mod hmac;
+mod extract;
+mod handler;
 pub mod idempotency;
 pub mod layer;
 pub mod payout;
-pub mod provider;
-pub mod rejection;
-pub mod secret;
-pub mod signature;
-pub mod standard;
-pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod timestamp;
-pub mod verified;
 
 pub use dispatch::Dispatcher;
-pub use error::ConfigError;
+pub use error::{BoxError, ConfigError};
 pub use event::{ParseError, WebhookEvent};
-pub use handler::{BoxError, Handler, HandlerError};
+pub use handler::HandlerError;
 pub use layer::{Webhook, WebhookLayer};
-pub use payout::{Payout, PayoutError, PayoutHandler};
-pub use provider::{ChainVine, Claimr, Provider};
+pub use payout::{Payout, PayoutError};
+pub use provider::Provider;
+pub use providers::chainvine::{self, ChainVine};
+pub use providers::claimr::{self, Claimr};
+pub use providers::hmac_sender::{self, HmacSender};
+pub use providers::standard::{self, Standard};
 pub use rejection::Rejection;
-pub use secret::{Secret, SecretSet, SecretsHandle};
-pub use signature::{
-    ContentPart, Encoding, SignatureError, SignatureFormat, SignatureScheme, SignedContent,
-    TimestampSource, Verifier,
-};
-pub use standard::Standard;
-/// Re-exported so that `WebhookLayer::layer` is at hand without importing tower.
-pub use tower_layer::Layer;
+pub use secret::Secret;
+pub use signature::{SignatureError, SignatureScheme};
 pub use verified::Verified;
 
 /// The README's examples, compiled and run as doc tests.

@@ -6,7 +6,7 @@
 //! the receiver crashed mid-payout. hookguard runs the payout handler under the
 //! [claim protocol](crate::idempotency), keyed by the payment request
 //! ([`idempotency_key`]) and fingerprinted by what it pays ([`fingerprint`]), in a
-//! [`Store`](crate::store::Store), detached from the request:
+//! [`Store`](crate::idempotency::store::Store), detached from the request:
 //!
 //! - the handler's `Ok` answers 200 once the key is recorded as paid: every later
 //!   duplicate gets 200 at once, with no handler call;
@@ -26,13 +26,12 @@
 //!
 //! ```
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use hookguard::chainvine::Envelope;
-//! use hookguard::store::SqliteStore;
-//! use hookguard::{Dispatcher, Payout, PayoutError};
+//! use hookguard::idempotency::SqliteStore;
+//! use hookguard::{Dispatcher, PayoutError};
 //!
-//! let dispatcher = Dispatcher::<Envelope>::new().on_payment_request(
+//! let dispatcher = Dispatcher::new().on_payment_request(
 //!     SqliteStore::open("payouts.db").await?,
-//!     |payout: Payout| async move {
+//!     |payout| async move {
 //!         let amount = payout.request().amount.as_ref().ok_or_else(|| PayoutError::msg("no amount"))?;
 //!         if payout.is_recovery() {
 //!             // Look `payout.idempotency_key()` up in the payment system first.
@@ -56,11 +55,12 @@ use futures_util::TryFutureExt;
 use http::StatusCode;
 use sha2::{Digest, Sha256};
 
-use crate::chainvine::{Envelope, EventKind, PaymentRequest};
+use crate::chainvine::{Event, EventKind, PaymentRequest};
 use crate::dispatch::{claim_error, Dispatcher};
-use crate::handler::{BoxError, Handler, HandlerError};
+use crate::error::BoxError;
+use crate::handler::{Handler, HandlerError};
 use crate::idempotency::{Attempt, Idempotency, Outcome};
-use crate::store::Recovery;
+use crate::idempotency::Recovery;
 use crate::verified::Verified;
 
 /// The `Retry-After` a failed payout answers with unless told otherwise.
@@ -69,7 +69,7 @@ pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// One payment request to execute, with what is needed to execute it only once.
 #[derive(Debug, Clone)]
 pub struct Payout {
-    delivery: Verified<Envelope>,
+    delivery: Verified<Event>,
     key: String,
     fingerprint: String,
     attempt: Attempt,
@@ -82,7 +82,7 @@ impl Payout {
     ///
     /// [`PayoutRefusal`] when the delivery is unsigned, is not a payment request, or
     /// names no payment: such a delivery is never paid.
-    pub fn from_delivery(delivery: Verified<Envelope>) -> Result<Self, PayoutRefusal> {
+    pub fn from_delivery(delivery: Verified<Event>) -> Result<Self, PayoutRefusal> {
         if !delivery.is_signed() {
             return Err(PayoutRefusal::Unsigned);
         }
@@ -108,8 +108,9 @@ impl Payout {
         }
     }
 
-    /// The envelope the request came in (campaign, community, event and request ids).
-    pub fn envelope(&self) -> &Envelope {
+    /// The ChainVine event the request came in (campaign, community, event and request
+    /// ids).
+    pub fn event(&self) -> &Event {
         self.delivery.event()
     }
 
@@ -231,18 +232,18 @@ impl PayoutRefusal {
 /// refused rather than keyed on a guess.
 ///
 /// ```
-/// use hookguard::chainvine::Envelope;
+/// use hookguard::chainvine::Event;
 /// use hookguard::payout::idempotency_key;
 ///
 /// let body = br#"{"source":{"campaign":{"name":"C","created_on":"2024-01-01","id":"c1"},
 ///   "community":{"name":"Acme","id":"com_1"}},
 ///   "event":{"name":"PAYMENT_REQUEST","data":{"id":"","payment_request_id":"pr_9","amount":"5"}},
 ///   "version":"1","secure_request":true,"request_id":"r","event_id":"e","sent_at":"2024-01-01T00:00:00Z"}"#;
-/// let envelope = Envelope::from_slice(body)?;
+/// let envelope = Event::from_slice(body)?;
 /// assert_eq!(idempotency_key(&envelope)?, "chainvine:com_1:payment:pr_9");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn idempotency_key(envelope: &Envelope) -> Result<String, PayoutRefusal> {
+pub fn idempotency_key(envelope: &Event) -> Result<String, PayoutRefusal> {
     let community = key_part(&envelope.source.community.id);
     let data_id = match envelope.payment_request() {
         Some(request) => {
@@ -393,10 +394,17 @@ impl PayoutError {
         self
     }
 
-    /// Sets (`Some`) or removes (`None`) the `Retry-After` header.
+    /// Answers with `Retry-After: delay` (30 seconds unless set).
     #[must_use]
-    pub fn with_retry_after(mut self, delay: Option<Duration>) -> Self {
-        self.retry_after = delay;
+    pub fn with_retry_after(mut self, delay: Duration) -> Self {
+        self.retry_after = Some(delay);
+        self
+    }
+
+    /// Answers without `Retry-After`: ChainVine retries on its own schedule.
+    #[must_use]
+    pub fn without_retry_after(mut self) -> Self {
+        self.retry_after = None;
         self
     }
 
@@ -456,10 +464,9 @@ impl fmt::Display for PayoutError {
     }
 }
 
-/// An async function that executes payouts.
-///
-/// Implemented for every `Fn(Payout) -> impl Future<Output = Result<(), PayoutError>>`.
-pub trait PayoutHandler: Send + Sync + 'static {
+/// An async function that executes payouts: every
+/// `Fn(Payout) -> impl Future<Output = Result<(), PayoutError>>`.
+trait PayoutHandler: Send + Sync + 'static {
     /// Executes one payout.
     fn pay(&self, payout: Payout) -> BoxFuture<'static, Result<(), PayoutError>>;
 }
@@ -480,8 +487,8 @@ struct PayoutDispatch<H> {
     handler: Arc<H>,
 }
 
-impl<H: PayoutHandler> Handler<Envelope> for PayoutDispatch<H> {
-    fn call(&self, delivery: Verified<Envelope>) -> BoxFuture<'static, Result<(), HandlerError>> {
+impl<H: PayoutHandler> Handler<Event> for PayoutDispatch<H> {
+    fn call(&self, delivery: Verified<Event>) -> BoxFuture<'static, Result<(), HandlerError>> {
         let payout = match Payout::from_delivery(delivery) {
             Ok(payout) => payout,
             Err(refusal) => {
@@ -522,9 +529,9 @@ impl<H: PayoutHandler> Handler<Envelope> for PayoutDispatch<H> {
     }
 }
 
-impl Dispatcher<Envelope> {
+impl Dispatcher<Event> {
     /// Executes ChainVine payment requests with `handler`, once per payment request,
-    /// with claims kept in `store` (a [`Store`](crate::store::Store), or an
+    /// with claims kept in `store` (a [`Store`](crate::idempotency::store::Store), or an
     /// [`Idempotency`] to set the lease, the wait and the recovery policy): `Ok` answers
     /// 200 (paid) once the payment is recorded done, `Err` answers the [`PayoutError`]'s
     /// status (503 by default), so ChainVine retries.
@@ -532,20 +539,21 @@ impl Dispatcher<Envelope> {
     /// A dispatcher that pays also refuses events it cannot name (see
     /// [`with_unknown_status`](Dispatcher::with_unknown_status)): a payment request
     /// under a name it was not told of must fail loudly, not be acknowledged unpaid.
+    ///
+    /// The handler is an async closure taking the [`Payout`]; `?` works on any error
+    /// that converts into a [`PayoutError`].
     #[must_use]
-    pub fn on_payment_request(
-        self,
-        store: impl Into<Idempotency>,
-        handler: impl PayoutHandler,
-    ) -> Self {
-        self.on(
-            EventKind::PaymentRequest,
-            PayoutDispatch {
-                idempotency: store.into(),
-                handler: Arc::new(handler),
-            },
-        )
-        .paying()
+    pub fn on_payment_request<F, Fut>(self, store: impl Into<Idempotency>, handler: F) -> Self
+    where
+        F: Fn(Payout) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), PayoutError>> + Send + 'static,
+    {
+        let handler = PayoutDispatch {
+            idempotency: store.into(),
+            handler: Arc::new(handler),
+        };
+        self.register(Some(EventKind::PaymentRequest), Arc::new(handler))
+            .paying()
     }
 }
 
@@ -553,7 +561,7 @@ impl Dispatcher<Envelope> {
 mod tests {
     use super::*;
 
-    fn envelope(data: &str, event_id: &str) -> Envelope {
+    fn envelope(data: &str, event_id: &str) -> Event {
         let body = format!(
             r#"{{"source":{{"campaign":{{"name":"C","created_on":"2024-01-01","id":"c1"}},
             "community":{{"name":"Acme","id":"com:1"}}}},
@@ -561,7 +569,7 @@ mod tests {
             "version":"1","secure_request":true,"request_id":"r","event_id":"{event_id}",
             "sent_at":"2024-01-01T00:00:00Z"}}"#
         );
-        Envelope::from_slice(body.as_bytes()).expect("a payment request")
+        Event::from_slice(body.as_bytes()).expect("a payment request")
     }
 
     fn key(data: &str, event_id: &str) -> Result<String, PayoutRefusal> {

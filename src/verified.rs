@@ -1,19 +1,22 @@
 //! The verified delivery that the layer hands on.
 
 use std::ops::Deref;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::event::WebhookEvent;
-use crate::idempotency::Attempt;
-use crate::store::Recovery;
+use crate::idempotency::{Attempt, Recovery};
 
 /// A delivery whose signature checked out, parsed into the provider's typed event.
 ///
-/// The layer puts it in the request's extensions; handlers, the dispatcher and the axum
-/// extractor take it from there. It derefs to the event.
+/// Only the [`WebhookLayer`](crate::WebhookLayer) makes one (and, for tests, the
+/// [`testing`](crate::testing) helpers, which run the same checks). The layer puts it in
+/// the request's extensions; the dispatcher and the axum extractor take it from there.
+/// It derefs to the event.
 #[derive(Debug, Clone)]
 pub struct Verified<E> {
+    provider: Arc<str>,
     event: E,
     body: Bytes,
     signed: bool,
@@ -21,26 +24,44 @@ pub struct Verified<E> {
 }
 
 impl<E: WebhookEvent> Verified<E> {
-    /// A delivery known to be authentic. Used by the layer, and by tests that build
-    /// deliveries by hand.
-    pub fn new(event: E, body: Bytes) -> Self {
+    /// A delivery the layer accepted from `provider`: signed, or accepted unsigned by the
+    /// provider's explicit opt-in.
+    pub(crate) fn new(provider: Arc<str>, event: E, body: Bytes, signed: bool) -> Self {
         Self {
+            provider,
             event,
             body,
-            signed: true,
+            signed,
             attempt: Attempt::FIRST,
         }
     }
 
-    /// A delivery accepted without a signature because the provider was told to
-    /// (see [`ChainVine::accept_unsigned_insecure_requests`](crate::ChainVine::accept_unsigned_insecure_requests)).
-    pub(crate) fn unsigned(event: E, body: Bytes) -> Self {
-        Self {
-            event,
-            body,
-            signed: false,
-            attempt: Attempt::FIRST,
-        }
+    /// The name of the provider that sent it, as [`Provider::name`](crate::Provider::name)
+    /// gives it (`"claimr"`, `"github"`).
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// The provider's name, shared.
+    pub(crate) fn shared_provider(&self) -> Arc<str> {
+        Arc::clone(&self.provider)
+    }
+
+    /// The event's identifier, as the provider sent it
+    /// ([`WebhookEvent::id`]).
+    pub fn id(&self) -> &str {
+        self.event.id()
+    }
+
+    /// The provider's own name for the event, exactly as sent
+    /// ([`WebhookEvent::name`]).
+    pub fn name(&self) -> &str {
+        self.event.name()
+    }
+
+    /// Which kind of event this is ([`WebhookEvent::kind`]).
+    pub fn kind(&self) -> E::Kind {
+        self.event.kind()
     }
 
     /// The typed event.
@@ -58,7 +79,8 @@ impl<E: WebhookEvent> Verified<E> {
         &self.body
     }
 
-    /// False only for a delivery accepted unsigned by explicit opt-in.
+    /// False only for a delivery accepted unsigned by explicit opt-in (see
+    /// [`ChainVine::accept_unsigned_insecure_requests`](crate::ChainVine::accept_unsigned_insecure_requests)).
     pub fn is_signed(&self) -> bool {
         self.signed
     }

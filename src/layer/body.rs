@@ -1,3 +1,7 @@
+//! The bodies the layer passes on: to the inner service, and back to the sender.
+
+use std::convert::Infallible;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -77,5 +81,55 @@ where
 impl<B> std::fmt::Debug for ResponseBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseBody").finish_non_exhaustive()
+    }
+}
+
+/// The body the inner service of a [`Webhook`](super::Webhook) receives: the delivery's
+/// bytes, buffered and verified, the same as
+/// [`Verified::body`](crate::Verified::body).
+///
+/// Its type names the event `E` the layer verified, so that a service that wants other
+/// events (a [`Dispatcher`](crate::Dispatcher) for another provider) does not compile
+/// behind the layer. Services that take any body (axum's routes, most of tower) take it
+/// as they take any other.
+pub struct VerifiedBody<E> {
+    bytes: Option<Bytes>,
+    event: PhantomData<fn() -> E>,
+}
+
+impl<E> VerifiedBody<E> {
+    pub(crate) fn new(bytes: Bytes) -> Self {
+        Self {
+            bytes: Some(bytes).filter(|bytes| !bytes.is_empty()),
+            event: PhantomData,
+        }
+    }
+}
+
+impl<E> Body for VerifiedBody<E> {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.bytes.take().map(|bytes| Ok(Frame::data(bytes))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.bytes.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.bytes.as_ref().map_or(0, |bytes| bytes.len() as u64))
+    }
+}
+
+impl<E> std::fmt::Debug for VerifiedBody<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedBody")
+            .field("len", &self.bytes.as_ref().map_or(0, Bytes::len))
+            .finish()
     }
 }

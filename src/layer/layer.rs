@@ -17,6 +17,8 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct WebhookLayer<P> {
+    // Built once: every verified delivery carries a clone.
+    name: Arc<str>,
     // Shared, not cloned, per service and per request: a provider holds its scheme's
     // settings (a `Vec`, `String`s) beside its keys.
     provider: Arc<P>,
@@ -29,6 +31,7 @@ impl<P: Provider> WebhookLayer<P> {
     /// [`DEFAULT_BODY_LIMIT`] and a body read timeout of [`DEFAULT_BODY_TIMEOUT`].
     pub fn new(provider: P) -> Self {
         Self {
+            name: Arc::from(provider.name()),
             provider: Arc::new(provider),
             body_limit: DEFAULT_BODY_LIMIT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
@@ -75,17 +78,25 @@ impl<P: Provider> WebhookLayer<P> {
     pub fn provider(&self) -> &P {
         &self.provider
     }
+
+    /// Wraps `inner`, the service that receives verified deliveries (a
+    /// [`Dispatcher`](crate::Dispatcher), an axum route, any tower service): the same as
+    /// [`Layer::layer`], without importing the trait.
+    pub fn layer<S>(&self, inner: S) -> Webhook<S, P> {
+        Webhook::new(
+            inner,
+            Arc::clone(&self.name),
+            Arc::clone(&self.provider),
+            self.body_limit,
+            self.body_timeout,
+        )
+    }
 }
 
 impl<S, P: Provider> Layer<S> for WebhookLayer<P> {
     type Service = Webhook<S, P>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Webhook::new(
-            inner,
-            Arc::clone(&self.provider),
-            self.body_limit,
-            self.body_timeout,
-        )
+        WebhookLayer::layer(self, inner)
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! [`WebhookLayer`] holds the configuration and builds [`Webhook`], the service, whose
 //! calls return a [`ResponseFuture`]. A delivery that passes reaches the inner service as
-//! a `Request<Full<Bytes>>` carrying a [`Verified`](crate::Verified) event in its
+//! a `Request<VerifiedBody<E>>` carrying a [`Verified<E>`](crate::Verified) event in its
 //! extensions; one that fails gets the [`Rejection`](crate::Rejection)'s response and
 //! the inner service is never called.
 //!
@@ -14,6 +14,7 @@
 //! use bytes::Bytes;
 //! use http::{Request, Response, StatusCode};
 //! use http_body_util::Full;
+//! use hookguard::layer::VerifiedBody;
 //! use hookguard::{claimr, Claimr, Verified, WebhookLayer};
 //! use tower::{ServiceBuilder, ServiceExt};
 //!
@@ -22,7 +23,7 @@
 //! let claimr = Claimr::new("secret")?;
 //! let service = ServiceBuilder::new()
 //!     .layer(WebhookLayer::new(claimr))
-//!     .service_fn(|req: Request<Full<Bytes>>| async move {
+//!     .service_fn(|req: Request<VerifiedBody<claimr::Event>>| async move {
 //!         let event = req.extensions().get::<Verified<claimr::Event>>().cloned();
 //!         assert!(event.is_some());
 //!         Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new())))
@@ -43,7 +44,7 @@ mod future;
 mod layer;
 mod service;
 
-pub use body::ResponseBody;
+pub use body::{ResponseBody, VerifiedBody};
 pub use future::ResponseFuture;
 pub use layer::{WebhookLayer, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT};
 pub use service::Webhook;

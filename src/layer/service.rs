@@ -2,17 +2,15 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes};
+use bytes::Buf;
 use http::{header, Method, Request, Response};
 use http_body::Body;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower_service::Service;
 
-use super::{ResponseBody, ResponseFuture};
-use crate::event::WebhookEvent;
-use crate::provider::Provider;
+use super::{ResponseBody, ResponseFuture, VerifiedBody};
+use crate::provider::{accept, Provider};
 use crate::rejection::Rejection;
-use crate::verified::Verified;
 
 /// The service built by [`WebhookLayer`](super::WebhookLayer): verifies, parses, and
 /// hands verified deliveries to `inner`.
@@ -24,6 +22,7 @@ use crate::verified::Verified;
 #[derive(Debug, Clone)]
 pub struct Webhook<S, P> {
     inner: S,
+    name: Arc<str>,
     provider: Arc<P>,
     body_limit: usize,
     body_timeout: Duration,
@@ -32,12 +31,14 @@ pub struct Webhook<S, P> {
 impl<S, P: Provider> Webhook<S, P> {
     pub(crate) fn new(
         inner: S,
+        name: Arc<str>,
         provider: Arc<P>,
         body_limit: usize,
         body_timeout: Duration,
     ) -> Self {
         Self {
             inner,
+            name,
             provider,
             body_limit,
             body_timeout,
@@ -91,7 +92,7 @@ fn content_length(headers: &http::HeaderMap) -> Option<u64> {
         .ok()
 }
 
-fn reject<B>(provider: &'static str, rejection: &Rejection) -> Response<ResponseBody<B>> {
+fn reject<B>(provider: &str, rejection: &Rejection) -> Response<ResponseBody<B>> {
     tracing::warn!(
         provider,
         status = rejection.status().as_u16(),
@@ -103,7 +104,10 @@ fn reject<B>(provider: &'static str, rejection: &Rejection) -> Response<Response
 
 impl<S, P, ReqBody, ResBody> Service<Request<ReqBody>> for Webhook<S, P>
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S: Service<Request<VerifiedBody<P::Event>>, Response = Response<ResBody>>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     P: Provider,
     ReqBody: Body + Send + 'static,
@@ -120,7 +124,6 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let name = <P::Event as WebhookEvent>::PROVIDER;
         // Everything decidable from the head is decided before a byte of body is read.
         let early = if request.method() != Method::POST {
             Some(Rejection::MethodNotAllowed)
@@ -131,8 +134,8 @@ where
             Some(Rejection::PayloadTooLarge {
                 limit: self.body_limit,
             })
-        } else if !self.provider.may_accept_unsigned()
-            && !self.provider.has_signature(request.headers())
+        } else if !self.provider.verifier().allows_unsigned()
+            && !self.provider.verifier().has_signature(request.headers())
         {
             Some(Rejection::Signature(
                 crate::signature::SignatureError::Missing,
@@ -141,13 +144,14 @@ where
             None
         };
         if let Some(rejection) = early {
-            return ResponseFuture::ready(reject(name, &rejection));
+            return ResponseFuture::ready(reject(&self.name, &rejection));
         }
 
         // The inner service was driven to readiness; take that one and leave a clone.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let provider = Arc::clone(&self.provider);
+        let name = Arc::clone(&self.name);
         let limit = self.body_limit;
         let timeout = self.body_timeout;
         // Split here rather than in the future, which would then hold the request and
@@ -157,53 +161,32 @@ where
             let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect());
             let body = match collected.await {
                 Ok(Ok(collected)) => collected.to_bytes(),
-                Err(_elapsed) => return Ok(reject(name, &Rejection::Timeout)),
+                Err(_elapsed) => return Ok(reject(&name, &Rejection::Timeout)),
                 Ok(Err(err)) => {
                     let rejection = if err.is::<LengthLimitError>() {
                         Rejection::PayloadTooLarge { limit }
                     } else {
                         Rejection::BodyRead
                     };
-                    return Ok(reject(name, &rejection));
+                    return Ok(reject(&name, &rejection));
                 }
             };
-            let verified = match accept(&*provider, &parts.headers, body.clone()) {
+            let verified = match accept(&*provider, &name, &parts.headers, body.clone()) {
                 Ok(verified) => verified,
-                Err(rejection) => return Ok(reject(name, &rejection)),
+                Err(rejection) => return Ok(reject(&name, &rejection)),
             };
             tracing::debug!(
-                provider = name,
+                provider = &*name,
                 event = verified.name(),
                 id = verified.id(),
                 "webhook delivery verified"
             );
             parts.extensions.insert(verified);
-            let request = Request::from_parts(parts, Full::new(body));
+            let request = Request::from_parts(parts, VerifiedBody::new(body));
             let response = inner.call(request).await?;
             Ok(response.map(ResponseBody::inner))
         })
     }
-}
-
-/// Verifies and parses a buffered delivery.
-fn accept<P: Provider>(
-    provider: &P,
-    headers: &http::HeaderMap,
-    body: Bytes,
-) -> Result<Verified<P::Event>, Rejection> {
-    if provider.may_accept_unsigned() && !provider.has_signature(headers) {
-        // Parsed only to read the body's own claim that it is unsigned.
-        let event = provider.parse(headers, &body)?;
-        if provider.accepts_unsigned(&event) {
-            provider.check_event(&event)?;
-            return Ok(Verified::unsigned(event, body));
-        }
-        return Err(crate::signature::SignatureError::Missing.into());
-    }
-    provider.verify(headers, &body)?;
-    let event = provider.parse(headers, &body)?;
-    provider.check_event(&event)?;
-    Ok(Verified::new(event, body))
 }
 
 #[cfg(test)]

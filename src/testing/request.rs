@@ -6,7 +6,6 @@ use http::{HeaderMap, HeaderValue, Request};
 use http_body_util::Full;
 
 use super::samples::{fresh_id, Sample};
-use crate::error::ConfigError;
 use crate::event::WebhookEvent;
 use crate::secret::Secret;
 use crate::signature::{ContentPart, SignatureError, SignatureScheme, TimestampSource};
@@ -33,9 +32,9 @@ pub enum SignError {
 /// `webhook-id`, fresh per request unless given).
 ///
 /// ```
-/// use hookguard::testing::Signer;
+/// use hookguard::Standard;
 ///
-/// let headers = Signer::standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?
+/// let headers = Standard::signer("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?
 ///     .at(1_700_000_000)
 ///     .with_message_id("msg_1")
 ///     .headers(br#"{"type":"invoice.paid"}"#)?;
@@ -61,57 +60,6 @@ impl Signer {
             timestamp: None,
             message_id: None,
         }
-    }
-
-    /// claimr's default scheme, keyed with the secret's UTF-8 bytes.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::EmptySecret`] when the secret is empty.
-    pub fn claimr(secret: &str) -> Result<Self, ConfigError> {
-        Ok(Self::new(SignatureScheme::claimr(), Secret::new(secret)?))
-    }
-
-    /// ChainVine's default scheme, keyed with the secret's UTF-8 bytes.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::EmptySecret`] when the secret is empty.
-    pub fn chainvine(secret: &str) -> Result<Self, ConfigError> {
-        Ok(Self::new(
-            SignatureScheme::chainvine(),
-            Secret::new(secret)?,
-        ))
-    }
-
-    /// The Standard Webhooks scheme, with a base64 (`whsec_…`) secret.
-    ///
-    /// # Errors
-    ///
-    /// As [`Secret::from_standard`].
-    pub fn standard(secret: &str) -> Result<Self, ConfigError> {
-        Ok(Self::new(
-            SignatureScheme::standard(),
-            Secret::from_standard(secret)?,
-        ))
-    }
-
-    /// GitHub's scheme, keyed with the secret's UTF-8 bytes.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::EmptySecret`] when the secret is empty.
-    pub fn github(secret: &str) -> Result<Self, ConfigError> {
-        Ok(Self::new(SignatureScheme::github(), Secret::new(secret)?))
-    }
-
-    /// Stripe's scheme, keyed with the whole `whsec_…` string's UTF-8 bytes.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::EmptySecret`] when the secret is empty.
-    pub fn stripe(secret: &str) -> Result<Self, ConfigError> {
-        Ok(Self::new(SignatureScheme::stripe(), Secret::new(secret)?))
     }
 
     /// Signs as of `unix_seconds` instead of now: to test the tolerance window.
@@ -209,15 +157,14 @@ impl Signer {
     /// message id when the scheme signs one.
     ///
     /// ```
-    /// use hookguard::testing::{Sample, Signer};
-    /// use hookguard::{claimr, Claimr, Provider, WebhookEvent};
+    /// use hookguard::{claimr, Claimr};
     ///
-    /// let event = claimr::Event::from_slice(&Sample::claimr(claimr::EventKind::Referral).body())?;
-    /// let request = Signer::claimr("s")?.event_request("/webhooks/claimr", &event)?;
+    /// let event = claimr::Event::from_slice(&Claimr::sample(claimr::EventKind::Referral).body())?;
+    /// let request = Claimr::signer("s")?.event_request("/webhooks/claimr", &event)?;
     /// let (parts, body) = request.into_parts();
     /// # let body = futures_util::FutureExt::now_or_never(http_body_util::BodyExt::collect(body))
     /// #     .unwrap()?.to_bytes();
-    /// assert_eq!(Claimr::new("s")?.verify(&parts.headers, &body), Ok(()));
+    /// assert_eq!(Claimr::new("s")?.verifier().verify(&parts.headers, &body), Ok(()));
     /// assert_eq!(claimr::Event::from_slice(&body)?.id(), event.id());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -247,32 +194,33 @@ fn build(uri: &str, headers: HeaderMap, body: Bytes) -> Result<Request<Full<Byte
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::{ChainVine, Claimr, Provider};
-    use crate::standard::Standard;
+    use crate::secret::SecretSet;
+    use crate::signature::Verifier;
+    use crate::{ChainVine, Claimr, HmacSender, Standard};
 
     #[test]
     fn every_preset_verifies_its_own_signature() {
         let body = br#"{"type":"ping"}"#;
         let standard_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-        let headers = Signer::claimr("s").unwrap().headers(body).unwrap();
-        assert_eq!(Claimr::new("s").unwrap().verify(&headers, body), Ok(()));
-        let headers = Signer::chainvine("s").unwrap().headers(body).unwrap();
-        assert_eq!(ChainVine::new("s").unwrap().verify(&headers, body), Ok(()));
-        let headers = Signer::standard(standard_secret)
+        let headers = Claimr::signer("s").unwrap().headers(body).unwrap();
+        assert_eq!(Claimr::new("s").unwrap().verifier().verify(&headers, body), Ok(()));
+        let headers = ChainVine::signer("s").unwrap().headers(body).unwrap();
+        assert_eq!(ChainVine::new("s").unwrap().verifier().verify(&headers, body), Ok(()));
+        let headers = Standard::signer(standard_secret)
             .unwrap()
             .headers(body)
             .unwrap();
         assert_eq!(
             Standard::new(standard_secret)
                 .unwrap()
-                .verify(&headers, body),
+                .verifier().verify(&headers, body),
             Ok(())
         );
-        for signer in [Signer::github("s").unwrap(), Signer::stripe("s").unwrap()] {
+        for signer in [HmacSender::github_signer("s").unwrap(), HmacSender::stripe_signer("s").unwrap()] {
             let headers = signer.headers(body).unwrap();
-            let verifier = crate::Verifier::new(
+            let verifier = Verifier::new(
                 signer.scheme().clone(),
-                crate::SecretSet::new([Secret::new("s").unwrap()]).unwrap(),
+                SecretSet::new([Secret::new("s").unwrap()]).unwrap(),
             );
             assert_eq!(verifier.verify(&headers, body), Ok(()));
         }
@@ -281,7 +229,7 @@ mod tests {
     #[test]
     fn an_old_timestamp_is_signed_and_refused_by_the_window() {
         let body = b"{}";
-        let headers = Signer::stripe("s")
+        let headers = HmacSender::stripe_signer("s")
             .unwrap()
             .at(1_000)
             .headers(body)
@@ -290,9 +238,9 @@ mod tests {
             .to_str()
             .unwrap()
             .starts_with("t=1000,v1="));
-        let verifier = crate::Verifier::new(
-            SignatureScheme::stripe(),
-            crate::SecretSet::new([Secret::new("s").unwrap()]).unwrap(),
+        let verifier = Verifier::new(
+            HmacSender::stripe_scheme(),
+            SecretSet::new([Secret::new("s").unwrap()]).unwrap(),
         );
         assert_eq!(
             verifier.verify(&headers, body),
@@ -302,7 +250,7 @@ mod tests {
 
     #[test]
     fn standard_requests_get_fresh_message_ids() {
-        let signer = Signer::standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let signer = Standard::signer("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         let a = signer.headers(b"{}").unwrap();
         let b = signer.headers(b"{}").unwrap();
         assert_ne!(a["webhook-id"], b["webhook-id"]);

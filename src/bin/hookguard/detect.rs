@@ -2,10 +2,11 @@
 
 use std::process::ExitCode;
 
-use hookguard::{
-    ContentPart, Encoding, Secret, SecretSet, SignatureFormat, SignatureScheme, SignedContent,
-    TimestampSource, Verifier,
+use hookguard::secret::SecretSet;
+use hookguard::signature::{
+    ContentPart, Encoding, SignatureFormat, SignedContent, TimestampSource, Verifier,
 };
+use hookguard::{Secret, SignatureScheme};
 use http::{HeaderMap, HeaderName};
 
 use crate::providers::{display_name, ProviderArg};
@@ -170,7 +171,7 @@ fn candidates(headers: &HeaderMap) -> Vec<SignatureScheme> {
                         .with_encoding(encoding)
                         .with_format(format.clone())
                         .with_signed_content(content)
-                        .with_tolerance(None);
+                        .without_tolerance();
                     if let Some(source) = timestamp {
                         scheme = scheme.with_timestamp(source);
                     }
@@ -329,7 +330,7 @@ fn snippet(found: &Match) -> String {
     }
     text.push_str(";\n");
     if found.secret == SecretForm::Utf8 && scheme.timestamp_source().is_none() {
-        text.push_str("let provider = Claimr::new(secret)?.with_scheme(scheme); // or ChainVine");
+        text.push_str("let provider = Claimr::new(secret)?.with_scheme(scheme)?; // or ChainVine");
     } else {
         text.push_str(&format!(
             "let verifier = Verifier::new(scheme, SecretSet::new([{}])?);",

@@ -12,7 +12,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use clap::Args;
 use hookguard::testing::Sample;
-use hookguard::{chainvine, claimr, SignatureError, Verifier};
+use hookguard::signature::Verifier;
+use hookguard::{SignatureError, Standard};
 use http::header::{HOST, USER_AGENT};
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
@@ -79,31 +80,17 @@ pub struct SendArgs {
 }
 
 fn sample(provider: ProviderArg, event: &str) -> Result<Sample, String> {
-    let known = |names: Vec<&str>| {
-        format!(
+    let builtin = provider.builtin();
+    match builtin.sample(event) {
+        Some(sample) => Ok(sample),
+        // GitHub and Stripe have no samples of their own: a body of that `type` in the
+        // Standard Webhooks shape stands in.
+        None if builtin.event_names().is_empty() => Ok(Standard::sample(event)),
+        None => Err(format!(
             "{} has no event `{event}`; known: {}",
             provider.name(),
-            names.join(", ")
-        )
-    };
-    match provider {
-        ProviderArg::Claimr => Sample::find("claimr", event).ok_or_else(|| {
-            known(
-                claimr::EventKind::KNOWN
-                    .iter()
-                    .map(|k| k.as_str())
-                    .collect(),
-            )
-        }),
-        ProviderArg::Chainvine => Sample::find("chainvine", event).ok_or_else(|| {
-            known(
-                chainvine::EventKind::KNOWN
-                    .iter()
-                    .map(|k| k.as_str())
-                    .collect(),
-            )
-        }),
-        _ => Ok(Sample::standard(event)),
+            builtin.event_names().join(", ")
+        )),
     }
 }
 

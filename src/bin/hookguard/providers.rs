@@ -1,11 +1,10 @@
 //! The `--provider` values and what each means: a scheme, a secret, an event parser.
 
 use clap::ValueEnum;
+use hookguard::providers::Builtin;
+use hookguard::signature::{TimestampSource, Verifier};
 use hookguard::testing::Signer;
-use hookguard::{
-    chainvine, claimr, standard, ConfigError, Secret, SecretSet, SignatureError, SignatureScheme,
-    TimestampSource, Verifier, WebhookEvent,
-};
+use hookguard::{ConfigError, Secret, SignatureError, SignatureScheme};
 use http::{HeaderMap, HeaderName};
 
 /// A sender hookguard knows.
@@ -32,83 +31,37 @@ impl ProviderArg {
         ProviderArg::Stripe,
     ];
 
-    pub fn name(self) -> &'static str {
+    /// The library's provider this value names: the CLI keeps no table of its own.
+    pub fn builtin(self) -> Builtin {
         match self {
-            ProviderArg::Claimr => "claimr",
-            ProviderArg::Chainvine => "chainvine",
-            ProviderArg::Standard => "standard",
-            ProviderArg::Github => "github",
-            ProviderArg::Stripe => "stripe",
+            ProviderArg::Claimr => Builtin::Claimr,
+            ProviderArg::Chainvine => Builtin::ChainVine,
+            ProviderArg::Standard => Builtin::Standard,
+            ProviderArg::Github => Builtin::GitHub,
+            ProviderArg::Stripe => Builtin::Stripe,
         }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.builtin().name()
     }
 
     pub fn scheme(self) -> SignatureScheme {
-        match self {
-            ProviderArg::Claimr => SignatureScheme::claimr(),
-            ProviderArg::Chainvine => SignatureScheme::chainvine(),
-            ProviderArg::Standard => SignatureScheme::standard(),
-            ProviderArg::Github => SignatureScheme::github(),
-            ProviderArg::Stripe => SignatureScheme::stripe(),
-        }
-    }
-
-    /// The secret as this provider keys it: Standard Webhooks secrets are base64.
-    pub fn secret(self, text: &str) -> Result<Secret, ConfigError> {
-        match self {
-            ProviderArg::Standard => Secret::from_standard(text),
-            _ => Secret::new(text),
-        }
+        self.builtin().scheme()
     }
 
     pub fn signer(self, secret: &str) -> Result<Signer, ConfigError> {
-        Ok(Signer::new(self.scheme(), self.secret(secret)?))
+        self.builtin().signer(secret)
     }
 
     pub fn verifier(self, secret: &str) -> Result<Verifier, ConfigError> {
-        Ok(Verifier::new(
-            self.scheme(),
-            SecretSet::new([self.secret(secret)?])?,
-        ))
+        self.builtin().verifier(secret)
     }
 }
 
 /// The event's name and id, when the body parses as this provider's event.
 pub fn describe(provider: &str, headers: &HeaderMap, body: &[u8]) -> Option<(String, String)> {
-    fn pair<E: WebhookEvent>(event: &E) -> (String, String) {
-        (event.name().to_owned(), event.id().to_owned())
-    }
-    match provider {
-        "claimr" => claimr::Event::from_slice(body).ok().map(|e| pair(&e)),
-        "chainvine" => chainvine::Envelope::from_slice(body).ok().map(|e| pair(&e)),
-        "standard" => {
-            let id = headers
-                .get("webhook-id")
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-                .unwrap_or_default();
-            standard::Event::from_parts(id, body).ok().map(|e| pair(&e))
-        }
-        _ => {
-            // GitHub names the event in a header; Stripe's body has `type` and `id`.
-            let json: serde_json::Value = serde_json::from_slice(body).ok()?;
-            let header = |name: &str| {
-                headers
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned)
-            };
-            let event = json["type"]
-                .as_str()
-                .map(str::to_owned)
-                .or_else(|| header("x-github-event"))
-                .unwrap_or_default();
-            let id = json["id"]
-                .as_str()
-                .map(str::to_owned)
-                .or_else(|| header("x-github-delivery"))
-                .unwrap_or_default();
-            Some((event, id))
-        }
-    }
+    Builtin::from_name(provider)?.describe(headers, body)
 }
 
 /// Why a delivery was refused, in terms of what the scheme expected.

@@ -1,48 +1,14 @@
-//! claimr's webhooks: one flat JSON payload, whose `scope` names the hook that fired.
-//!
-//! claimr's dashboard offers four hooks — user activity, user login, user reward and
-//! referral — and sends the same flat [`Payload`] for each; the `scope` field
-//! (`user_activity`, `user_login`, `user_reward`, `referral`) says which one it is.
-//! [`Event::from_slice`] parses a verified body into an [`Event`] with one variant per
-//! hook. A `scope` this crate does not know becomes [`Event::Unknown`], which keeps the
-//! body's raw JSON, so new hooks never make deliveries fail.
-//!
-//! claimr documents the payload's fields but not their JSON types. This module types
-//! them from the field list and is lenient where a real sender could reasonably differ:
-//! every field but `id` and `scope` is optional and may be `null`, ids sent as JSON
-//! numbers are kept as strings, unknown fields are ignored.
-//!
-//! ```
-//! use hookguard::claimr::{Event, EventKind};
-//! use hookguard::event::WebhookEvent;
-//!
-//! let body = br#"{
-//!     "id": "wh_01HXZ3V8Q4",
-//!     "scope": "user_activity",
-//!     "user": "u_7Kq2",
-//!     "campaign": { "id": "cmp_42", "name": "Spring quests" },
-//!     "event": { "type": "action_completed", "data": { "xp": 50 } },
-//!     "total_xp": 1250
-//! }"#;
-//!
-//! let event = Event::from_slice(body)?;
-//! assert_eq!(event.kind(), EventKind::UserActivity);
-//! assert_eq!(event.id(), "wh_01HXZ3V8Q4");
-//! let payload = event.payload().expect("a known scope carries a payload");
-//! assert_eq!(payload.campaign.as_ref().map(|c| c.id.as_str()), Some("cmp_42"));
-//! assert_eq!(payload.total_xp, Some(1250.0));
-//! # Ok::<(), hookguard::event::ParseError>(())
-//! ```
+//! claimr's event types: the flat payload, and the event by the hook that fired.
 
 use std::convert::Infallible;
 use std::fmt;
 use std::str::FromStr;
 
-use serde::de::{self, Deserializer, IgnoredAny, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use crate::event::{ParseError, WebhookEvent};
+use crate::event::WebhookEvent;
+use crate::json::{opt_string_or_number, string_or_number};
 
 /// The body claimr sends for every hook: who did what, in which campaign, and the
 /// user's points after it.
@@ -244,6 +210,10 @@ impl EventKind {
     }
 }
 
+impl crate::event::EventKind for EventKind {
+    type Event = Event;
+}
+
 impl FromStr for EventKind {
     type Err = Infallible;
 
@@ -259,68 +229,7 @@ impl fmt::Display for EventKind {
     }
 }
 
-/// The least a body needs to be told apart: its `scope`, and its `id` if usable.
-#[derive(Deserialize)]
-struct Head {
-    #[serde(default, deserialize_with = "lenient_id")]
-    id: Option<String>,
-    #[serde(default)]
-    scope: Option<String>,
-}
-
 impl Event {
-    /// Parses a claimr body (already verified) into the event for its `scope`.
-    ///
-    /// The body is parsed once as a [`Payload`]. A `scope` other than the four known ones
-    /// gives [`Event::Unknown`] with the raw body, even when the rest of the body does not
-    /// have the payload's shape.
-    ///
-    /// # Errors
-    ///
-    /// [`ParseError::Syntax`] when the body is not JSON; [`ParseError::Data`] when it has
-    /// no string `scope` (path `scope`), or has a known scope but a field of the wrong
-    /// shape (path of the field, such as `campaign.id`).
-    pub fn from_slice(body: &[u8]) -> Result<Event, ParseError> {
-        match crate::event::from_slice::<Payload>(body) {
-            Ok(payload) => Ok(match EventKind::from_scope(&payload.scope) {
-                EventKind::UserActivity => Event::UserActivity(payload),
-                EventKind::UserLogin => Event::UserLogin(payload),
-                EventKind::UserReward => Event::UserReward(payload),
-                EventKind::Referral => Event::Referral(payload),
-                EventKind::Unknown => Event::Unknown(Unknown {
-                    id: Some(payload.id),
-                    scope: payload.scope,
-                    raw: raw_body(body)?,
-                }),
-            }),
-            Err(err @ ParseError::Data { .. }) => {
-                // The body is JSON but not a payload: it may still be a hook we do not know.
-                let Ok(head) = crate::event::from_slice::<Head>(body) else {
-                    return Err(err);
-                };
-                match head.scope {
-                    Some(scope) if EventKind::from_scope(&scope) == EventKind::Unknown => {
-                        Ok(Event::Unknown(Unknown {
-                            id: head.id,
-                            scope,
-                            raw: raw_body(body)?,
-                        }))
-                    }
-                    // A field missing at the root is reported at path `.`; name it.
-                    Some(_) if is_missing_id(&err) => {
-                        Err(ParseError::data("id", "missing field `id`"))
-                    }
-                    Some(_) => Err(err),
-                    None if matches!(&err, ParseError::Data { path, .. } if path == "scope") => {
-                        Err(err)
-                    }
-                    None => Err(ParseError::data("scope", "missing field `scope`")),
-                }
-            }
-            Err(err) => Err(err),
-        }
-    }
-
     /// The payload of a known hook; `None` for [`Event::Unknown`].
     #[must_use]
     pub fn payload(&self) -> Option<&Payload> {
@@ -346,30 +255,10 @@ impl Event {
     }
 }
 
-fn is_missing_id(err: &ParseError) -> bool {
-    matches!(
-        err,
-        ParseError::Data { path, message }
-            if path == "." && message.starts_with("missing field `id`")
-    )
-}
-
-/// The body as a `RawValue`; the body has already parsed as JSON, so errors are unlikely.
-fn raw_body(body: &[u8]) -> Result<Box<RawValue>, ParseError> {
-    let text = String::from_utf8(body.to_vec()).map_err(|err| ParseError::Syntax {
-        message: err.to_string(),
-    })?;
-    RawValue::from_string(text).map_err(|err| ParseError::Syntax {
-        message: err.to_string(),
-    })
-}
-
-impl WebhookEvent for Event {
-    type Kind = EventKind;
-
-    const PROVIDER: &'static str = "claimr";
-
-    fn kind(&self) -> EventKind {
+impl Event {
+    /// Which kind of event this is.
+    #[must_use]
+    pub fn kind(&self) -> EventKind {
         match self {
             Event::UserActivity(_) => EventKind::UserActivity,
             Event::UserLogin(_) => EventKind::UserLogin,
@@ -380,7 +269,8 @@ impl WebhookEvent for Event {
     }
 
     /// The `scope` as sent.
-    fn name(&self) -> &str {
+    #[must_use]
+    pub fn name(&self) -> &str {
         match self {
             Event::UserActivity(payload)
             | Event::UserLogin(payload)
@@ -391,7 +281,8 @@ impl WebhookEvent for Event {
     }
 
     /// The message `id`; empty for an unknown event that had no usable `id`.
-    fn id(&self) -> &str {
+    #[must_use]
+    pub fn id(&self) -> &str {
         match self {
             Event::UserActivity(payload)
             | Event::UserLogin(payload)
@@ -401,8 +292,30 @@ impl WebhookEvent for Event {
         }
     }
 
-    fn is_unknown(&self) -> bool {
+    /// Whether the event is one this crate has no type for.
+    #[must_use]
+    pub fn is_unknown(&self) -> bool {
         matches!(self, Event::Unknown(_))
+    }
+}
+
+impl WebhookEvent for Event {
+    type Kind = EventKind;
+
+    fn kind(&self) -> EventKind {
+        Event::kind(self)
+    }
+
+    fn name(&self) -> &str {
+        Event::name(self)
+    }
+
+    fn id(&self) -> &str {
+        Event::id(self)
+    }
+
+    fn is_unknown(&self) -> bool {
+        Event::is_unknown(self)
     }
 }
 
@@ -425,139 +338,17 @@ impl Serialize for Unknown {
     }
 }
 
-/// Deserializes an id sent as a JSON string or integer into its text.
-///
-/// Floats are refused: a large id sent as a number may already have lost digits.
-pub(crate) fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    d.deserialize_any(IdVisitor)
-}
-
-/// [`string_or_number`] for optional fields: `null` is `None`.
-pub(crate) fn opt_string_or_number<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<String>, D::Error> {
-    d.deserialize_option(OptionalIdVisitor)
-}
-
-/// Deserializes any JSON value: a string or an integer is an id, anything else `None`.
-pub(crate) fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    d.deserialize_any(LenientIdVisitor)
-}
-
-struct IdVisitor;
-
-impl Visitor<'_> for IdVisitor {
-    type Value = String;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an id as a string or an integer")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
-        Ok(v.to_owned())
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
-        Ok(v)
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-}
-
-struct OptionalIdVisitor;
-
-impl<'de> Visitor<'de> for OptionalIdVisitor {
-    type Value = Option<String>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an id as a string or an integer, or null")
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        string_or_number(d).map(Some)
-    }
-}
-
-struct LenientIdVisitor;
-
-impl<'de> Visitor<'de> for LenientIdVisitor {
-    type Value = Option<String>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Some(v.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Some(v))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Some(v.to_string()))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Some(v.to_string()))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::event::ParseError;
 
-    const USER_ACTIVITY: &[u8] = include_bytes!("../tests/fixtures/claimr/user_activity.json");
-    const USER_LOGIN: &[u8] = include_bytes!("../tests/fixtures/claimr/user_login.json");
-    const USER_REWARD: &[u8] = include_bytes!("../tests/fixtures/claimr/user_reward.json");
-    const REFERRAL: &[u8] = include_bytes!("../tests/fixtures/claimr/referral.json");
-    const UNKNOWN_SCOPE: &[u8] = include_bytes!("../tests/fixtures/claimr/unknown_scope.json");
+    const USER_ACTIVITY: &[u8] = include_bytes!("../../../tests/fixtures/claimr/user_activity.json");
+    const USER_LOGIN: &[u8] = include_bytes!("../../../tests/fixtures/claimr/user_login.json");
+    const USER_REWARD: &[u8] = include_bytes!("../../../tests/fixtures/claimr/user_reward.json");
+    const REFERRAL: &[u8] = include_bytes!("../../../tests/fixtures/claimr/referral.json");
+    const UNKNOWN_SCOPE: &[u8] = include_bytes!("../../../tests/fixtures/claimr/unknown_scope.json");
 
     fn data_error_path(body: &[u8]) -> String {
         match Event::from_slice(body) {
@@ -573,7 +364,7 @@ mod tests {
         assert_eq!(event.name(), "user_activity");
         assert_eq!(event.id(), "a6f1c2e4-3b7d-4c8e-9f10-2d5e8b7a9c31");
         assert!(!event.is_unknown());
-        assert_eq!(<Event as WebhookEvent>::PROVIDER, "claimr");
+        assert_eq!(crate::Provider::name(&crate::Claimr::new("s").unwrap()), "claimr");
         let Event::UserActivity(payload) = &event else {
             panic!("wrong variant: {event:?}");
         };

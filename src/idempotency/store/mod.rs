@@ -36,10 +36,10 @@ macro_rules! sql_store {
                 &self,
                 key: &str,
                 attempt: u32,
-                state: $crate::store::State,
-            ) -> Result<(), $crate::store::StoreError> {
+                state: $crate::idempotency::store::State,
+            ) -> Result<(), $crate::idempotency::store::StoreError> {
                 let statement = match state {
-                    $crate::store::State::Failed => ::sqlx::query(&self.sql.release)
+                    $crate::idempotency::store::State::Failed => ::sqlx::query(&self.sql.release)
                         .bind(key)
                         .bind(i64::from(attempt)),
                     _ => ::sqlx::query(&self.sql.finish)
@@ -50,24 +50,24 @@ macro_rules! sql_store {
                 let done = statement
                     .execute(&self.pool)
                     .await
-                    .map_err($crate::store::unavailable)?;
-                $crate::store::finished(done.rows_affected(), key, attempt)
+                    .map_err($crate::idempotency::store::unavailable)?;
+                $crate::idempotency::store::finished(done.rows_affected(), key, attempt)
             }
 
             async fn lookup(
                 &self,
                 key: &str,
-            ) -> Result<Option<$crate::store::Found>, $crate::store::StoreError> {
+            ) -> Result<Option<$crate::idempotency::store::Found>, $crate::idempotency::store::StoreError> {
                 let row: Option<(String, i64, i64, String, i64)> =
                     ::sqlx::query_as(&self.sql.lookup)
                         .bind(key)
                         .fetch_optional(&self.pool)
                         .await
-                        .map_err($crate::store::unavailable)?;
+                        .map_err($crate::idempotency::store::unavailable)?;
                 row.map(|(state, attempt, lease_left_ms, fingerprint, recovery)| {
-                    Ok($crate::store::Found {
-                        state: $crate::store::State::parse(&state)?,
-                        attempt: $crate::store::attempt_from(attempt)?,
+                    Ok($crate::idempotency::store::Found {
+                        state: $crate::idempotency::store::State::parse(&state)?,
+                        attempt: $crate::idempotency::store::attempt_from(attempt)?,
                         lease_left_ms,
                         fingerprint,
                         recovery,
@@ -77,7 +77,7 @@ macro_rules! sql_store {
             }
         }
 
-        impl $crate::store::Store for $store {
+        impl $crate::idempotency::store::Store for $store {
             fn claim<'a>(
                 &'a self,
                 key: &'a str,
@@ -86,26 +86,26 @@ macro_rules! sql_store {
                 recover: bool,
             ) -> ::futures_util::future::BoxFuture<
                 'a,
-                Result<$crate::store::Claim, $crate::store::StoreError>,
+                Result<$crate::idempotency::store::Claim, $crate::idempotency::store::StoreError>,
             > {
                 Box::pin(async move {
                     let acquired: Option<(i64, i64)> = ::sqlx::query_as(&self.sql.claim)
                         .bind(key)
-                        .bind($crate::store::millis(lease))
+                        .bind($crate::idempotency::store::millis(lease))
                         .bind(fingerprint)
                         .bind(recover)
                         .fetch_optional(&self.pool)
                         .await
-                        .map_err($crate::store::unavailable)?;
+                        .map_err($crate::idempotency::store::unavailable)?;
                     if let Some((attempt, recovery)) = acquired {
-                        let attempt = $crate::store::attempt_from(attempt)?;
-                        return Ok($crate::store::Claim::Acquired {
+                        let attempt = $crate::idempotency::store::attempt_from(attempt)?;
+                        return Ok($crate::idempotency::store::Claim::Acquired {
                             attempt,
-                            recovery: $crate::store::recovery_from(recovery, attempt),
+                            recovery: $crate::idempotency::store::recovery_from(recovery, attempt),
                         });
                     }
                     let found = self.lookup(key).await?;
-                    Ok($crate::store::claim_not_acquired(
+                    Ok($crate::idempotency::store::claim_not_acquired(
                         found,
                         fingerprint,
                         recover,
@@ -118,16 +118,16 @@ macro_rules! sql_store {
                 key: &'a str,
                 attempt: u32,
                 lease: ::std::time::Duration,
-            ) -> ::futures_util::future::BoxFuture<'a, Result<(), $crate::store::StoreError>> {
+            ) -> ::futures_util::future::BoxFuture<'a, Result<(), $crate::idempotency::store::StoreError>> {
                 Box::pin(async move {
                     let renewed = ::sqlx::query(&self.sql.renew)
                         .bind(key)
                         .bind(i64::from(attempt))
-                        .bind($crate::store::millis(lease))
+                        .bind($crate::idempotency::store::millis(lease))
                         .execute(&self.pool)
                         .await
-                        .map_err($crate::store::unavailable)?;
-                    $crate::store::finished(renewed.rows_affected(), key, attempt)
+                        .map_err($crate::idempotency::store::unavailable)?;
+                    $crate::idempotency::store::finished(renewed.rows_affected(), key, attempt)
                 })
             }
 
@@ -135,39 +135,39 @@ macro_rules! sql_store {
                 &'a self,
                 key: &'a str,
                 attempt: u32,
-            ) -> ::futures_util::future::BoxFuture<'a, Result<(), $crate::store::StoreError>> {
-                Box::pin(self.finish(key, attempt, $crate::store::State::Done))
+            ) -> ::futures_util::future::BoxFuture<'a, Result<(), $crate::idempotency::store::StoreError>> {
+                Box::pin(self.finish(key, attempt, $crate::idempotency::store::State::Done))
             }
 
             fn release<'a>(
                 &'a self,
                 key: &'a str,
                 attempt: u32,
-            ) -> ::futures_util::future::BoxFuture<'a, Result<(), $crate::store::StoreError>> {
-                Box::pin(self.finish(key, attempt, $crate::store::State::Failed))
+            ) -> ::futures_util::future::BoxFuture<'a, Result<(), $crate::idempotency::store::StoreError>> {
+                Box::pin(self.finish(key, attempt, $crate::idempotency::store::State::Failed))
             }
 
             fn abandon<'a>(
                 &'a self,
                 key: &'a str,
                 attempt: u32,
-            ) -> ::futures_util::future::BoxFuture<'a, Result<(), $crate::store::StoreError>> {
-                Box::pin(self.finish(key, attempt, $crate::store::State::Panicked))
+            ) -> ::futures_util::future::BoxFuture<'a, Result<(), $crate::idempotency::store::StoreError>> {
+                Box::pin(self.finish(key, attempt, $crate::idempotency::store::State::Panicked))
             }
 
             fn report_unknown<'a>(
                 &'a self,
                 key: &'a str,
                 attempt: u32,
-            ) -> ::futures_util::future::BoxFuture<'a, Result<(), $crate::store::StoreError>> {
-                Box::pin(self.finish(key, attempt, $crate::store::State::Unknown))
+            ) -> ::futures_util::future::BoxFuture<'a, Result<(), $crate::idempotency::store::StoreError>> {
+                Box::pin(self.finish(key, attempt, $crate::idempotency::store::State::Unknown))
             }
 
             fn resolve<'a>(
                 &'a self,
                 key: &'a str,
-                resolution: $crate::store::Resolution,
-            ) -> ::futures_util::future::BoxFuture<'a, Result<bool, $crate::store::StoreError>>
+                resolution: $crate::idempotency::store::Resolution,
+            ) -> ::futures_util::future::BoxFuture<'a, Result<bool, $crate::idempotency::store::StoreError>>
             {
                 Box::pin(async move {
                     let settled = ::sqlx::query(&self.sql.resolve)
@@ -175,7 +175,7 @@ macro_rules! sql_store {
                         .bind(resolution.state().as_str())
                         .execute(&self.pool)
                         .await
-                        .map_err($crate::store::unavailable)?;
+                        .map_err($crate::idempotency::store::unavailable)?;
                     Ok(settled.rows_affected() == 1)
                 })
             }
@@ -185,10 +185,10 @@ macro_rules! sql_store {
                 key: &'a str,
             ) -> ::futures_util::future::BoxFuture<
                 'a,
-                Result<Option<$crate::store::Record>, $crate::store::StoreError>,
+                Result<Option<$crate::idempotency::store::Record>, $crate::idempotency::store::StoreError>,
             > {
                 Box::pin(async move {
-                    Ok(self.lookup(key).await?.map(|found| $crate::store::Record {
+                    Ok(self.lookup(key).await?.map(|found| $crate::idempotency::store::Record {
                         state: found.state,
                         attempt: found.attempt,
                         fingerprint: found.fingerprint,

@@ -15,8 +15,8 @@ const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 /// database's clock. The table is created if missing.
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), hookguard::store::StoreError> {
-/// use hookguard::store::PostgresStore;
+/// # async fn run() -> Result<(), hookguard::idempotency::StoreError> {
+/// use hookguard::idempotency::PostgresStore;
 ///
 /// let store = PostgresStore::connect("postgres://hookguard@127.0.0.1/hookguard").await?;
 /// # Ok(()) }

@@ -1,90 +1,28 @@
-//! ChainVine's webhooks: one envelope around every event.
-//!
-//! Every ChainVine request is an [`Envelope`]: where it comes from (the campaign and
-//! community), the [`Event`] (`{ "name": ..., "data": ... }`), and delivery metadata
-//! (`version`, `secure_request`, `request_id`, `event_id`, `sent_at`).
-//! [`Envelope::from_slice`] parses a verified body in one pass; `event.data` is
-//! deserialized straight into the typed struct for `event.name`:
-//!
-//! | `event.name` | variant | data |
-//! |---|---|---|
-//! | `USER_JOINED_CAMPAIGN` | [`Event::UserJoinedCampaign`] | [`UserJoinedCampaign`] |
-//! | `REFERRAL_CONVERSION` | [`Event::ReferralConversion`] | [`ReferralConversion`] |
-//! | `EARNING_CREATED` | [`Event::EarningCreated`] | [`EarningCreated`] |
-//! | `PAYMENT_REQUEST` (configurable) | [`Event::PaymentRequest`] | [`PaymentRequest`] |
-//! | anything else | [`Event::Unknown`] | raw JSON |
-//!
-//! ChainVine documents the payment-request event (ChainVine calling your system as a
-//! payout provider, expecting a 2xx to mark the payout completed) but neither its name
-//! nor its fields. This crate assumes the name `PAYMENT_REQUEST`; if your deliveries say
-//! otherwise, give the real name with [`EventNames::with_payment_request`] and parse with
-//! [`Envelope::from_slice_with`]. The payout's fields are typed on a best-effort basis and
-//! the raw `event.data` is always kept in [`PaymentRequest::raw`].
-//!
-//! Amounts are exact decimal strings ([`Amount`]), never floats; timestamps keep their
-//! text and parse when they can ([`Timestamp`]).
-//!
-//! ```
-//! use hookguard::chainvine::{Envelope, Event, EventKind};
-//! use hookguard::event::WebhookEvent;
-//!
-//! let body = br#"{
-//!   "source": {
-//!     "campaign": { "name": "Spring referrals", "created_on": "2024-03-01T08:00:00Z", "id": "cmp_1" },
-//!     "community": { "name": "Acme", "id": "com_1" }
-//!   },
-//!   "event": {
-//!     "name": "EARNING_CREATED",
-//!     "data": {
-//!       "userId": "usr_9",
-//!       "dateCreatedUtc": "2024-05-14T09:31:02.123Z",
-//!       "user": { "id": "usr_9", "walletAddress": "0x52908400098527886E0F7030069857D2E4169EE7" },
-//!       "reward": { "name": "ETH" },
-//!       "amount": "0.00398888889000003983"
-//!     }
-//!   },
-//!   "version": "1.0",
-//!   "secure_request": true,
-//!   "request_id": "req_1",
-//!   "event_id": "evt_1",
-//!   "sent_at": "2024-05-14T09:31:03.000Z"
-//! }"#;
-//!
-//! let envelope = Envelope::from_slice(body)?;
-//! assert_eq!(envelope.kind(), EventKind::EarningCreated);
-//! assert_eq!(envelope.id(), "evt_1");
-//! let Event::EarningCreated(earning) = &envelope.event else { panic!("not an earning") };
-//! assert_eq!(earning.amount.as_str(), "0.00398888889000003983");
-//! assert_eq!(earning.reward.name, "ETH");
-//! # Ok::<(), hookguard::event::ParseError>(())
-//! ```
+//! ChainVine's event types: the request around every event, and the event by its name.
 
 use std::convert::Infallible;
 use std::fmt;
 use std::str::FromStr;
 
-use serde::de::{
-    self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor,
-};
-use serde::ser::SerializeMap;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::amount::Amount;
-use crate::claimr::lenient_id;
-use crate::event::{ParseError, WebhookEvent};
+use crate::event::WebhookEvent;
+use crate::json::lenient_id;
 use crate::timestamp::Timestamp;
 
 /// A ChainVine webhook request: the event, where it comes from, and delivery metadata.
 ///
-/// Parse it with [`Envelope::from_slice`] (or [`Envelope::from_slice_with`]); it also
+/// Parse it with [`Event::from_slice`] (or [`Event::from_slice_with`]); it also
 /// implements `Deserialize` for use with serde directly, and `Serialize` to re-emit it.
 #[derive(Debug, Clone, Serialize)]
-pub struct Envelope {
+pub struct Event {
     /// The campaign and community the event belongs to.
     pub source: Source,
-    /// What happened.
-    pub event: Event,
+    /// What happened: the body's `event`, by its name.
+    #[serde(rename = "event")]
+    pub payload: Payload,
     /// The version of the payload format, such as `"1.0"`.
     pub version: String,
     /// ChainVine's `secure_request` flag, as sent in the (signed) body.
@@ -131,7 +69,7 @@ pub struct Community {
 /// Serializes back to `{"name": ..., "data": ...}`.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub enum Event {
+pub enum Payload {
     /// `USER_JOINED_CAMPAIGN`: a user joined a referral program.
     UserJoinedCampaign(UserJoinedCampaign),
     /// `REFERRAL_CONVERSION`: a referred user completed an action.
@@ -142,7 +80,7 @@ pub enum Event {
     /// [`EventNames`]). Answer 2xx only once the payout is done.
     PaymentRequest(PaymentRequest),
     /// An event name this crate does not know, with its raw data.
-    Unknown(UnknownEvent),
+    Unknown(Unknown),
 }
 
 /// The data of `USER_JOINED_CAMPAIGN`: a user joined a referral program.
@@ -319,7 +257,7 @@ pub struct PayoutUser {
 
 /// An event whose name this crate does not know, kept as sent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UnknownEvent {
+pub struct Unknown {
     /// The event's `name` as sent.
     pub name: String,
     /// The event's `data` exactly as sent, if there was a `data` field.
@@ -353,7 +291,7 @@ impl EventKind {
     ];
 
     /// The event name ChainVine sends for this kind (`"PAYMENT_REQUEST"`, the default, for
-    /// payment requests; `"UNKNOWN"` for [`EventKind::Unknown`]). [`Event::name`] gives
+    /// payment requests; `"UNKNOWN"` for [`EventKind::Unknown`]). [`Payload::name`] gives
     /// the name an event was actually sent under.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -378,6 +316,10 @@ impl EventKind {
             _ => EventKind::Unknown,
         }
     }
+}
+
+impl crate::event::EventKind for EventKind {
+    type Event = Event;
 }
 
 impl FromStr for EventKind {
@@ -436,82 +378,78 @@ impl EventNames {
         &self.payment_request
     }
 
-    fn is_payment_request(&self, name: &str) -> bool {
+    pub(super) fn is_payment_request(&self, name: &str) -> bool {
         name == EventKind::PaymentRequest.as_str() || name == self.payment_request
     }
 }
 
-impl Envelope {
-    /// Parses a ChainVine body (already verified), with the default [`EventNames`].
-    ///
-    /// # Errors
-    ///
-    /// [`ParseError::Syntax`] when the body is not JSON; [`ParseError::Data`] when a
-    /// field is missing or of the wrong shape, with its path (`sent_at`,
-    /// `event.data.amount`…). Unknown event names are not errors.
-    pub fn from_slice(body: &[u8]) -> Result<Envelope, ParseError> {
-        Self::from_slice_with(body, &EventNames::default())
-    }
-
-    /// Parses a ChainVine body (already verified), recognizing the event names in `names`.
-    ///
-    /// An event whose name is the configured payment-request name becomes
-    /// [`Event::PaymentRequest`], parsed from its raw data, where [`Envelope::from_slice`]
-    /// would give [`Event::Unknown`]. `PAYMENT_REQUEST` is recognized either way.
-    ///
-    /// # Errors
-    ///
-    /// As [`Envelope::from_slice`].
-    pub fn from_slice_with(body: &[u8], names: &EventNames) -> Result<Envelope, ParseError> {
-        let repr: EnvelopeRepr = crate::event::from_slice(body)?;
-        repr.resolve(names)
-            .map_err(|err| err.into_parse_error("event.data"))
-    }
-
+impl Event {
     /// The payment request, if this is one.
     #[must_use]
     pub fn payment_request(&self) -> Option<&PaymentRequest> {
-        match &self.event {
-            Event::PaymentRequest(request) => Some(request),
+        match &self.payload {
+            Payload::PaymentRequest(request) => Some(request),
             _ => None,
         }
     }
 }
 
-impl WebhookEvent for Envelope {
-    type Kind = EventKind;
-
-    const PROVIDER: &'static str = "chainvine";
-
-    fn kind(&self) -> EventKind {
-        self.event.kind()
+impl Event {
+    /// Which kind of event this is.
+    #[must_use]
+    pub fn kind(&self) -> EventKind {
+        self.payload.kind()
     }
 
     /// `event.name` as sent.
-    fn name(&self) -> &str {
-        self.event.name()
+    #[must_use]
+    pub fn name(&self) -> &str {
+        self.payload.name()
     }
 
     /// The envelope's `event_id`.
-    fn id(&self) -> &str {
+    #[must_use]
+    pub fn id(&self) -> &str {
         &self.event_id
     }
 
-    fn is_unknown(&self) -> bool {
-        matches!(self.event, Event::Unknown(_))
+    /// Whether the event is one this crate has no type for.
+    #[must_use]
+    pub fn is_unknown(&self) -> bool {
+        matches!(self.payload, Payload::Unknown(_))
     }
 }
 
-impl Event {
+impl WebhookEvent for Event {
+    type Kind = EventKind;
+
+    fn kind(&self) -> EventKind {
+        Event::kind(self)
+    }
+
+    fn name(&self) -> &str {
+        Event::name(self)
+    }
+
+    fn id(&self) -> &str {
+        Event::id(self)
+    }
+
+    fn is_unknown(&self) -> bool {
+        Event::is_unknown(self)
+    }
+}
+
+impl Payload {
     /// The event's `name`, exactly as sent.
     #[must_use]
     pub fn name(&self) -> &str {
         match self {
-            Event::UserJoinedCampaign(_) => EventKind::UserJoinedCampaign.as_str(),
-            Event::ReferralConversion(_) => EventKind::ReferralConversion.as_str(),
-            Event::EarningCreated(_) => EventKind::EarningCreated.as_str(),
-            Event::PaymentRequest(request) => &request.event_name,
-            Event::Unknown(unknown) => &unknown.name,
+            Payload::UserJoinedCampaign(_) => EventKind::UserJoinedCampaign.as_str(),
+            Payload::ReferralConversion(_) => EventKind::ReferralConversion.as_str(),
+            Payload::EarningCreated(_) => EventKind::EarningCreated.as_str(),
+            Payload::PaymentRequest(request) => &request.event_name,
+            Payload::Unknown(unknown) => &unknown.name,
         }
     }
 
@@ -519,425 +457,32 @@ impl Event {
     #[must_use]
     pub fn kind(&self) -> EventKind {
         match self {
-            Event::UserJoinedCampaign(_) => EventKind::UserJoinedCampaign,
-            Event::ReferralConversion(_) => EventKind::ReferralConversion,
-            Event::EarningCreated(_) => EventKind::EarningCreated,
-            Event::PaymentRequest(_) => EventKind::PaymentRequest,
-            Event::Unknown(_) => EventKind::Unknown,
+            Payload::UserJoinedCampaign(_) => EventKind::UserJoinedCampaign,
+            Payload::ReferralConversion(_) => EventKind::ReferralConversion,
+            Payload::EarningCreated(_) => EventKind::EarningCreated,
+            Payload::PaymentRequest(_) => EventKind::PaymentRequest,
+            Payload::Unknown(_) => EventKind::Unknown,
         }
     }
-}
-
-impl PaymentRequest {
-    /// Reads a payment request from the raw `event.data`; `null` gives one with no fields.
-    ///
-    /// Fields of an unexpected shape are `None`, not errors (see the type's docs).
-    fn from_raw(raw: Box<RawValue>, event_name: String) -> Result<Self, DataError> {
-        let fields: PaymentRequestFields = if raw.get() == "null" {
-            PaymentRequestFields::default()
-        } else {
-            parse_data(raw.get())?
-        };
-        let PaymentRequestFields {
-            user_id,
-            user_id_camel,
-            user,
-            reward,
-            amount,
-            currency,
-            wallet_address,
-            wallet_address_camel,
-        } = fields;
-        // The same choice as the payout key's (`payment_id`), from the raw data.
-        let id = payment_id(&raw).ok().flatten();
-        Ok(Self {
-            id,
-            user_id: user_id.or(user_id_camel),
-            user,
-            reward,
-            amount,
-            currency,
-            wallet_address: wallet_address.or(wallet_address_camel),
-            raw,
-            event_name,
-        })
-    }
-}
-
-/// Where a payment request's own id may be, most specific first: a bare `id` comes last,
-/// since it might name something else in a payload nobody documented.
-const PAYMENT_ID_FIELDS: [&str; 5] = [
-    "payment_request_id",
-    "paymentRequestId",
-    "payout_id",
-    "payoutId",
-    "id",
-];
-
-/// A payment request's own id, read from its raw `event.data`: the first of
-/// [`PAYMENT_ID_FIELDS`] that is a non-blank string (trimmed) or an integer (its digits,
-/// however large). `Ok(None)` when there is none; `Err(field)` when a field is present
-/// but is neither (a float, a boolean, an object): such a request is not guessed at.
-pub(crate) fn payment_id(raw: &RawValue) -> Result<Option<String>, &'static str> {
-    #[derive(Deserialize)]
-    struct Ids<'a>(#[serde(borrow)] std::collections::BTreeMap<String, &'a RawValue>);
-    // Not an object: no id fields to read.
-    let Ok(Ids(fields)) = serde_json::from_str::<Ids<'_>>(raw.get()) else {
-        return Ok(None);
-    };
-    for name in PAYMENT_ID_FIELDS {
-        let Some(value) = fields.get(name).map(|v| v.get()) else {
-            continue;
-        };
-        if value == "null" {
-            continue;
-        }
-        if let Ok(text) = serde_json::from_str::<String>(value) {
-            let text = text.trim();
-            if text.is_empty() {
-                continue;
-            }
-            return Ok(Some(text.to_owned()));
-        }
-        let digits = value.strip_prefix('-').unwrap_or(value);
-        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Ok(Some(value.to_owned()));
-        }
-        return Err(name);
-    }
-    Ok(None)
-}
-
-/// The fields a payment request is guessed to have; each spelling is its own field so
-/// that a body with two spellings is not a "duplicate field" error.
-#[derive(Default, Deserialize)]
-#[serde(default)]
-struct PaymentRequestFields {
-    #[serde(deserialize_with = "lenient_id")]
-    user_id: Option<String>,
-    #[serde(rename = "userId", deserialize_with = "lenient_id")]
-    user_id_camel: Option<String>,
-    #[serde(deserialize_with = "lenient")]
-    user: Option<PayoutUser>,
-    #[serde(deserialize_with = "lenient")]
-    reward: Option<Reward>,
-    #[serde(deserialize_with = "lenient")]
-    amount: Option<Amount>,
-    #[serde(deserialize_with = "lenient")]
-    currency: Option<String>,
-    #[serde(deserialize_with = "lenient")]
-    wallet_address: Option<String>,
-    #[serde(rename = "walletAddress", deserialize_with = "lenient")]
-    wallet_address_camel: Option<String>,
-}
-
-/// Any JSON value: `Some` when it has `T`'s shape, `None` otherwise.
-fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: DeserializeOwned,
-{
-    let raw = <&'de RawValue>::deserialize(deserializer)?;
-    Ok(serde_json::from_str(raw.get()).ok())
-}
-
-impl<'de> Deserialize<'de> for PaymentRequest {
-    /// Reads the event's `data` (not the whole event); the event name is set to the
-    /// default `PAYMENT_REQUEST`.
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = Box::<RawValue>::deserialize(deserializer)?;
-        PaymentRequest::from_raw(raw, EventKind::PaymentRequest.as_str().to_owned())
-            .map_err(|err| err.into_serde(""))
-    }
-}
-
-impl Serialize for PaymentRequest {
-    /// Writes [`raw`](Self::raw) back, unchanged.
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.raw.serialize(serializer)
-    }
-}
-
-impl Serialize for Event {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("name", self.name())?;
-        match self {
-            Event::UserJoinedCampaign(data) => map.serialize_entry("data", data)?,
-            Event::ReferralConversion(data) => map.serialize_entry("data", data)?,
-            Event::EarningCreated(data) => map.serialize_entry("data", data)?,
-            Event::PaymentRequest(data) => map.serialize_entry("data", data)?,
-            Event::Unknown(UnknownEvent {
-                data: Some(data), ..
-            }) => map.serialize_entry("data", data)?,
-            Event::Unknown(UnknownEvent { data: None, .. }) => {}
-        }
-        map.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for Event {
-    /// Reads `{"name": ..., "data": ...}` with the default [`EventNames`].
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        EventRepr::deserialize(deserializer)?
-            .resolve(&EventNames::default())
-            .map_err(|err| err.into_serde("data"))
-    }
-}
-
-impl<'de> Deserialize<'de> for Envelope {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        EnvelopeRepr::deserialize(deserializer)?
-            .resolve(&EventNames::default())
-            .map_err(|err| err.into_serde("event.data"))
-    }
-}
-
-/// An envelope as read in one pass, before deferred event data is typed.
-#[derive(Deserialize)]
-struct EnvelopeRepr {
-    source: Source,
-    event: EventRepr,
-    version: String,
-    secure_request: bool,
-    request_id: String,
-    event_id: String,
-    sent_at: Timestamp,
-}
-
-impl EnvelopeRepr {
-    fn resolve(self, names: &EventNames) -> Result<Envelope, DataError> {
-        Ok(Envelope {
-            source: self.source,
-            event: self.event.resolve(names)?,
-            version: self.version,
-            secure_request: self.secure_request,
-            request_id: self.request_id,
-            event_id: self.event_id,
-            sent_at: self.sent_at,
-        })
-    }
-}
-
-/// An event as read in one pass over the body.
-// Short-lived and moved once: boxing `Ready` would only add an allocation per request.
-#[allow(clippy::large_enum_variant)]
-enum EventRepr {
-    /// `name` came before `data` and named a typed event: `data` went straight into its
-    /// struct.
-    Ready(Event),
-    /// `data` (if any) was kept raw: it came before `name`, the event is a payment request
-    /// (whose raw data is kept anyway), or the name is not one of the typed events.
-    Deferred {
-        name: String,
-        data: Option<Box<RawValue>>,
-    },
-}
-
-impl EventRepr {
-    fn resolve(self, names: &EventNames) -> Result<Event, DataError> {
-        let (name, data) = match self {
-            EventRepr::Ready(event) => return Ok(event),
-            EventRepr::Deferred { name, data } => (name, data),
-        };
-        if let Some(kind) = TypedKind::from_name(&name) {
-            // A known event without `data` is read as `{}`: its required fields are missing.
-            let text = data.as_deref().map_or("{}", RawValue::get);
-            return kind.parse(text);
-        }
-        if names.is_payment_request(&name) {
-            let raw = match data {
-                Some(raw) => raw,
-                None => null_raw_value()?,
-            };
-            return PaymentRequest::from_raw(raw, name).map(Event::PaymentRequest);
-        }
-        Ok(Event::Unknown(UnknownEvent { name, data }))
-    }
-}
-
-fn null_raw_value() -> Result<Box<RawValue>, DataError> {
-    RawValue::from_string("null".to_owned()).map_err(|err| DataError {
-        path: String::new(),
-        message: err.to_string(),
-    })
-}
-
-/// The events whose data is deserialized straight into a struct.
-#[derive(Clone, Copy)]
-enum TypedKind {
-    UserJoinedCampaign,
-    ReferralConversion,
-    EarningCreated,
-}
-
-impl TypedKind {
-    fn from_name(name: &str) -> Option<TypedKind> {
-        match EventKind::from_name(name) {
-            EventKind::UserJoinedCampaign => Some(TypedKind::UserJoinedCampaign),
-            EventKind::ReferralConversion => Some(TypedKind::ReferralConversion),
-            EventKind::EarningCreated => Some(TypedKind::EarningCreated),
-            _ => None,
-        }
-    }
-
-    /// Types data that was kept raw, reporting the path inside `data`.
-    fn parse(self, text: &str) -> Result<Event, DataError> {
-        Ok(match self {
-            TypedKind::UserJoinedCampaign => Event::UserJoinedCampaign(parse_data(text)?),
-            TypedKind::ReferralConversion => Event::ReferralConversion(parse_data(text)?),
-            TypedKind::EarningCreated => Event::EarningCreated(parse_data(text)?),
-        })
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for TypedKind {
-    type Value = Event;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Event, D::Error> {
-        Ok(match self {
-            TypedKind::UserJoinedCampaign => {
-                Event::UserJoinedCampaign(UserJoinedCampaign::deserialize(deserializer)?)
-            }
-            TypedKind::ReferralConversion => {
-                Event::ReferralConversion(ReferralConversion::deserialize(deserializer)?)
-            }
-            TypedKind::EarningCreated => {
-                Event::EarningCreated(EarningCreated::deserialize(deserializer)?)
-            }
-        })
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "lowercase")]
-enum EventField {
-    Name,
-    Data,
-    #[serde(other)]
-    Other,
-}
-
-impl<'de> Deserialize<'de> for EventRepr {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(EventVisitor)
-    }
-}
-
-struct EventVisitor;
-
-impl<'de> Visitor<'de> for EventVisitor {
-    type Value = EventRepr;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an event object with a `name` and `data`")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EventRepr, A::Error> {
-        let mut name: Option<String> = None;
-        let mut raw_data: Option<Box<RawValue>> = None;
-        let mut ready: Option<Event> = None;
-        while let Some(field) = map.next_key::<EventField>()? {
-            match field {
-                EventField::Name => {
-                    if name.is_some() {
-                        return Err(de::Error::duplicate_field("name"));
-                    }
-                    name = Some(map.next_value()?);
-                }
-                EventField::Data => {
-                    if raw_data.is_some() || ready.is_some() {
-                        return Err(de::Error::duplicate_field("data"));
-                    }
-                    match name.as_deref().and_then(TypedKind::from_name) {
-                        // The name is known already: type the data in this same pass.
-                        Some(kind) => ready = Some(map.next_value_seed(kind)?),
-                        None => raw_data = Some(map.next_value()?),
-                    }
-                }
-                EventField::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
-        Ok(match ready {
-            Some(event) => EventRepr::Ready(event),
-            None => EventRepr::Deferred {
-                name,
-                data: raw_data,
-            },
-        })
-    }
-}
-
-/// A data error inside deferred event data, with the path relative to where it was read.
-struct DataError {
-    /// Path from the data's root (empty for the root itself).
-    path: String,
-    message: String,
-}
-
-impl DataError {
-    fn into_parse_error(self, prefix: &str) -> ParseError {
-        ParseError::data(prefixed(prefix, &self.path), self.message)
-    }
-
-    /// For plain serde use, where the error's path cannot be extended: name the path in
-    /// the message instead.
-    fn into_serde<E: de::Error>(self, prefix: &str) -> E {
-        let path = prefixed(prefix, &self.path);
-        if path.is_empty() {
-            E::custom(self.message)
-        } else {
-            E::custom(format_args!("invalid `{path}`: {}", self.message))
-        }
-    }
-}
-
-fn prefixed(prefix: &str, path: &str) -> String {
-    match (prefix.is_empty(), path.is_empty()) {
-        (_, true) => prefix.to_owned(),
-        (true, false) => path.to_owned(),
-        (false, false) => format!("{prefix}.{path}"),
-    }
-}
-
-/// Deserializes deferred data, keeping the path of a failing field.
-fn parse_data<T: DeserializeOwned>(text: &str) -> Result<T, DataError> {
-    let mut deserializer = serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        // Line and column would point into the data, not into the body: leave them out.
-        let mut message = inner.to_string();
-        let position = format!(" at line {} column {}", inner.line(), inner.column());
-        if let Some(len) = message.strip_suffix(&position).map(str::len) {
-            message.truncate(len);
-        }
-        DataError {
-            path: if path == "." { String::new() } else { path },
-            message,
-        }
-    })
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::event::ParseError;
 
     const USER_JOINED_CAMPAIGN: &[u8] =
-        include_bytes!("../tests/fixtures/chainvine/user_joined_campaign.json");
+        include_bytes!("../../../tests/fixtures/chainvine/user_joined_campaign.json");
     const REFERRAL_CONVERSION: &[u8] =
-        include_bytes!("../tests/fixtures/chainvine/referral_conversion.json");
+        include_bytes!("../../../tests/fixtures/chainvine/referral_conversion.json");
     const EARNING_CREATED: &[u8] =
-        include_bytes!("../tests/fixtures/chainvine/earning_created.json");
+        include_bytes!("../../../tests/fixtures/chainvine/earning_created.json");
     const PAYMENT_REQUEST: &[u8] =
-        include_bytes!("../tests/fixtures/chainvine/payment_request.json");
-    const UNKNOWN_EVENT: &[u8] = include_bytes!("../tests/fixtures/chainvine/unknown_event.json");
+        include_bytes!("../../../tests/fixtures/chainvine/payment_request.json");
+    const UNKNOWN_EVENT: &[u8] = include_bytes!("../../../tests/fixtures/chainvine/unknown_event.json");
     const DATA_BEFORE_NAME: &[u8] =
-        include_bytes!("../tests/fixtures/chainvine/data_before_name.json");
+        include_bytes!("../../../tests/fixtures/chainvine/data_before_name.json");
 
     /// A minimal envelope around `event` (JSON text).
     fn wrap(event: &str) -> String {
@@ -949,7 +494,7 @@ mod tests {
     }
 
     fn data_error(body: &[u8]) -> (String, String) {
-        match Envelope::from_slice(body) {
+        match Event::from_slice(body) {
             Err(ParseError::Data { path, message }) => (path, message),
             other => panic!("expected a data error, got {other:?}"),
         }
@@ -961,7 +506,7 @@ mod tests {
 
     #[test]
     fn user_joined_campaign_fixture() {
-        let envelope = Envelope::from_slice(USER_JOINED_CAMPAIGN).unwrap();
+        let envelope = Event::from_slice(USER_JOINED_CAMPAIGN).unwrap();
         assert_eq!(
             envelope.source,
             Source {
@@ -999,8 +544,8 @@ mod tests {
         assert_eq!(envelope.id(), "0e9d8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b");
         assert!(!envelope.is_unknown());
         assert!(envelope.payment_request().is_none());
-        assert_eq!(<Envelope as WebhookEvent>::PROVIDER, "chainvine");
-        let Event::UserJoinedCampaign(joined) = envelope.event else {
+        assert_eq!(crate::Provider::name(&crate::ChainVine::new("s").unwrap()), "chainvine");
+        let Payload::UserJoinedCampaign(joined) = envelope.payload else {
             panic!("wrong variant");
         };
         assert_eq!(
@@ -1023,11 +568,11 @@ mod tests {
 
     #[test]
     fn referral_conversion_fixture() {
-        let envelope = Envelope::from_slice(REFERRAL_CONVERSION).unwrap();
+        let envelope = Event::from_slice(REFERRAL_CONVERSION).unwrap();
         assert_eq!(envelope.kind(), EventKind::ReferralConversion);
         assert_eq!(envelope.name(), "REFERRAL_CONVERSION");
         assert_eq!(envelope.id(), "6c5b4a39-2817-4f6e-9d5c-4b3a29180f7e");
-        let Event::ReferralConversion(conversion) = envelope.event else {
+        let Payload::ReferralConversion(conversion) = envelope.payload else {
             panic!("wrong variant");
         };
         assert_eq!(
@@ -1059,10 +604,10 @@ mod tests {
 
     #[test]
     fn earning_created_fixture() {
-        let envelope = Envelope::from_slice(EARNING_CREATED).unwrap();
+        let envelope = Event::from_slice(EARNING_CREATED).unwrap();
         assert_eq!(envelope.kind(), EventKind::EarningCreated);
         assert_eq!(envelope.name(), "EARNING_CREATED");
-        let Event::EarningCreated(earning) = &envelope.event else {
+        let Payload::EarningCreated(earning) = &envelope.payload else {
             panic!("wrong variant");
         };
         assert_eq!(earning, &expected_earning());
@@ -1079,10 +624,10 @@ mod tests {
 
     #[test]
     fn data_before_name_parses_identically() {
-        let in_order = Envelope::from_slice(EARNING_CREATED).unwrap();
-        let reordered = Envelope::from_slice(DATA_BEFORE_NAME).unwrap();
-        let Event::EarningCreated(earning) = &reordered.event else {
-            panic!("wrong variant: {:?}", reordered.event);
+        let in_order = Event::from_slice(EARNING_CREATED).unwrap();
+        let reordered = Event::from_slice(DATA_BEFORE_NAME).unwrap();
+        let Payload::EarningCreated(earning) = &reordered.payload else {
+            panic!("wrong variant: {:?}", reordered.payload);
         };
         assert_eq!(earning, &expected_earning());
         assert_eq!(reordered.source, in_order.source);
@@ -1095,7 +640,7 @@ mod tests {
 
     #[test]
     fn payment_request_fixture_is_typed_and_keeps_raw_data() {
-        let envelope = Envelope::from_slice(PAYMENT_REQUEST).unwrap();
+        let envelope = Event::from_slice(PAYMENT_REQUEST).unwrap();
         assert_eq!(envelope.kind(), EventKind::PaymentRequest);
         assert_eq!(envelope.name(), "PAYMENT_REQUEST");
         assert_eq!(envelope.id(), "1a2b3c4d-5e6f-4a8b-9c0d-e1f2a3b4c5d6");
@@ -1138,13 +683,13 @@ mod tests {
 
     #[test]
     fn unknown_event_keeps_its_raw_data() {
-        let envelope = Envelope::from_slice(UNKNOWN_EVENT).unwrap();
+        let envelope = Event::from_slice(UNKNOWN_EVENT).unwrap();
         assert!(envelope.is_unknown());
         assert_eq!(envelope.kind(), EventKind::Unknown);
         assert_eq!(envelope.name(), "CAMPAIGN_BUDGET_EXHAUSTED");
         assert_eq!(envelope.id(), "8d7c6b5a-4938-4271-a6f5-e4d3c2b1a098");
         assert!(!envelope.secure_request);
-        let Event::Unknown(unknown) = &envelope.event else {
+        let Payload::Unknown(unknown) = &envelope.payload else {
             panic!("wrong variant");
         };
         assert_eq!(unknown.name, "CAMPAIGN_BUDGET_EXHAUSTED");
@@ -1157,15 +702,15 @@ mod tests {
     #[test]
     fn unknown_event_data_before_name_and_without_data() {
         let body = wrap(r#"{"data":[1, "two" ,null],"name":"SOMETHING_NEW","extra":{}}"#);
-        let parsed = Envelope::from_slice(body.as_bytes()).unwrap();
-        let Event::Unknown(unknown) = &parsed.event else {
+        let parsed = Event::from_slice(body.as_bytes()).unwrap();
+        let Payload::Unknown(unknown) = &parsed.payload else {
             panic!("wrong variant");
         };
         assert_eq!(unknown.name, "SOMETHING_NEW");
         assert_eq!(unknown.data.as_ref().unwrap().get(), r#"[1, "two" ,null]"#);
 
         let body = wrap(r#"{"name":"SOMETHING_NEW"}"#);
-        let Event::Unknown(unknown) = Envelope::from_slice(body.as_bytes()).unwrap().event else {
+        let Payload::Unknown(unknown) = Event::from_slice(body.as_bytes()).unwrap().payload else {
             panic!("wrong variant");
         };
         assert!(unknown.data.is_none());
@@ -1177,12 +722,12 @@ mod tests {
         let names = EventNames::default().with_payment_request("PAYOUT_REQUESTED");
 
         // Without the configured name it is an unknown event...
-        let plain = Envelope::from_slice(body.as_bytes()).unwrap();
+        let plain = Event::from_slice(body.as_bytes()).unwrap();
         assert!(plain.is_unknown());
         assert_eq!(plain.name(), "PAYOUT_REQUESTED");
 
         // ...with it, a payment request under its own name.
-        let envelope = Envelope::from_slice_with(body.as_bytes(), &names).unwrap();
+        let envelope = Event::from_slice_with(body.as_bytes(), &names).unwrap();
         assert_eq!(envelope.kind(), EventKind::PaymentRequest);
         assert_eq!(envelope.name(), "PAYOUT_REQUESTED");
         let request = envelope.payment_request().unwrap();
@@ -1191,20 +736,20 @@ mod tests {
         assert!(body.contains(request.raw.get()));
 
         // The default name is still recognized.
-        let envelope = Envelope::from_slice_with(PAYMENT_REQUEST, &names).unwrap();
+        let envelope = Event::from_slice_with(PAYMENT_REQUEST, &names).unwrap();
         assert_eq!(envelope.name(), "PAYMENT_REQUEST");
         assert!(envelope.payment_request().is_some());
 
         // Data before name, under the custom name.
         let body = envelope_with_custom_name_data_first();
-        let envelope = Envelope::from_slice_with(body.as_bytes(), &names).unwrap();
+        let envelope = Event::from_slice_with(body.as_bytes(), &names).unwrap();
         let request = envelope.payment_request().unwrap();
         assert_eq!(request.id.as_deref(), Some("po_1"));
         assert_eq!(request.amount.as_ref().map(Amount::as_str), Some("2.5"));
 
         // A documented name keeps its meaning.
         let names = EventNames::default().with_payment_request("EARNING_CREATED");
-        let envelope = Envelope::from_slice_with(EARNING_CREATED, &names).unwrap();
+        let envelope = Event::from_slice_with(EARNING_CREATED, &names).unwrap();
         assert_eq!(envelope.kind(), EventKind::EarningCreated);
     }
 
@@ -1219,7 +764,7 @@ mod tests {
             "amount":15.5,"walletAddress":"0xabc","user":{"firstName":"Li","id":7},
             "reward":"USDC","currency":null}}"#,
         );
-        let envelope = Envelope::from_slice(body.as_bytes()).unwrap();
+        let envelope = Event::from_slice(body.as_bytes()).unwrap();
         let request = envelope.payment_request().unwrap();
         assert_eq!(request.id.as_deref(), Some("12345"));
         assert_eq!(request.user_id.as_deref(), Some("u2"));
@@ -1241,7 +786,7 @@ mod tests {
             r#"{"name":"PAYMENT_REQUEST","data":null}"#,
         ] {
             let body = wrap(event);
-            let envelope = Envelope::from_slice(body.as_bytes()).unwrap();
+            let envelope = Event::from_slice(body.as_bytes()).unwrap();
             let request = envelope.payment_request().unwrap();
             assert_eq!(request.raw.get(), "null");
             assert_eq!((request.id.as_ref(), request.amount.as_ref()), (None, None));
@@ -1255,8 +800,8 @@ mod tests {
     #[test]
     fn earning_user_id_accepts_both_spellings() {
         let body = text(EARNING_CREATED).replace("\"userId\"", "\"user_id\"");
-        let envelope = Envelope::from_slice(body.as_bytes()).unwrap();
-        let Event::EarningCreated(earning) = envelope.event else {
+        let envelope = Event::from_slice(body.as_bytes()).unwrap();
+        let Payload::EarningCreated(earning) = envelope.payload else {
             panic!("wrong variant");
         };
         assert_eq!(earning.user_id, "9a8b7c6d-5e4f-4321-8fed-cba987654321");
@@ -1271,14 +816,14 @@ mod tests {
             &[EARNING_CREATED, b" {}"].concat(),
         ] {
             assert!(
-                matches!(Envelope::from_slice(body), Err(ParseError::Syntax { .. })),
+                matches!(Event::from_slice(body), Err(ParseError::Syntax { .. })),
                 "{:?}",
                 String::from_utf8_lossy(body)
             );
         }
         let body = text(DATA_BEFORE_NAME).replace("\"reward\": {", "\"reward\": {,");
         assert!(matches!(
-            Envelope::from_slice(body.as_bytes()),
+            Event::from_slice(body.as_bytes()),
             Err(ParseError::Syntax { .. })
         ));
     }
@@ -1387,7 +932,7 @@ mod tests {
         let body = text(REFERRAL_CONVERSION)
             .replace("\"2024-05-14T10:02:47.908Z\"", "\"last tuesday\"")
             .replace("\"2024-04-02T15:04:05.000Z\"", "1712070245");
-        let envelope = Envelope::from_slice(body.as_bytes()).unwrap();
+        let envelope = Event::from_slice(body.as_bytes()).unwrap();
         assert_eq!(envelope.sent_at.as_str(), "last tuesday");
         assert_eq!(envelope.sent_at.to_offset_date_time(), None);
         let created_on = &envelope.source.campaign.created_on;
@@ -1408,8 +953,8 @@ mod tests {
             UNKNOWN_EVENT,
             DATA_BEFORE_NAME,
         ] {
-            let direct: Envelope = serde_json::from_slice(body).unwrap();
-            let parsed = Envelope::from_slice(body).unwrap();
+            let direct: Event = serde_json::from_slice(body).unwrap();
+            let parsed = Event::from_slice(body).unwrap();
             assert_eq!(direct.kind(), parsed.kind());
             assert_eq!(
                 serde_json::to_string(&direct).unwrap(),
@@ -1418,14 +963,14 @@ mod tests {
         }
         // Deferred data errors name their path in the message.
         let body = text(DATA_BEFORE_NAME).replace("\"name\": \"ETH\"", "\"name\": false");
-        let err = serde_json::from_str::<Envelope>(&body).unwrap_err();
+        let err = serde_json::from_str::<Event>(&body).unwrap_err();
         assert!(err.is_data());
         assert!(
             err.to_string().contains("`event.data.reward.name`"),
             "{err}"
         );
 
-        let event: Event =
+        let event: Payload =
             serde_json::from_str(r#"{"data":{"claimer":"a"},"name":"REFERRAL_CONVERSION"}"#)
                 .unwrap();
         assert_eq!(event.kind(), EventKind::ReferralConversion);
@@ -1443,9 +988,9 @@ mod tests {
             PAYMENT_REQUEST,
             UNKNOWN_EVENT,
         ] {
-            let envelope = Envelope::from_slice(body).unwrap();
+            let envelope = Event::from_slice(body).unwrap();
             let json = serde_json::to_vec(&envelope).unwrap();
-            let again = Envelope::from_slice(&json).unwrap();
+            let again = Event::from_slice(&json).unwrap();
             assert_eq!(again.kind(), envelope.kind());
             assert_eq!(again.event_id, envelope.event_id);
             let original: serde_json::Value = serde_json::from_slice(body).unwrap();

@@ -48,8 +48,16 @@ use futures_util::future::{select, Either};
 use futures_util::FutureExt;
 use tokio::sync::{oneshot, watch};
 
+pub mod store;
+
+#[cfg(feature = "postgres")]
+pub use store::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
+pub use store::{MemoryStore, Recovery, Resolution, Store, StoreError};
+
 use crate::error::ConfigError;
-use crate::store::{Claim, Recovery, Resolution, State, Store, StoreError, Unresolved};
+use store::{Claim, State, Unresolved};
 
 /// How long a claim holds its key after the running attempt's last renewal: 1 minute.
 /// It is how long a crashed payout waits before its recovery.
@@ -59,7 +67,7 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 pub const MIN_LEASE: Duration = Duration::from_secs(1);
 
 /// The longest lease accepted: 1 day.
-pub const MAX_LEASE: Duration = crate::store::MAX_LEASE;
+pub const MAX_LEASE: Duration = crate::idempotency::store::MAX_LEASE;
 
 /// How long a duplicate waits for the run holding its key: 5 seconds.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(5);
@@ -109,7 +117,7 @@ impl Failure for &'static str {}
 impl Failure for String {}
 impl Failure for std::convert::Infallible {}
 impl Failure for std::io::Error {}
-impl Failure for crate::handler::BoxError {}
+impl Failure for crate::error::BoxError {}
 
 /// What to do with a key whose last attempt's outcome is unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -239,7 +247,7 @@ pub enum RunError<E> {
 /// ```
 /// use std::time::Duration;
 /// use hookguard::idempotency::{Idempotency, RecoveryPolicy};
-/// use hookguard::store::MemoryStore;
+/// use hookguard::idempotency::MemoryStore;
 ///
 /// let idempotency = Idempotency::new(MemoryStore::new())
 ///     .with_lease(Duration::from_secs(120))?
@@ -387,7 +395,7 @@ impl Idempotency {
     /// # async fn run() {
     /// use std::time::Duration;
     /// use hookguard::idempotency::Idempotency;
-    /// use hookguard::store::MemoryStore;
+    /// use hookguard::idempotency::MemoryStore;
     ///
     /// let claims = Idempotency::new(MemoryStore::new());
     /// // ... serve with a dispatcher built from `claims.clone()`, until shutdown ...
@@ -772,7 +780,7 @@ impl Idempotency {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{MemoryStore, Record};
+    use crate::idempotency::store::{MemoryStore, Record};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     type Run = Result<Outcome, RunError<&'static str>>;

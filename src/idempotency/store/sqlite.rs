@@ -18,8 +18,8 @@ const NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGE
 /// a crash or power loss is still there after it. The table is created if missing.
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), hookguard::store::StoreError> {
-/// use hookguard::store::SqliteStore;
+/// # async fn run() -> Result<(), hookguard::idempotency::StoreError> {
+/// use hookguard::idempotency::SqliteStore;
 ///
 /// let store = SqliteStore::open("payouts.db").await?;
 /// # Ok(()) }

@@ -17,8 +17,8 @@
 //! event's kind, so handlers are registered by name:
 //!
 //! ```
-//! use hookguard::standard::{Event, EventKind, Standard};
-//! use hookguard::{Dispatcher, HandlerError, Provider, Secret, SignatureScheme, Verified, WebhookEvent};
+//! use hookguard::standard::{EventKind, Standard};
+//! use hookguard::{Dispatcher, Provider, Secret};
 //! use http::{HeaderMap, HeaderValue};
 //!
 //! let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -30,20 +30,19 @@
 //! headers.insert("webhook-id", HeaderValue::from_static("msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"));
 //! let now = time::OffsetDateTime::now_utc().unix_timestamp();
 //! headers.insert("webhook-timestamp", HeaderValue::from(now));
-//! let signature = SignatureScheme::standard().sign(&Secret::from_standard(secret)?, &headers, body)?;
+//! let signature = Standard::default_scheme().sign(&Secret::from_standard(secret)?, &headers, body)?;
 //! headers.insert("webhook-signature", signature);
 //!
-//! standard.verify(&headers, body)?;
+//! standard.verifier().verify(&headers, body)?;
 //! let event = standard.parse(&headers, body)?;
 //! assert_eq!(event.id(), "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W");
 //! assert_eq!(event.name(), "invoice.paid");
 //! assert_eq!(event.data().map(|d| d.get()), Some(r#"{"amount":"12.50"}"#));
 //!
-//! let handlers = Dispatcher::<Event>::new()
-//!     .on(EventKind::named("invoice.paid"), |event: Verified<Event>| async move {
-//!         println!("paid: {}", event.id());
-//!         Ok::<_, HandlerError>(())
-//!     });
+//! let handlers = Dispatcher::new().on(EventKind::named("invoice.paid"), |event| async move {
+//!     println!("paid: {}", event.id());
+//!     Ok(())
+//! });
 //! assert!(handlers.handles(EventKind::named("invoice.paid")));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -53,20 +52,24 @@ use std::time::Duration;
 
 use http::header::HeaderName;
 use http::HeaderMap;
-use serde::de::DeserializeOwned;
-use serde::{Serialize, Serializer};
-use serde_json::value::RawValue;
 
 use crate::clock::Clock;
 use crate::error::ConfigError;
-use crate::event::{ParseError, WebhookEvent};
+use crate::event::ParseError;
 use crate::provider::Provider;
 use crate::secret::{standard_secret, Secret, SecretSet, SecretsHandle};
-use crate::signature::{SignatureError, SignatureScheme, Verifier};
-use crate::timestamp::Timestamp;
+use crate::signature::{
+    ContentPart, Encoding, SignatureFormat, SignatureScheme, TimestampSource, Verifier,
+};
+
+mod event;
+#[cfg(feature = "testing")]
+mod samples;
+
+pub use event::Event;
 
 /// The kind of a Standard Webhooks event: the body's `type`, by name.
-pub use crate::event::NamedKind as EventKind;
+pub type EventKind = crate::event::NamedKind<Event>;
 
 /// Standard Webhooks deliveries, checked with the receiver's `whsec_` secret(s).
 ///
@@ -115,7 +118,7 @@ impl Standard {
             .collect::<Result<Vec<_>, _>>()?;
         let handle = SecretsHandle::new(SecretSet::new(secrets)?, standard_secret);
         Ok(Self {
-            verifier: Arc::new(Verifier::with_handle(SignatureScheme::standard(), handle)),
+            verifier: Arc::new(Verifier::with_handle(Self::default_scheme(), handle)),
             id_header: HeaderName::from_static("webhook-id"),
         })
     }
@@ -133,14 +136,14 @@ impl Standard {
     /// set).
     #[must_use]
     pub fn with_tolerance(self, tolerance: Duration) -> Self {
-        self.map_scheme(|scheme| scheme.with_tolerance(Some(tolerance)))
+        self.map_scheme(|scheme| scheme.with_tolerance(tolerance))
     }
 
     /// Accepts any timestamp (it is still signed). Only for senders whose clocks cannot
     /// be trusted: without the window, a captured delivery can be replayed at any time.
     #[must_use]
     pub fn without_tolerance(self) -> Self {
-        self.map_scheme(|scheme| scheme.with_tolerance(None))
+        self.map_scheme(|scheme| scheme.without_tolerance())
     }
 
     /// Reads "now" from `clock` for the window (the system clock by default).
@@ -154,14 +157,48 @@ impl Standard {
     #[must_use]
     pub fn with_svix_headers(self) -> Self {
         let this = self.map_scheme(|scheme| {
-            SignatureScheme::svix()
-                .with_tolerance(scheme.tolerance())
+            Self::svix_scheme()
+                .with_tolerance_of(&scheme)
                 .with_shared_clock(scheme.shared_clock())
         });
         Self {
             id_header: HeaderName::from_static("svix-id"),
             ..this
         }
+    }
+
+    /// The Standard Webhooks scheme: `webhook-signature: v1,<base64>` (space-separated,
+    /// other versions skipped) over `{webhook-id}.{webhook-timestamp}.{body}`, with
+    /// `webhook-timestamp` checked against the window. Its secrets are base64
+    /// (`whsec_…`): build them with [`Secret::from_standard`].
+    pub fn default_scheme() -> SignatureScheme {
+        Self::scheme_named("webhook-id", "webhook-timestamp", "webhook-signature")
+    }
+
+    /// The Standard Webhooks scheme under Svix's header names: `svix-id`,
+    /// `svix-timestamp`, `svix-signature`.
+    pub fn svix_scheme() -> SignatureScheme {
+        Self::scheme_named("svix-id", "svix-timestamp", "svix-signature")
+    }
+
+    fn scheme_named(
+        id: &'static str,
+        timestamp: &'static str,
+        signature: &'static str,
+    ) -> SignatureScheme {
+        SignatureScheme::timestamped_preset(
+            signature,
+            Encoding::Base64,
+            SignatureFormat::versioned("v1"),
+            vec![
+                ContentPart::Header(HeaderName::from_static(id)),
+                ContentPart::Literal(".".to_owned()),
+                ContentPart::Timestamp,
+                ContentPart::Literal(".".to_owned()),
+                ContentPart::Body,
+            ],
+            TimestampSource::Header(HeaderName::from_static(timestamp)),
+        )
     }
 
     /// The signature check in use.
@@ -179,12 +216,12 @@ impl Standard {
 impl Provider for Standard {
     type Event = Event;
 
-    fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), SignatureError> {
-        self.verifier.verify(headers, body)
+    fn name(&self) -> &str {
+        "standard"
     }
 
-    fn has_signature(&self, headers: &HeaderMap) -> bool {
-        self.verifier.has_signature(headers)
+    fn verifier(&self) -> &Verifier {
+        &self.verifier
     }
 
     fn parse(&self, headers: &HeaderMap, body: &[u8]) -> Result<Event, ParseError> {
@@ -198,113 +235,11 @@ impl Provider for Standard {
     }
 }
 
-/// A Standard Webhooks event: the message id from `webhook-id`, and the body kept as
-/// raw JSON, with its conventional `type`, `timestamp` and `data` read leniently (a
-/// field of another shape reads as absent; only a body that is not JSON is refused).
-///
-/// Serializes as the raw body, unchanged.
-#[derive(Debug, Clone)]
-pub struct Event {
-    id: String,
-    kind: EventKind,
-    timestamp: Option<Timestamp>,
-    data: Option<Box<RawValue>>,
-    raw: Box<RawValue>,
-}
-
-impl Event {
-    /// An event from its message id and its (verified) body, read in one pass.
-    ///
-    /// # Errors
-    ///
-    /// [`ParseError::Syntax`] when the body is not JSON.
-    pub fn from_parts(id: impl Into<String>, body: &[u8]) -> Result<Event, ParseError> {
-        let (raw, head) = crate::event::raw_with_head(body)?;
-        Ok(Event {
-            id: id.into(),
-            kind: head
-                .kind
-                .as_deref()
-                .map_or(EventKind::UNNAMED, EventKind::named),
-            timestamp: head.timestamp,
-            data: head.data,
-            raw,
-        })
-    }
-
-    /// The body's `type`, if it is a string.
-    pub fn event_type(&self) -> Option<&str> {
-        (!self.kind.is_unnamed()).then(|| self.kind.as_str())
-    }
-
-    /// The body's `timestamp` (when the event happened, as the sender wrote it).
-    pub fn timestamp(&self) -> Option<&Timestamp> {
-        self.timestamp.as_ref()
-    }
-
-    /// The body's `data`, exactly as sent.
-    pub fn data(&self) -> Option<&RawValue> {
-        self.data.as_deref()
-    }
-
-    /// The body's `data` as your own type.
-    ///
-    /// # Errors
-    ///
-    /// [`ParseError::Data`] with the path of a field of the wrong shape (and path
-    /// `data` when there is no `data`).
-    pub fn data_as<T: DeserializeOwned>(&self) -> Result<T, ParseError> {
-        let data = self
-            .data
-            .as_ref()
-            .ok_or_else(|| ParseError::data("data", "missing field `data`"))?;
-        crate::event::from_slice(data.get().as_bytes()).map_err(|err| match err {
-            ParseError::Data { path, message } => ParseError::data(format!("data.{path}"), message),
-            other => other,
-        })
-    }
-
-    /// The whole body, exactly as sent.
-    pub fn raw(&self) -> &RawValue {
-        &self.raw
-    }
-}
-
-impl WebhookEvent for Event {
-    type Kind = EventKind;
-
-    const PROVIDER: &'static str = "standard";
-
-    /// The body's `type`; [`EventKind::UNNAMED`] when it has none.
-    fn kind(&self) -> EventKind {
-        self.kind.clone()
-    }
-
-    /// The body's `type`, or `""`.
-    fn name(&self) -> &str {
-        self.kind.as_str()
-    }
-
-    /// The `webhook-id` header.
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// True for a body with no string `type`: nothing to dispatch on.
-    fn is_unknown(&self) -> bool {
-        self.kind.is_unnamed()
-    }
-}
-
-impl Serialize for Event {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.raw.serialize(serializer)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signature::SignatureError;
+    use crate::timestamp::Timestamp;
     use crate::clock::ManualClock;
     use http::HeaderValue;
 
@@ -338,7 +273,7 @@ mod tests {
             .unwrap()
             .with_clock(ManualClock::at_unix(TIMESTAMP + 10));
         let headers = headers("webhook");
-        assert_eq!(standard.verify(&headers, PAYLOAD), Ok(()));
+        assert_eq!(standard.verifier().verify(&headers, PAYLOAD), Ok(()));
         let event = standard.parse(&headers, PAYLOAD).unwrap();
         assert_eq!(event.id(), MSG_ID);
         assert_eq!(event.name(), "");
@@ -356,16 +291,17 @@ mod tests {
         let standard = Standard::new(SECRET).unwrap().with_clock(clock.clone());
         let headers = headers("webhook");
         assert_eq!(
-            standard.verify(&headers, PAYLOAD),
+            standard.verifier().verify(&headers, PAYLOAD),
             Err(SignatureError::TimestampOutOfWindow)
         );
         let wider = standard.clone().with_tolerance(Duration::from_secs(301));
-        assert_eq!(wider.verify(&headers, PAYLOAD), Ok(()));
+        assert_eq!(wider.verifier().verify(&headers, PAYLOAD), Ok(()));
         clock.advance(Duration::from_secs(1_000_000));
         assert_eq!(
             standard
                 .clone()
                 .without_tolerance()
+                .verifier()
                 .verify(&headers, PAYLOAD),
             Ok(())
         );
@@ -379,10 +315,10 @@ mod tests {
             .with_tolerance(Duration::from_secs(500))
             .with_svix_headers();
         let headers = headers("svix");
-        assert_eq!(standard.verify(&headers, PAYLOAD), Ok(()));
+        assert_eq!(standard.verifier().verify(&headers, PAYLOAD), Ok(()));
         assert_eq!(standard.parse(&headers, PAYLOAD).unwrap().id(), MSG_ID);
         assert_eq!(
-            standard.verify(&self::headers("webhook"), PAYLOAD),
+            standard.verifier().verify(&self::headers("webhook"), PAYLOAD),
             Err(SignatureError::Missing)
         );
     }
@@ -447,12 +383,12 @@ mod tests {
             .with_clock(ManualClock::at_unix(TIMESTAMP));
         let headers = headers("webhook");
         assert_eq!(
-            standard.verify(&headers, PAYLOAD),
+            standard.verifier().verify(&headers, PAYLOAD),
             Err(SignatureError::Mismatch)
         );
         let handle = standard.secrets_handle();
         assert!(handle.replace(["not base64!"]).is_err());
         handle.replace([SECRET]).unwrap();
-        assert_eq!(standard.verify(&headers, PAYLOAD), Ok(()));
+        assert_eq!(standard.verifier().verify(&headers, PAYLOAD), Ok(()));
     }
 }

@@ -1,4 +1,4 @@
-//! Any HMAC-SHA256 sender: a provider assembled from the header, encoding, prefix,
+//! Any HMAC-SHA256 sender ([`HmacSender`]): a provider assembled from the header, encoding, prefix,
 //! signed-content template and optional timestamp header its documentation gives, with
 //! GitHub and Stripe presets.
 //!
@@ -7,13 +7,13 @@
 //! header, such as `X-GitHub-Delivery`).
 //!
 //! ```
-//! use hookguard::hmac::HmacProvider;
-//! use hookguard::{Encoding, Provider, Secret, WebhookEvent};
+//! use hookguard::signature::Encoding;
+//! use hookguard::{HmacSender, Provider, Secret};
 //! use http::{HeaderMap, HeaderValue};
 //!
 //! // A sender whose documentation says: `X-Acme-Signature: <base64 HMAC-SHA256 of
 //! // "{X-Acme-Timestamp}:{body}">`, the timestamp in unix seconds.
-//! let acme = HmacProvider::builder("X-Acme-Signature")
+//! let acme = HmacSender::builder("X-Acme-Signature")
 //!     .with_encoding(Encoding::Base64)
 //!     .with_timestamp_header("X-Acme-Timestamp")
 //!     .with_signed_content("{timestamp}:{body}")
@@ -27,9 +27,11 @@
 //! let signature = acme.verifier().scheme().sign(&Secret::new("acme-secret")?, &headers, body)?;
 //! headers.insert("x-acme-signature", signature);
 //!
-//! acme.verify(&headers, body)?;
+//! acme.verifier().verify(&headers, body)?;
 //! let event = acme.parse(&headers, body)?;
 //! assert_eq!((event.name(), event.id()), ("order.shipped", "evt_1"));
+//! assert_eq!(acme.name(), "hmac");
+//! assert_eq!(HmacSender::github().with_secret("s").build()?.name(), "github");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -39,59 +41,62 @@ use std::time::Duration;
 
 use http::header::HeaderName;
 use http::HeaderMap;
-use serde::de::DeserializeOwned;
-use serde::{Serialize, Serializer};
-use serde_json::value::RawValue;
 
 use crate::clock::{Clock, SharedClock};
 use crate::error::ConfigError;
-use crate::event::{ParseError, WebhookEvent};
+use crate::event::ParseError;
 use crate::provider::Provider;
 use crate::secret::{raw_secret, standard_secret, SecretDecoder, SecretSet, SecretsHandle};
 use crate::signature::{
-    ContentPart, Encoding, SignatureError, SignatureFormat, SignatureScheme, SignedContent,
+    ContentPart, Encoding, SignatureFormat, SignatureScheme, SignedContent,
     TimestampSource, Verifier,
 };
 
+mod event;
+
+pub use event::Event;
+
 /// The kind of a generic event: its name, as sent.
-pub use crate::event::NamedKind as EventKind;
+pub type EventKind = crate::event::NamedKind<Event>;
 
 /// Deliveries from a sender that signs with HMAC-SHA256, described by a
-/// [`HmacProviderBuilder`].
+/// [`HmacSenderBuilder`].
 #[derive(Debug, Clone)]
-pub struct HmacProvider {
+pub struct HmacSender {
+    name: Arc<str>,
     verifier: Arc<Verifier>,
     name_header: Option<HeaderName>,
     id_header: Option<HeaderName>,
 }
 
-impl HmacProvider {
+impl HmacSender {
     /// A builder for a sender whose signature travels in `header`; by default it is a
     /// hex HMAC-SHA256 of the body, optionally after `sha256=`, keyed with the secret's
     /// UTF-8 bytes.
-    pub fn builder(header: &str) -> HmacProviderBuilder {
+    pub fn builder(header: &str) -> HmacSenderBuilder {
         match SignatureScheme::new(header) {
-            Ok(scheme) => HmacProviderBuilder::new(scheme),
-            Err(err) => HmacProviderBuilder::new(SignatureScheme::claimr()).fail(err),
+            Ok(scheme) => HmacSenderBuilder::new(scheme),
+            Err(err) => HmacSenderBuilder::new(SignatureScheme::preset("x-signature")).fail(err),
         }
     }
 
     /// A builder starting from `scheme` (a preset such as [`SignatureScheme::stripe`]).
-    pub fn builder_from(scheme: SignatureScheme) -> HmacProviderBuilder {
-        HmacProviderBuilder::new(scheme)
+    pub fn builder_from(scheme: SignatureScheme) -> HmacSenderBuilder {
+        HmacSenderBuilder::new(scheme)
     }
 
     /// GitHub: `X-Hub-Signature-256: sha256=<hex>` over the body; the event's name from
     /// `X-GitHub-Event`, its id from `X-GitHub-Delivery`. Add the secret and build.
     ///
     /// ```
-    /// use hookguard::hmac::HmacProvider;
+    /// use hookguard::hmac_sender::HmacSender;
     ///
-    /// let github = HmacProvider::github().with_secret("It's a Secret to Everybody").build()?;
+    /// let github = HmacSender::github().with_secret("It's a Secret to Everybody").build()?;
     /// # Ok::<(), hookguard::ConfigError>(())
     /// ```
-    pub fn github() -> HmacProviderBuilder {
-        Self::builder_from(SignatureScheme::github())
+    pub fn github() -> HmacSenderBuilder {
+        Self::builder_from(Self::github_scheme())
+            .with_name("github")
             .with_name_header("X-GitHub-Event")
             .with_id_header("X-GitHub-Delivery")
     }
@@ -99,8 +104,32 @@ impl HmacProvider {
     /// Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…]` over `{t}.{body}`, `t`
     /// within five minutes of now; the secret (`whsec_…`) is used as its UTF-8 bytes. The
     /// event's name and id are the body's `type` and `id`. Add the secret and build.
-    pub fn stripe() -> HmacProviderBuilder {
-        Self::builder_from(SignatureScheme::stripe())
+    pub fn stripe() -> HmacSenderBuilder {
+        Self::builder_from(Self::stripe_scheme()).with_name("stripe")
+    }
+
+    /// GitHub's scheme: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`,
+    /// keyed with the secret's UTF-8 bytes.
+    pub fn github_scheme() -> SignatureScheme {
+        SignatureScheme::preset("x-hub-signature-256")
+    }
+
+    /// Stripe's scheme: `Stripe-Signature: t=<unix>,v1=<hex>` where the MAC is over
+    /// `{t}.{body}`, keyed with the secret's UTF-8 bytes (the whole `whsec_…` string, not
+    /// decoded). Several `v1` values are accepted (Stripe sends one per active secret);
+    /// other keys (`v0`) are skipped. `t` is checked against the window.
+    pub fn stripe_scheme() -> SignatureScheme {
+        SignatureScheme::timestamped_preset(
+            "stripe-signature",
+            Encoding::Hex,
+            SignatureFormat::key_value("v1"),
+            vec![
+                ContentPart::Timestamp,
+                ContentPart::Literal(".".to_owned()),
+                ContentPart::Body,
+            ],
+            TimestampSource::SignatureKey("t".to_owned()),
+        )
     }
 
     /// The signature check in use.
@@ -117,7 +146,8 @@ impl HmacProvider {
 /// The description of an HMAC-SHA256 sender, checked when [`build`](Self::build) is
 /// called: the first invalid setting is the error.
 #[must_use]
-pub struct HmacProviderBuilder {
+pub struct HmacSenderBuilder {
+    name: Arc<str>,
     scheme: SignatureScheme,
     secrets: Vec<Vec<u8>>,
     decode: SecretDecoder,
@@ -126,9 +156,10 @@ pub struct HmacProviderBuilder {
     error: Option<ConfigError>,
 }
 
-impl fmt::Debug for HmacProviderBuilder {
+impl fmt::Debug for HmacSenderBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HmacProviderBuilder")
+        f.debug_struct("HmacSenderBuilder")
+            .field("name", &self.name)
             .field("scheme", &self.scheme)
             .field(
                 "secrets",
@@ -145,9 +176,10 @@ fn header_name(name: &str) -> Result<HeaderName, ConfigError> {
     HeaderName::try_from(name).map_err(|_| ConfigError::InvalidHeaderName(name.to_owned()))
 }
 
-impl HmacProviderBuilder {
+impl HmacSenderBuilder {
     fn new(scheme: SignatureScheme) -> Self {
         Self {
+            name: Arc::from("hmac"),
             scheme,
             secrets: Vec::new(),
             decode: raw_secret,
@@ -171,6 +203,13 @@ impl HmacProviderBuilder {
             Ok(value) => apply(self, value),
             Err(err) => self.fail(err),
         }
+    }
+
+    /// Names the sender in logs and delivery keys (`"hmac"` unless set; the presets set
+    /// `"github"` and `"stripe"`).
+    pub fn with_name(mut self, name: &str) -> Self {
+        self.name = Arc::from(name);
+        self
     }
 
     /// Accepts deliveries signed with `secret` (add several for rotation).
@@ -239,13 +278,13 @@ impl HmacProviderBuilder {
     /// Accepts timestamps up to `tolerance` from now, in either direction (five minutes
     /// unless set).
     pub fn with_tolerance(mut self, tolerance: Duration) -> Self {
-        self.scheme = self.scheme.with_tolerance(Some(tolerance));
+        self.scheme = self.scheme.with_tolerance(tolerance);
         self
     }
 
     /// Accepts any timestamp (it is still signed, if the template says so).
     pub fn without_tolerance(mut self) -> Self {
-        self.scheme = self.scheme.with_tolerance(None);
+        self.scheme = self.scheme.without_tolerance();
         self
     }
 
@@ -279,7 +318,7 @@ impl HmacProviderBuilder {
     /// [`ConfigError::InvalidSignedContent`] (including a signed `{timestamp}` without
     /// a timestamp header); [`ConfigError::NoSecret`], [`ConfigError::EmptySecret`] or
     /// [`ConfigError::SecretEncoding`] for the secrets.
-    pub fn build(self) -> Result<HmacProvider, ConfigError> {
+    pub fn build(self) -> Result<HmacSender, ConfigError> {
         if let Some(err) = self.error {
             return Err(err);
         }
@@ -290,7 +329,8 @@ impl HmacProviderBuilder {
             .map(|secret| (self.decode)(secret))
             .collect::<Result<Vec<_>, _>>()?;
         let handle = SecretsHandle::new(SecretSet::new(secrets)?, self.decode);
-        Ok(HmacProvider {
+        Ok(HmacSender {
+            name: self.name,
             verifier: Arc::new(Verifier::with_handle(self.scheme, handle)),
             name_header: self.name_header,
             id_header: self.id_header,
@@ -298,19 +338,19 @@ impl HmacProviderBuilder {
     }
 }
 
-impl Provider for HmacProvider {
+impl Provider for HmacSender {
     type Event = Event;
 
-    fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), SignatureError> {
-        self.verifier.verify(headers, body)
+    fn name(&self) -> &str {
+        &self.name
     }
 
-    fn has_signature(&self, headers: &HeaderMap) -> bool {
-        self.verifier.has_signature(headers)
+    fn verifier(&self) -> &Verifier {
+        &self.verifier
     }
 
     fn parse(&self, headers: &HeaderMap, body: &[u8]) -> Result<Event, ParseError> {
-        let (raw, head) = crate::event::raw_with_head(body)?;
+        let (raw, head) = crate::json::raw_with_head(body)?;
         let from_header = |name: &Option<HeaderName>| {
             name.as_ref().map(|name| {
                 headers
@@ -330,82 +370,19 @@ impl Provider for HmacProvider {
                 .contains(&ContentPart::Header(header.clone())),
             _ => true,
         };
-        Ok(Event {
-            id: id.unwrap_or_default(),
+        Ok(Event::new(
+            id.unwrap_or_default(),
             id_signed,
-            kind: name.as_deref().map_or(EventKind::UNNAMED, EventKind::named),
+            name.as_deref().map_or(EventKind::UNNAMED, EventKind::named),
             raw,
-        })
-    }
-}
-
-/// A delivery from an [`HmacProvider`]: the raw JSON body, its name and its id.
-///
-/// Serializes as the raw body, unchanged.
-#[derive(Debug, Clone)]
-pub struct Event {
-    id: String,
-    id_signed: bool,
-    kind: EventKind,
-    raw: Box<RawValue>,
-}
-
-impl Event {
-    /// The whole body, exactly as sent.
-    pub fn raw(&self) -> &RawValue {
-        &self.raw
-    }
-
-    /// The body as your own type.
-    ///
-    /// # Errors
-    ///
-    /// [`ParseError::Data`] with the path of a field of the wrong shape.
-    pub fn payload_as<T: DeserializeOwned>(&self) -> Result<T, ParseError> {
-        crate::event::from_slice(self.raw.get().as_bytes())
-    }
-}
-
-impl WebhookEvent for Event {
-    type Kind = EventKind;
-
-    const PROVIDER: &'static str = "hmac";
-
-    /// The event's name; [`EventKind::UNNAMED`] when it has none.
-    fn kind(&self) -> EventKind {
-        self.kind.clone()
-    }
-
-    /// The body's `type` (or the name header's value), or `""`.
-    fn name(&self) -> &str {
-        self.kind.as_str()
-    }
-
-    /// The body's `id` (or the id header's value), or `""`.
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// True for an event with no name: nothing to dispatch on.
-    fn is_unknown(&self) -> bool {
-        self.kind.is_unnamed()
-    }
-
-    /// False when the id came from a header the scheme does not sign.
-    fn id_is_signed(&self) -> bool {
-        self.id_signed
-    }
-}
-
-impl Serialize for Event {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.raw.serialize(serializer)
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signature::SignatureError;
     use crate::clock::ManualClock;
     use http::HeaderValue;
 
@@ -416,7 +393,7 @@ mod tests {
 
     #[test]
     fn github_preset_checks_the_documented_vector() {
-        let github = HmacProvider::github()
+        let github = HmacSender::github()
             .with_secret(GITHUB_SECRET)
             .build()
             .unwrap();
@@ -428,9 +405,9 @@ mod tests {
         headers.insert("x-github-event", HeaderValue::from_static("ping"));
         headers.insert("x-github-delivery", HeaderValue::from_static("72d3162e"));
         // GitHub's vector signs a body that is not JSON: verification is about bytes.
-        assert_eq!(github.verify(&headers, b"Hello, World!"), Ok(()));
+        assert_eq!(github.verifier().verify(&headers, b"Hello, World!"), Ok(()));
         assert_eq!(
-            github.verify(&headers, b"Hello, World"),
+            github.verifier().verify(&headers, b"Hello, World"),
             Err(SignatureError::Mismatch)
         );
 
@@ -443,7 +420,7 @@ mod tests {
     /// The Stripe-style vector computed outside the crate (see `signature::tests`).
     #[test]
     fn stripe_preset_checks_the_independent_vector() {
-        let stripe = HmacProvider::stripe()
+        let stripe = HmacSender::stripe()
             .with_secret("whsec_test_secret")
             .with_clock(ManualClock::at_unix(1_492_774_577 + 60))
             .build()
@@ -456,7 +433,7 @@ mod tests {
                 "t=1492774577,v1=88a022085c6bdb887b02cb26ff76dd681234d9675c0f22844059f55552a8883a",
             ),
         );
-        assert_eq!(stripe.verify(&headers, body), Ok(()));
+        assert_eq!(stripe.verifier().verify(&headers, body), Ok(()));
         let event = stripe.parse(&headers, body).unwrap();
         assert_eq!((event.name(), event.id()), ("", "evt_test_webhook"));
         assert!(event.is_unknown());
@@ -465,7 +442,7 @@ mod tests {
     #[test]
     fn a_custom_sender_with_a_timestamp_header_gets_the_window() {
         let clock = ManualClock::at_unix(1_700_000_000);
-        let custom = HmacProvider::builder("X-Sig")
+        let custom = HmacSender::builder("X-Sig")
             .with_encoding(Encoding::Base64)
             .with_prefix("")
             .with_timestamp_header("X-Time")
@@ -484,10 +461,10 @@ mod tests {
             .sign(&crate::Secret::new("secret-b").unwrap(), &headers, body)
             .unwrap();
         headers.insert("x-sig", signature);
-        assert_eq!(custom.verify(&headers, body), Ok(()));
+        assert_eq!(custom.verifier().verify(&headers, body), Ok(()));
         clock.advance(Duration::from_secs(301));
         assert_eq!(
-            custom.verify(&headers, body),
+            custom.verifier().verify(&headers, body),
             Err(SignatureError::TimestampOutOfWindow)
         );
         let event = custom.parse(&headers, body).unwrap();
@@ -496,12 +473,12 @@ mod tests {
         struct Body {
             id: String,
         }
-        assert_eq!(event.payload_as::<Body>().unwrap().id, "1");
+        assert_eq!(event.data_as::<Body>().unwrap().id, "1");
     }
 
     #[test]
     fn the_builder_never_shows_its_secrets() {
-        let builder = HmacProvider::builder("X-Sig").with_secret("hunter2");
+        let builder = HmacSender::builder("X-Sig").with_secret("hunter2");
         assert!(!format!("{builder:?}").contains("hunter2"));
         let provider = builder.build().unwrap();
         assert!(!format!("{provider:?}").contains("hunter2"));
@@ -510,44 +487,73 @@ mod tests {
     #[test]
     fn invalid_settings_are_build_errors() {
         assert!(matches!(
-            HmacProvider::builder("bad header").with_secret("s").build(),
+            HmacSender::builder("bad header").with_secret("s").build(),
             Err(ConfigError::InvalidHeaderName(_))
         ));
         assert!(matches!(
-            HmacProvider::builder("X-Sig").build(),
+            HmacSender::builder("X-Sig").build(),
             Err(ConfigError::NoSecret)
         ));
         assert!(matches!(
-            HmacProvider::builder("X-Sig").with_secret("").build(),
+            HmacSender::builder("X-Sig").with_secret("").build(),
             Err(ConfigError::EmptySecret)
         ));
         assert!(matches!(
-            HmacProvider::builder("X-Sig")
+            HmacSender::builder("X-Sig")
                 .with_signed_content("{timestamp}.{body}")
                 .with_secret("s")
                 .build(),
             Err(ConfigError::InvalidSignedContent(_))
         ));
         assert!(matches!(
-            HmacProvider::builder("X-Sig")
+            HmacSender::builder("X-Sig")
                 .with_signed_content("{timestamp}")
                 .with_secret("s")
                 .build(),
             Err(ConfigError::InvalidSignedContent(_))
         ));
         assert!(matches!(
-            HmacProvider::builder("X-Sig")
+            HmacSender::builder("X-Sig")
                 .with_timestamp_header("bad header")
                 .with_secret("s")
                 .build(),
             Err(ConfigError::InvalidHeaderName(_))
         ));
         assert!(matches!(
-            HmacProvider::builder("X-Sig")
+            HmacSender::builder("X-Sig")
                 .with_base64_secrets()
                 .with_secret("***")
                 .build(),
             Err(ConfigError::SecretEncoding { .. })
         ));
+    }
+}
+
+#[cfg(feature = "testing")]
+impl HmacSender {
+    /// Signs requests as GitHub does ([`HmacSender::github_scheme`]), keyed with the
+    /// secret's UTF-8 bytes (feature `testing`).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::EmptySecret`] when the secret is empty.
+    pub fn github_signer(secret: &str) -> Result<crate::testing::Signer, ConfigError> {
+        Ok(crate::testing::Signer::new(
+            Self::github_scheme(),
+            crate::secret::Secret::new(secret)?,
+        ))
+    }
+
+    /// Signs requests as Stripe does ([`HmacSender::stripe_scheme`]), keyed with the
+    /// whole `whsec_…` string's UTF-8 bytes (feature `testing`).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::EmptySecret`] when the secret is empty.
+    pub fn stripe_signer(secret: &str) -> Result<crate::testing::Signer, ConfigError> {
+        Ok(crate::testing::Signer::new(
+            Self::stripe_scheme(),
+            crate::secret::Secret::new(secret)?,
+        ))
     }
 }

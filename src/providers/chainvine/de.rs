@@ -1,0 +1,434 @@
+//! Reading a ChainVine body in one pass: `event.data` is held raw until `event.name` is
+//! known, then typed; a payment request's fields are read leniently.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
+
+use super::event::{
+    EarningCreated, Event, EventKind, EventNames, Payload, PaymentRequest, PayoutUser,
+    ReferralConversion, Reward, Source, Unknown, UserJoinedCampaign,
+};
+use crate::amount::Amount;
+use crate::event::ParseError;
+use crate::json::{lenient, lenient_id};
+use crate::timestamp::Timestamp;
+
+impl Event {
+    /// Parses a ChainVine body (already verified), with the default [`EventNames`].
+    ///
+    /// # Errors
+    ///
+    /// [`ParseError::Syntax`] when the body is not JSON; [`ParseError::Data`] when a
+    /// field is missing or of the wrong shape, with its path (`sent_at`,
+    /// `event.data.amount`…). Unknown event names are not errors.
+    pub fn from_slice(body: &[u8]) -> Result<Event, ParseError> {
+        Self::from_slice_with(body, &EventNames::default())
+    }
+
+    /// Parses a ChainVine body (already verified), recognizing the event names in `names`.
+    ///
+    /// An event whose name is the configured payment-request name becomes
+    /// [`Payload::PaymentRequest`], parsed from its raw data, where [`Event::from_slice`]
+    /// would give [`Payload::Unknown`]. `PAYMENT_REQUEST` is recognized either way.
+    ///
+    /// # Errors
+    ///
+    /// As [`Event::from_slice`].
+    pub fn from_slice_with(body: &[u8], names: &EventNames) -> Result<Event, ParseError> {
+        let repr: EventRepr = crate::json::from_slice(body)?;
+        repr.resolve(names)
+            .map_err(|err| err.into_parse_error("event.data"))
+    }
+
+}
+
+impl PaymentRequest {
+    /// Reads a payment request from the raw `event.data`; `null` gives one with no fields.
+    ///
+    /// Fields of an unexpected shape are `None`, not errors (see the type's docs).
+    fn from_raw(raw: Box<RawValue>, event_name: String) -> Result<Self, DataError> {
+        let fields: PaymentRequestFields = if raw.get() == "null" {
+            PaymentRequestFields::default()
+        } else {
+            parse_data(raw.get())?
+        };
+        let PaymentRequestFields {
+            user_id,
+            user_id_camel,
+            user,
+            reward,
+            amount,
+            currency,
+            wallet_address,
+            wallet_address_camel,
+        } = fields;
+        // The same choice as the payout key's (`payment_id`), from the raw data.
+        let id = payment_id(&raw).ok().flatten();
+        Ok(Self {
+            id,
+            user_id: user_id.or(user_id_camel),
+            user,
+            reward,
+            amount,
+            currency,
+            wallet_address: wallet_address.or(wallet_address_camel),
+            raw,
+            event_name,
+        })
+    }
+}
+
+/// Where a payment request's own id may be, most specific first: a bare `id` comes last,
+/// since it might name something else in a payload nobody documented.
+const PAYMENT_ID_FIELDS: [&str; 5] = [
+    "payment_request_id",
+    "paymentRequestId",
+    "payout_id",
+    "payoutId",
+    "id",
+];
+
+/// A payment request's own id, read from its raw `event.data`: the first of
+/// [`PAYMENT_ID_FIELDS`] that is a non-blank string (trimmed) or an integer (its digits,
+/// however large). `Ok(None)` when there is none; `Err(field)` when a field is present
+/// but is neither (a float, a boolean, an object): such a request is not guessed at.
+pub(crate) fn payment_id(raw: &RawValue) -> Result<Option<String>, &'static str> {
+    #[derive(Deserialize)]
+    struct Ids<'a>(#[serde(borrow)] std::collections::BTreeMap<String, &'a RawValue>);
+    // Not an object: no id fields to read.
+    let Ok(Ids(fields)) = serde_json::from_str::<Ids<'_>>(raw.get()) else {
+        return Ok(None);
+    };
+    for name in PAYMENT_ID_FIELDS {
+        let Some(value) = fields.get(name).map(|v| v.get()) else {
+            continue;
+        };
+        if value == "null" {
+            continue;
+        }
+        if let Ok(text) = serde_json::from_str::<String>(value) {
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            return Ok(Some(text.to_owned()));
+        }
+        let digits = value.strip_prefix('-').unwrap_or(value);
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(Some(value.to_owned()));
+        }
+        return Err(name);
+    }
+    Ok(None)
+}
+
+/// The fields a payment request is guessed to have; each spelling is its own field so
+/// that a body with two spellings is not a "duplicate field" error.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct PaymentRequestFields {
+    #[serde(deserialize_with = "lenient_id")]
+    user_id: Option<String>,
+    #[serde(rename = "userId", deserialize_with = "lenient_id")]
+    user_id_camel: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    user: Option<PayoutUser>,
+    #[serde(deserialize_with = "lenient")]
+    reward: Option<Reward>,
+    #[serde(deserialize_with = "lenient")]
+    amount: Option<Amount>,
+    #[serde(deserialize_with = "lenient")]
+    currency: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    wallet_address: Option<String>,
+    #[serde(rename = "walletAddress", deserialize_with = "lenient")]
+    wallet_address_camel: Option<String>,
+}
+
+
+impl<'de> Deserialize<'de> for PaymentRequest {
+    /// Reads the event's `data` (not the whole event); the event name is set to the
+    /// default `PAYMENT_REQUEST`.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        PaymentRequest::from_raw(raw, EventKind::PaymentRequest.as_str().to_owned())
+            .map_err(|err| err.into_serde(""))
+    }
+}
+
+impl Serialize for PaymentRequest {
+    /// Writes [`raw`](Self::raw) back, unchanged.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.raw.serialize(serializer)
+    }
+}
+
+impl Serialize for Payload {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("name", self.name())?;
+        match self {
+            Payload::UserJoinedCampaign(data) => map.serialize_entry("data", data)?,
+            Payload::ReferralConversion(data) => map.serialize_entry("data", data)?,
+            Payload::EarningCreated(data) => map.serialize_entry("data", data)?,
+            Payload::PaymentRequest(data) => map.serialize_entry("data", data)?,
+            Payload::Unknown(Unknown {
+                data: Some(data), ..
+            }) => map.serialize_entry("data", data)?,
+            Payload::Unknown(Unknown { data: None, .. }) => {}
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    /// Reads `{"name": ..., "data": ...}` with the default [`EventNames`].
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        PayloadRepr::deserialize(deserializer)?
+            .resolve(&EventNames::default())
+            .map_err(|err| err.into_serde("data"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        EventRepr::deserialize(deserializer)?
+            .resolve(&EventNames::default())
+            .map_err(|err| err.into_serde("event.data"))
+    }
+}
+
+/// An envelope as read in one pass, before deferred event data is typed.
+#[derive(Deserialize)]
+struct EventRepr {
+    source: Source,
+    #[serde(rename = "event")]
+    payload: PayloadRepr,
+    version: String,
+    secure_request: bool,
+    request_id: String,
+    event_id: String,
+    sent_at: Timestamp,
+}
+
+impl EventRepr {
+    fn resolve(self, names: &EventNames) -> Result<Event, DataError> {
+        Ok(Event {
+            source: self.source,
+            payload: self.payload.resolve(names)?,
+            version: self.version,
+            secure_request: self.secure_request,
+            request_id: self.request_id,
+            event_id: self.event_id,
+            sent_at: self.sent_at,
+        })
+    }
+}
+
+/// An event as read in one pass over the body.
+// Short-lived and moved once: boxing `Ready` would only add an allocation per request.
+#[allow(clippy::large_enum_variant)]
+enum PayloadRepr {
+    /// `name` came before `data` and named a typed event: `data` went straight into its
+    /// struct.
+    Ready(Payload),
+    /// `data` (if any) was kept raw: it came before `name`, the event is a payment request
+    /// (whose raw data is kept anyway), or the name is not one of the typed events.
+    Deferred {
+        name: String,
+        data: Option<Box<RawValue>>,
+    },
+}
+
+impl PayloadRepr {
+    fn resolve(self, names: &EventNames) -> Result<Payload, DataError> {
+        let (name, data) = match self {
+            PayloadRepr::Ready(event) => return Ok(event),
+            PayloadRepr::Deferred { name, data } => (name, data),
+        };
+        if let Some(kind) = TypedKind::from_name(&name) {
+            // A known event without `data` is read as `{}`: its required fields are missing.
+            let text = data.as_deref().map_or("{}", RawValue::get);
+            return kind.parse(text);
+        }
+        if names.is_payment_request(&name) {
+            let raw = match data {
+                Some(raw) => raw,
+                None => null_raw_value()?,
+            };
+            return PaymentRequest::from_raw(raw, name).map(Payload::PaymentRequest);
+        }
+        Ok(Payload::Unknown(Unknown { name, data }))
+    }
+}
+
+fn null_raw_value() -> Result<Box<RawValue>, DataError> {
+    RawValue::from_string("null".to_owned()).map_err(|err| DataError {
+        path: String::new(),
+        message: err.to_string(),
+    })
+}
+
+/// The events whose data is deserialized straight into a struct.
+#[derive(Clone, Copy)]
+enum TypedKind {
+    UserJoinedCampaign,
+    ReferralConversion,
+    EarningCreated,
+}
+
+impl TypedKind {
+    fn from_name(name: &str) -> Option<TypedKind> {
+        match EventKind::from_name(name) {
+            EventKind::UserJoinedCampaign => Some(TypedKind::UserJoinedCampaign),
+            EventKind::ReferralConversion => Some(TypedKind::ReferralConversion),
+            EventKind::EarningCreated => Some(TypedKind::EarningCreated),
+            _ => None,
+        }
+    }
+
+    /// Types data that was kept raw, reporting the path inside `data`.
+    fn parse(self, text: &str) -> Result<Payload, DataError> {
+        Ok(match self {
+            TypedKind::UserJoinedCampaign => Payload::UserJoinedCampaign(parse_data(text)?),
+            TypedKind::ReferralConversion => Payload::ReferralConversion(parse_data(text)?),
+            TypedKind::EarningCreated => Payload::EarningCreated(parse_data(text)?),
+        })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for TypedKind {
+    type Value = Payload;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Payload, D::Error> {
+        Ok(match self {
+            TypedKind::UserJoinedCampaign => {
+                Payload::UserJoinedCampaign(UserJoinedCampaign::deserialize(deserializer)?)
+            }
+            TypedKind::ReferralConversion => {
+                Payload::ReferralConversion(ReferralConversion::deserialize(deserializer)?)
+            }
+            TypedKind::EarningCreated => {
+                Payload::EarningCreated(EarningCreated::deserialize(deserializer)?)
+            }
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum PayloadField {
+    Name,
+    Data,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for PayloadRepr {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(PayloadVisitor)
+    }
+}
+
+struct PayloadVisitor;
+
+impl<'de> Visitor<'de> for PayloadVisitor {
+    type Value = PayloadRepr;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an event object with a `name` and `data`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PayloadRepr, A::Error> {
+        let mut name: Option<String> = None;
+        let mut raw_data: Option<Box<RawValue>> = None;
+        let mut ready: Option<Payload> = None;
+        while let Some(field) = map.next_key::<PayloadField>()? {
+            match field {
+                PayloadField::Name => {
+                    if name.is_some() {
+                        return Err(de::Error::duplicate_field("name"));
+                    }
+                    name = Some(map.next_value()?);
+                }
+                PayloadField::Data => {
+                    if raw_data.is_some() || ready.is_some() {
+                        return Err(de::Error::duplicate_field("data"));
+                    }
+                    match name.as_deref().and_then(TypedKind::from_name) {
+                        // The name is known already: type the data in this same pass.
+                        Some(kind) => ready = Some(map.next_value_seed(kind)?),
+                        None => raw_data = Some(map.next_value()?),
+                    }
+                }
+                PayloadField::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
+        Ok(match ready {
+            Some(event) => PayloadRepr::Ready(event),
+            None => PayloadRepr::Deferred {
+                name,
+                data: raw_data,
+            },
+        })
+    }
+}
+
+/// A data error inside deferred event data, with the path relative to where it was read.
+struct DataError {
+    /// Path from the data's root (empty for the root itself).
+    path: String,
+    message: String,
+}
+
+impl DataError {
+    fn into_parse_error(self, prefix: &str) -> ParseError {
+        ParseError::data(prefixed(prefix, &self.path), self.message)
+    }
+
+    /// For plain serde use, where the error's path cannot be extended: name the path in
+    /// the message instead.
+    fn into_serde<E: de::Error>(self, prefix: &str) -> E {
+        let path = prefixed(prefix, &self.path);
+        if path.is_empty() {
+            E::custom(self.message)
+        } else {
+            E::custom(format_args!("invalid `{path}`: {}", self.message))
+        }
+    }
+}
+
+fn prefixed(prefix: &str, path: &str) -> String {
+    match (prefix.is_empty(), path.is_empty()) {
+        (_, true) => prefix.to_owned(),
+        (true, false) => path.to_owned(),
+        (false, false) => format!("{prefix}.{path}"),
+    }
+}
+
+/// Deserializes deferred data, keeping the path of a failing field.
+fn parse_data<T: DeserializeOwned>(text: &str) -> Result<T, DataError> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        // Line and column would point into the data, not into the body: leave them out.
+        let mut message = inner.to_string();
+        let position = format!(" at line {} column {}", inner.line(), inner.column());
+        if let Some(len) = message.strip_suffix(&position).map(str::len) {
+            message.truncate(len);
+        }
+        DataError {
+            path: if path == "." { String::new() } else { path },
+            message,
+        }
+    })
+}
+

@@ -1,0 +1,270 @@
+//! ChainVine: its provider, its signing scheme, its events, its payment requests, and
+//! (feature `testing`) its signer and samples.
+//!
+//! ChainVine's webhooks are one request around every event. [`ChainVine`] checks their
+//! signature; the layer hands handlers an [`Event`].
+//!
+//! Every ChainVine request is an [`Event`]: where it comes from (the campaign and
+//! community), the [`Payload`] (`{ "name": ..., "data": ... }`), and delivery metadata
+//! (`version`, `secure_request`, `request_id`, `event_id`, `sent_at`).
+//! [`Event::from_slice`] parses a verified body in one pass; `event.data` is
+//! deserialized straight into the typed struct for `event.name`:
+//!
+//! | `event.name` | variant | data |
+//! |---|---|---|
+//! | `USER_JOINED_CAMPAIGN` | [`Payload::UserJoinedCampaign`] | [`UserJoinedCampaign`] |
+//! | `REFERRAL_CONVERSION` | [`Payload::ReferralConversion`] | [`ReferralConversion`] |
+//! | `EARNING_CREATED` | [`Payload::EarningCreated`] | [`EarningCreated`] |
+//! | `PAYMENT_REQUEST` (configurable) | [`Payload::PaymentRequest`] | [`PaymentRequest`] |
+//! | anything else | [`Payload::Unknown`] | raw JSON |
+//!
+//! ChainVine documents the payment-request event (ChainVine calling your system as a
+//! payout provider, expecting a 2xx to mark the payout completed) but neither its name
+//! nor its fields. This crate assumes the name `PAYMENT_REQUEST`; if your deliveries say
+//! otherwise, give the real name with [`EventNames::with_payment_request`] and parse with
+//! [`Event::from_slice_with`]. The payout's fields are typed on a best-effort basis and
+//! the raw `event.data` is always kept in [`PaymentRequest::raw`].
+//!
+//! Amounts are exact decimal strings ([`Amount`]), never floats; timestamps keep their
+//! text and parse when they can ([`Timestamp`]).
+//!
+//! ```
+//! use hookguard::chainvine::{Event, EventKind, Payload};
+//!
+//! let body = br#"{
+//!   "source": {
+//!     "campaign": { "name": "Spring referrals", "created_on": "2024-03-01T08:00:00Z", "id": "cmp_1" },
+//!     "community": { "name": "Acme", "id": "com_1" }
+//!   },
+//!   "event": {
+//!     "name": "EARNING_CREATED",
+//!     "data": {
+//!       "userId": "usr_9",
+//!       "dateCreatedUtc": "2024-05-14T09:31:02.123Z",
+//!       "user": { "id": "usr_9", "walletAddress": "0x52908400098527886E0F7030069857D2E4169EE7" },
+//!       "reward": { "name": "ETH" },
+//!       "amount": "0.00398888889000003983"
+//!     }
+//!   },
+//!   "version": "1.0",
+//!   "secure_request": true,
+//!   "request_id": "req_1",
+//!   "event_id": "evt_1",
+//!   "sent_at": "2024-05-14T09:31:03.000Z"
+//! }"#;
+//!
+//! let event = Event::from_slice(body)?;
+//! assert_eq!(event.kind(), EventKind::EarningCreated);
+//! assert_eq!(event.id(), "evt_1");
+//! let Payload::EarningCreated(earning) = &event.payload else { panic!("not an earning") };
+//! assert_eq!(earning.amount.as_str(), "0.00398888889000003983");
+//! assert_eq!(earning.reward.name, "ETH");
+//! # Ok::<(), hookguard::event::ParseError>(())
+//! ```
+
+mod de;
+mod event;
+#[cfg(feature = "testing")]
+mod samples;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderMap;
+
+pub(crate) use de::payment_id;
+pub use event::{
+    Community, EarningCreated, EarningUser, Event, EventKind, EventNames, JoinedUser, Payload,
+    PaymentRequest, PayoutUser, ReferralConversion, Reward, Source, SourceCampaign, Unknown,
+    UserJoinedCampaign,
+};
+
+use crate::clock::{self, Clock, SharedClock};
+use crate::error::ConfigError;
+use crate::event::ParseError;
+use crate::provider::Provider;
+use crate::secret::{Secret, SecretSet, SecretsHandle};
+use crate::signature::{SignatureError, SignatureScheme, Verifier};
+
+/// ChainVine webhooks, checked with the receiver's secret(s).
+///
+/// ```
+/// use hookguard::ChainVine;
+/// use hookguard::chainvine::EventNames;
+///
+/// let chainvine = ChainVine::new("my-chainvine-secret")?
+///     .with_event_names(EventNames::default().with_payment_request("PAYOUT_REQUESTED"));
+/// # Ok::<(), hookguard::ConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ChainVine {
+    verifier: Arc<Verifier>,
+    names: Arc<EventNames>,
+    accept_insecure: bool,
+    sent_at_tolerance: Option<Duration>,
+    clock: SharedClock,
+}
+
+impl ChainVine {
+    /// Receives ChainVine webhooks signed with `secret` under the default scheme
+    /// ([`ChainVine::default_scheme`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::EmptySecret`] when the secret is empty.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        Self::with_secrets([secret])
+    }
+
+    /// Accepts deliveries signed with any of `secrets`, for rotation.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::EmptySecret`] or [`ConfigError::NoSecret`].
+    pub fn with_secrets<T: AsRef<[u8]>>(
+        secrets: impl IntoIterator<Item = T>,
+    ) -> Result<Self, ConfigError> {
+        let secrets = secrets
+            .into_iter()
+            .map(Secret::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            verifier: Arc::new(Verifier::new(Self::default_scheme(), SecretSet::new(secrets)?)),
+            names: Arc::new(EventNames::default()),
+            accept_insecure: false,
+            sent_at_tolerance: None,
+            clock: SharedClock::default(),
+        })
+    }
+
+    /// The scheme assumed for ChainVine, which publishes none: a hex HMAC-SHA256 of the
+    /// raw body in `X-ChainVine-Signature`, optionally after `sha256=`.
+    pub fn default_scheme() -> SignatureScheme {
+        SignatureScheme::preset("x-chainvine-signature")
+    }
+
+    /// Checks signatures as `scheme` says, keeping the secrets (and their handle) and
+    /// this provider's clock.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] when the scheme's parts do not fit together
+    /// ([`SignatureScheme::validate`]).
+    pub fn with_scheme(self, scheme: SignatureScheme) -> Result<Self, ConfigError> {
+        scheme.validate()?;
+        let scheme = scheme.with_shared_clock(self.clock.clone());
+        Ok(Self {
+            verifier: Arc::new(self.verifier.rescheme(scheme)),
+            ..self
+        })
+    }
+
+    /// Refuses (401, [`SignatureError::TimestampOutOfWindow`]) deliveries whose signed
+    /// `sent_at` is further than `tolerance` from now, in either direction; a `sent_at`
+    /// this crate cannot read is refused too ([`SignatureError::InvalidTimestamp`]).
+    ///
+    /// Off by default, and think before turning it on: ChainVine retries a failed
+    /// payment request with no limit, and if a retry carries the first attempt's
+    /// `sent_at`, an old payout would be refused for being old. Choose a tolerance
+    /// longer than any retry you mean to honour.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hookguard::ChainVine;
+    ///
+    /// let chainvine = ChainVine::new("secret")?.with_sent_at_tolerance(Duration::from_secs(3_600));
+    /// # Ok::<(), hookguard::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn with_sent_at_tolerance(self, tolerance: Duration) -> Self {
+        Self {
+            sent_at_tolerance: Some(tolerance),
+            ..self
+        }
+    }
+
+    /// Reads "now" from `clock`, for the `sent_at` window and for any window of the
+    /// signature scheme (the system clock by default).
+    #[must_use]
+    pub fn with_clock(self, clock: impl Clock) -> Self {
+        let clock = SharedClock::new(clock);
+        let scheme = self
+            .verifier
+            .scheme()
+            .clone()
+            .with_shared_clock(clock.clone());
+        Self {
+            verifier: Arc::new(self.verifier.rescheme(scheme)),
+            clock,
+            ..self
+        }
+    }
+
+    /// Uses these event names (the payment request's name is not documented).
+    #[must_use]
+    pub fn with_event_names(self, names: EventNames) -> Self {
+        Self {
+            names: Arc::new(names),
+            ..self
+        }
+    }
+
+    /// Accepts deliveries that carry no signature header **and** whose body says
+    /// `"secure_request": false`. Off by default: such deliveries are refused like any
+    /// unsigned request. A delivery that carries a signature is always checked.
+    #[must_use]
+    pub fn accept_unsigned_insecure_requests(self) -> Self {
+        Self {
+            verifier: Arc::new(self.verifier.allowing_unsigned()),
+            accept_insecure: true,
+            ..self
+        }
+    }
+
+    /// The signature check in use.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// The handle that replaces the secrets while the receiver runs (for rotation),
+    /// shared by every clone of this provider and of the layers built from it.
+    pub fn secrets_handle(&self) -> SecretsHandle {
+        self.verifier.secrets_handle()
+    }
+}
+
+impl Provider for ChainVine {
+    type Event = Event;
+
+    fn name(&self) -> &str {
+        "chainvine"
+    }
+
+    fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    fn parse(&self, _headers: &HeaderMap, body: &[u8]) -> Result<Event, ParseError> {
+        Event::from_slice_with(body, &self.names)
+    }
+
+    /// Refuses an unsigned delivery unless unsigned ones were accepted and its body says
+    /// `"secure_request": false`; then checks the `sent_at` window, if one is set.
+    fn check(&self, event: &Event, signed: bool) -> Result<(), SignatureError> {
+        if !signed && (!self.accept_insecure || event.secure_request) {
+            return Err(SignatureError::Missing);
+        }
+        let Some(tolerance) = self.sent_at_tolerance else {
+            return Ok(());
+        };
+        let sent_at = event
+            .sent_at
+            .to_offset_date_time()
+            .ok_or(SignatureError::InvalidTimestamp)?;
+        if clock::within(self.clock.now(), sent_at, tolerance) {
+            Ok(())
+        } else {
+            Err(SignatureError::TimestampOutOfWindow)
+        }
+    }
+}
