@@ -13,7 +13,8 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use hookguard::{claimr, Dispatcher, HandlerError, Layer, Provider, Verified, WebhookLayer};
+use hookguard::layer::VerifiedBody;
+use hookguard::{claimr, Dispatcher, Provider, Verified, WebhookLayer};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{service_fn, ServiceExt};
@@ -36,13 +37,10 @@ fn layer(c: &mut Criterion) {
         black_box(body);
         Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
     });
-    let handlers = Dispatcher::<claimr::Event>::new().on(
-        claimr::EventKind::UserActivity,
-        |event: Verified<claimr::Event>| async move {
-            black_box(event);
-            Ok::<_, HandlerError>(())
-        },
-    );
+    let handlers = Dispatcher::new().on(claimr::EventKind::UserActivity, |event| async move {
+        black_box(event);
+        Ok(())
+    });
     let hookguard = WebhookLayer::new(support::provider()).layer(handlers);
 
     let mut group = c.benchmark_group("layer");
@@ -72,29 +70,36 @@ fn split(c: &mut Criterion) {
     let provider = support::provider();
     let body = Bytes::from(support::body(1024));
     let headers = support::headers(&body);
-    let take_event = service_fn(|mut request: Request<Full<Bytes>>| async move {
-        let event = request.extensions_mut().remove::<Verified<claimr::Event>>();
-        assert!(event.is_some(), "the layer hands over the event");
-        black_box(event);
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
-    });
+    let take_event = service_fn(
+        |mut request: Request<VerifiedBody<claimr::Event>>| async move {
+            let event = request.extensions_mut().remove::<Verified<claimr::Event>>();
+            assert!(event.is_some(), "the layer hands over the event");
+            black_box(event);
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+        },
+    );
     let layer_only = WebhookLayer::new(support::provider()).layer(take_event);
-    let whole =
-        WebhookLayer::new(support::provider()).layer(Dispatcher::<claimr::Event>::new().on(
-            claimr::EventKind::UserActivity,
-            |event: Verified<claimr::Event>| async move {
-                black_box(event);
-                Ok::<_, HandlerError>(())
-            },
-        ));
+    let whole = WebhookLayer::new(support::provider()).layer(Dispatcher::new().on(
+        claimr::EventKind::UserActivity,
+        |event| async move {
+            black_box(event);
+            Ok(())
+        },
+    ));
 
     let mut group = c.benchmark_group("split");
     group.bench_function("verify/1024", |b| {
-        b.iter(|| provider.verify(black_box(&headers), black_box(&body)))
+        b.iter(|| {
+            provider
+                .verifier()
+                .verify(black_box(&headers), black_box(&body))
+        })
     });
     group.bench_function("verify_and_parse/1024", |b| {
         b.iter(|| {
-            let verified = provider.verify(black_box(&headers), black_box(&body));
+            let verified = provider
+                .verifier()
+                .verify(black_box(&headers), black_box(&body));
             verified
                 .ok()
                 .and_then(|()| provider.parse(&headers, &body).ok())

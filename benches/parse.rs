@@ -1,8 +1,7 @@
 //! Typed parses of the claimr and ChainVine fixtures.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use hookguard::chainvine::Envelope;
-use hookguard::claimr;
+use hookguard::{chainvine, claimr};
 use std::hint::black_box;
 
 const CLAIMR: [(&str, &str); 4] = [
@@ -53,10 +52,10 @@ fn parse(c: &mut Criterion) {
         });
     }
     for (name, body) in CHAINVINE {
-        assert!(Envelope::from_slice(body.as_bytes()).is_ok());
+        assert!(chainvine::Event::from_slice(body.as_bytes()).is_ok());
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_with_input(BenchmarkId::new("chainvine", name), body, |b, body| {
-            b.iter(|| black_box(Envelope::from_slice(black_box(body.as_bytes()))))
+            b.iter(|| black_box(chainvine::Event::from_slice(black_box(body.as_bytes()))))
         });
     }
     // The untyped baseline: what any JSON parse of the same bytes costs.

@@ -11,8 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use hookguard::idempotency::{Idempotency, Outcome};
-use hookguard::store::{MemoryStore, SqliteStore};
+use hookguard::idempotency::{Idempotency, MemoryStore, Outcome, SqliteStore};
 use hookguard::HandlerError;
 
 type Run = Result<Outcome, hookguard::idempotency::RunError<HandlerError>>;

@@ -15,7 +15,7 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
-use hookguard::{claimr, Dispatcher, HandlerError, Layer, Provider, Verified, WebhookLayer};
+use hookguard::{claimr, Dispatcher, WebhookLayer};
 use http::{Method, Request};
 use http_body_util::Full;
 use sha2::Sha256;
@@ -40,7 +40,12 @@ fn main() {
         }
         "verify" => {
             for _ in 0..iterations {
-                black_box(provider.verify(black_box(&headers), black_box(&body))).ok();
+                black_box(
+                    provider
+                        .verifier()
+                        .verify(black_box(&headers), black_box(&body)),
+                )
+                .ok();
             }
         }
         "parse" => {
@@ -53,11 +58,11 @@ fn main() {
                 .enable_time()
                 .build()
                 .expect("a runtime");
-            let service = WebhookLayer::new(provider).layer(Dispatcher::<claimr::Event>::new().on(
+            let service = WebhookLayer::new(provider).layer(Dispatcher::new().on(
                 claimr::EventKind::UserActivity,
-                |event: Verified<claimr::Event>| async move {
+                |event| async move {
                     black_box(event);
-                    Ok::<_, HandlerError>(())
+                    Ok(())
                 },
             ));
             for _ in 0..iterations {

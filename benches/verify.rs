@@ -5,7 +5,6 @@ mod support;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hmac::{Hmac, Mac};
-use hookguard::Provider;
 use sha2::Sha256;
 use std::hint::black_box;
 
@@ -16,7 +15,7 @@ fn verify(c: &mut Criterion) {
     for size in support::SIZES {
         let body = support::body(size);
         let headers = support::headers(&body);
-        assert!(provider.verify(&headers, &body).is_ok());
+        assert!(provider.verifier().verify(&headers, &body).is_ok());
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_with_input(BenchmarkId::new("raw_hmac", size), &body, |b, body| {
             b.iter(|| {
@@ -26,7 +25,13 @@ fn verify(c: &mut Criterion) {
             })
         });
         group.bench_with_input(BenchmarkId::new("hookguard", size), &body, |b, body| {
-            b.iter(|| black_box(provider.verify(black_box(&headers), black_box(body))))
+            b.iter(|| {
+                black_box(
+                    provider
+                        .verifier()
+                        .verify(black_box(&headers), black_box(body)),
+                )
+            })
         });
     }
     group.finish();

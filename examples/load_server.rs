@@ -31,9 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use hmac::{Hmac, Mac};
-use hookguard::{
-    claimr, Claimr, Dispatcher, HandlerError, Layer, Provider, Verified, WebhookLayer,
-};
+use hookguard::{claimr, Claimr, Dispatcher, WebhookLayer};
 use serde::de::IgnoredAny;
 use sha2::Sha256;
 
@@ -86,7 +84,7 @@ enum Floor {
 /// The bare handler behind hookguard's signature check, then a syntax-only pass or the
 /// typed parse.
 async fn floor(provider: &Claimr, floor: Floor, headers: HeaderMap, body: Bytes) -> StatusCode {
-    if provider.verify(&headers, &body).is_err() {
+    if provider.verifier().verify(&headers, &body).is_err() {
         return StatusCode::UNAUTHORIZED;
     }
     let parsed = match floor {
@@ -114,13 +112,11 @@ fn app(
                 naive(secret, request, next)
             })),
         "hookguard" => {
-            let handlers = Dispatcher::<claimr::Event>::new().on(
-                claimr::EventKind::UserActivity,
-                |event: Verified<claimr::Event>| async move {
+            let handlers =
+                Dispatcher::new().on(claimr::EventKind::UserActivity, |event| async move {
                     std::hint::black_box(event);
-                    Ok::<_, HandlerError>(())
-                },
-            );
+                    Ok(())
+                });
             let layer = WebhookLayer::new(Claimr::new(secret)?).with_body_limit(limit)?;
             Router::new().route_service("/webhook", layer.layer(handlers))
         }

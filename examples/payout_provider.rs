@@ -26,10 +26,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use hookguard::chainvine::Envelope;
-use hookguard::idempotency::Idempotency;
-use hookguard::store::SqliteStore;
-use hookguard::{ChainVine, Dispatcher, Layer, Payout, PayoutError, WebhookLayer};
+use hookguard::idempotency::{Idempotency, SqliteStore};
+use hookguard::{ChainVine, Dispatcher, Payout, PayoutError, WebhookLayer};
 use sqlx::SqlitePool;
 use tracing_subscriber::EnvFilter;
 
@@ -72,7 +70,7 @@ impl DemoPayments {
              ON CONFLICT (key) DO NOTHING",
         )
         .bind(payout.idempotency_key())
-        .bind(&payout.envelope().event_id)
+        .bind(&payout.event().event_id)
         .bind(i64::from(payout.attempt()))
         .execute(&self.ledger)
         .await?;
@@ -122,7 +120,7 @@ fn write_line(what: &str, payout: &Payout) -> Result<(), PayoutError> {
         "{{{}:{},\"event_id\":{},\"attempt\":{}}}",
         serde_json::to_string(what).map_err(PayoutError::new)?,
         serde_json::to_string(payout.idempotency_key()).map_err(PayoutError::new)?,
-        serde_json::to_string(&payout.envelope().event_id).map_err(PayoutError::new)?,
+        serde_json::to_string(&payout.event().event_id).map_err(PayoutError::new)?,
         payout.attempt()
     );
     let mut stdout = std::io::stdout().lock();
@@ -181,13 +179,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         idempotency = idempotency.with_lease(Duration::from_secs(lease))?;
     }
 
-    let payouts = Dispatcher::<Envelope>::new().on_payment_request(
-        idempotency.clone(),
-        move |payout: Payout| {
-            let payments = payments.clone();
-            async move { payments.pay(payout).await }
-        },
-    );
+    let payouts = Dispatcher::new().on_payment_request(idempotency.clone(), move |payout| {
+        let payments = payments.clone();
+        async move { payments.pay(payout).await }
+    });
     let app = Router::new().route_service(
         "/webhooks/chainvine",
         WebhookLayer::new(ChainVine::new(secret_from_env("CHAINVINE_SECRET")?)?).layer(payouts),

@@ -22,13 +22,8 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use base64::Engine as _;
-use hookguard::chainvine::Envelope;
-use hookguard::idempotency::Idempotency;
-use hookguard::store::SqliteStore;
-use hookguard::{
-    claimr, standard, ChainVine, Claimr, Dispatcher, HandlerError, Layer, Payout, PayoutError,
-    Standard, Verified, WebhookEvent, WebhookLayer,
-};
+use hookguard::idempotency::{Idempotency, SqliteStore};
+use hookguard::{claimr, standard, ChainVine, Claimr, Dispatcher, Standard, WebhookLayer};
 use http::StatusCode;
 use tracing_subscriber::EnvFilter;
 
@@ -50,10 +45,6 @@ fn print_event(provider: &str, event: &str, id: &str) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{line}")?;
     stdout.flush()
-}
-
-fn print_delivery<E: WebhookEvent>(delivery: &Verified<E>) -> Result<(), HandlerError> {
-    print_event(E::PROVIDER, delivery.name(), delivery.id()).map_err(HandlerError::from)
 }
 
 /// The secret from `var`, or a random one (written by `write`) announced on stderr.
@@ -97,23 +88,31 @@ fn app(
     standard_secret: &str,
     payout_claims: Idempotency,
 ) -> Result<Router, hookguard::ConfigError> {
-    let claimr_handlers = Dispatcher::<claimr::Event>::new()
-        .on_any(|event: Verified<claimr::Event>| async move { print_delivery(&event) });
-    let chainvine_handlers = Dispatcher::<Envelope>::new()
-        .on_any(|event: Verified<Envelope>| async move { print_delivery(&event) })
-        .on_payment_request(payout_claims, |payout: Payout| async move {
+    let claimr_handlers = Dispatcher::<claimr::Event>::new().on_any(|event| async move {
+        print_event(event.provider(), event.name(), event.id())?;
+        Ok(())
+    });
+    let chainvine_handlers = Dispatcher::new()
+        .on_payment_request(payout_claims, |payout| async move {
             // A demo payout provider: approves every request, once per payment request,
             // with claims kept in SQLite across restarts (examples/payout_provider.rs
             // shows the reconciliation a real one does).
-            let envelope = payout.envelope();
-            print_event("chainvine", envelope.name(), envelope.id()).map_err(PayoutError::from)
+            let event = payout.event();
+            print_event("chainvine", event.name(), event.id())?;
+            Ok(())
+        })
+        .on_any(|event| async move {
+            print_event(event.provider(), event.name(), event.id())?;
+            Ok(())
         })
         // This demo prints every event, unknown ones included. A dispatcher that pays
         // refuses unknown events until told otherwise, since one may be a payment
         // request under a name nobody configured; a real payout provider leaves it so.
         .with_unknown_status(StatusCode::OK);
-    let standard_handlers = Dispatcher::<standard::Event>::new()
-        .on_any(|event: Verified<standard::Event>| async move { print_delivery(&event) });
+    let standard_handlers = Dispatcher::<standard::Event>::new().on_any(|event| async move {
+        print_event(event.provider(), event.name(), event.id())?;
+        Ok(())
+    });
 
     Ok(Router::new()
         .route_service(

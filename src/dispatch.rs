@@ -163,16 +163,22 @@ impl<E: WebhookEvent> Dispatcher<E> {
     ///
     /// `kind` names the provider's event type, so the handler's argument needs no
     /// annotation: `.on(claimr::EventKind::UserLogin, |event| async move { ...; Ok(()) })`.
+    ///
+    /// # Panics
+    ///
+    /// When `kind` is already taken by the payout handler
+    /// ([`on_payment_request`](Dispatcher::on_payment_request)): a plain handler in its
+    /// place would pay outside the claim protocol, so the mistake stops the program where
+    /// the dispatcher is built (as axum's router does with overlapping routes).
     #[must_use]
-    pub fn on<K, F, Fut>(mut self, kind: K, handler: F) -> Self
+    pub fn on<K, F, Fut>(self, kind: K, handler: F) -> Self
     where
         K: EventKind<Event = E>,
         E: WebhookEvent<Kind = K>,
         F: Fn(Verified<E>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
     {
-        self.registry_mut().handlers.insert(kind, Arc::new(handler));
-        self
+        self.register(Some(kind), Arc::new(handler))
     }
 
     /// Runs `handler` for every event no other handler takes, unknown events included.
@@ -191,9 +197,24 @@ impl<E: WebhookEvent> Dispatcher<E> {
     }
 
     /// Registers `handler` (already shared) for `kind`, or as the catch-all.
+    ///
+    /// # Panics
+    ///
+    /// When a handler that runs its own claim protocol (the payout handler) would be
+    /// replaced by one that does not.
     pub(crate) fn register(mut self, kind: Option<E::Kind>, handler: SharedHandler<E>) -> Self {
         match kind {
             Some(kind) => {
+                let guarded = self
+                    .registry
+                    .handlers
+                    .get(&kind)
+                    .is_some_and(|existing| existing.guards_itself());
+                assert!(
+                    !guarded || handler.guards_itself(),
+                    "hookguard: a handler for {kind:?} would replace the payout handler \
+                     registered with `on_payment_request`, and pay outside its claim protocol"
+                );
                 self.registry_mut().handlers.insert(kind, handler);
             }
             None => self.registry_mut().fallback = Some(handler),
@@ -564,5 +585,28 @@ mod tests {
         let again = Verified::new("chainvine".into(), event, body, true);
         assert_eq!(dispatcher.dispatch(again).await.status(), StatusCode::OK);
         assert_eq!(signed_runs.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "would replace the payout handler")]
+    fn a_plain_handler_cannot_replace_the_payout_handler() {
+        let _ = Dispatcher::new()
+            .on_payment_request(MemoryStore::new(), |_payout| async { Ok(()) })
+            .on(chainvine::EventKind::PaymentRequest, |_event| async {
+                Ok(())
+            });
+    }
+
+    #[test]
+    fn the_payout_handler_replaces_a_plain_one() {
+        let dispatcher = Dispatcher::new()
+            .on(chainvine::EventKind::PaymentRequest, |_event| async {
+                Ok(())
+            })
+            .on_payment_request(MemoryStore::new(), |_payout| async { Ok(()) });
+        assert!(dispatcher.handles(chainvine::EventKind::PaymentRequest));
+        assert!(
+            dispatcher.registry.handlers[&chainvine::EventKind::PaymentRequest].guards_itself()
+        );
     }
 }

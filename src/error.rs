@@ -48,4 +48,8 @@ pub enum ConfigError {
     /// A header name that HTTP does not allow.
     #[error("`{0}` is not a valid header name")]
     InvalidHeaderName(String),
+    /// A sender's name that would share delivery keys with another sender: empty,
+    /// holding `:` (the keys' separator) or a built-in provider's name.
+    #[error("`{0}` cannot name a sender: it must be non-empty, without `:`, and not a built-in provider's name")]
+    InvalidProviderName(String),
 }

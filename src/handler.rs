@@ -10,7 +10,6 @@ use http::StatusCode;
 use crate::error::BoxError;
 use crate::verified::Verified;
 
-
 /// A handler's failure: the sender is answered with an error status and will retry.
 ///
 /// Any error converts into it with `?`; the default status is 500. The error itself is

@@ -59,8 +59,8 @@ use crate::chainvine::{Event, EventKind, PaymentRequest};
 use crate::dispatch::{claim_error, Dispatcher};
 use crate::error::BoxError;
 use crate::handler::{Handler, HandlerError};
-use crate::idempotency::{Attempt, Idempotency, Outcome};
 use crate::idempotency::Recovery;
+use crate::idempotency::{Attempt, Idempotency, Outcome};
 use crate::verified::Verified;
 
 /// The `Retry-After` a failed payout answers with unless told otherwise.

@@ -23,7 +23,10 @@ pub trait Provider: Clone + Send + Sync + 'static {
     /// The typed event the provider's bodies parse into: what its handlers receive.
     type Event: WebhookEvent;
 
-    /// The provider's name in logs and delivery keys (`"claimr"`, `"github"`).
+    /// The provider's name in logs and delivery keys (`"claimr"`, `"github"`). It scopes
+    /// the keys of [`Dispatcher::with_dedup`](crate::Dispatcher::with_dedup): providers
+    /// whose deliveries share one store need distinct names, and the built-in ones are
+    /// taken.
     fn name(&self) -> &str;
 
     /// The signature check, with its scheme and secrets.
@@ -39,21 +42,23 @@ pub trait Provider: Clone + Send + Sync + 'static {
     fn parse(&self, headers: &HeaderMap, body: &[u8]) -> Result<Self::Event, ParseError>;
 
     /// Checks a parsed event against what the signature alone cannot, such as
-    /// ChainVine's `sent_at` window. `signed` is false only for a delivery with no
-    /// signature header that the verifier lets through
-    /// ([`Verifier::allows_unsigned`]); by default such a delivery is refused and every
-    /// signed one accepted.
+    /// ChainVine's `sent_at` window; accepts every event by default.
     ///
     /// # Errors
     ///
     /// A [`SignatureError`] (401) when the delivery must be refused.
-    fn check(&self, event: &Self::Event, signed: bool) -> Result<(), SignatureError> {
+    fn check(&self, event: &Self::Event) -> Result<(), SignatureError> {
         let _ = event;
-        if signed {
-            Ok(())
-        } else {
-            Err(SignatureError::Missing)
-        }
+        Ok(())
+    }
+
+    /// Whether this delivery, which carries no signature header, is accepted anyway;
+    /// asked only when the verifier lets unsigned deliveries through
+    /// ([`Verifier::allows_unsigned`]), and false by default: overriding
+    /// [`check`](Provider::check) never lets an unsigned delivery in.
+    fn accepts_unsigned(&self, event: &Self::Event) -> bool {
+        let _ = event;
+        false
     }
 }
 
@@ -74,6 +79,90 @@ pub(crate) fn accept<P: Provider>(
         return Err(SignatureError::Missing.into());
     };
     let event = provider.parse(headers, &body)?;
-    provider.check(&event, signed)?;
+    if !signed && !provider.accepts_unsigned(&event) {
+        return Err(SignatureError::Missing.into());
+    }
+    provider.check(&event)?;
     Ok(Verified::new(Arc::clone(name), event, body, signed))
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+    use crate::chainvine::{self, ChainVine};
+
+    /// A provider of someone else's, reusing a ChainVine verifier that lets unsigned
+    /// deliveries through, with a check of its own.
+    #[derive(Clone)]
+    struct Custom(ChainVine);
+
+    impl Provider for Custom {
+        type Event = chainvine::Event;
+
+        fn name(&self) -> &str {
+            "custom"
+        }
+
+        fn verifier(&self) -> &Verifier {
+            self.0.verifier()
+        }
+
+        fn parse(&self, headers: &HeaderMap, body: &[u8]) -> Result<Self::Event, ParseError> {
+            self.0.parse(headers, body)
+        }
+
+        fn check(&self, _event: &Self::Event) -> Result<(), SignatureError> {
+            Ok(())
+        }
+    }
+
+    fn body(secure_request: bool) -> Bytes {
+        Bytes::from(format!(
+            r#"{{"source":{{"campaign":{{"name":"C","created_on":"2024-01-01","id":"c1"}},
+            "community":{{"name":"Acme","id":"com_1"}}}},
+            "event":{{"name":"EARNING_CREATED","data":{{"userId":"u","amount":"1",
+            "dateCreatedUtc":"2024-01-01","user":{{"id":"u"}},"reward":{{"name":"ETH"}}}}}},
+            "version":"1","secure_request":{secure_request},"request_id":"r","event_id":"e",
+            "sent_at":"2024-01-01T00:00:00Z"}}"#
+        ))
+    }
+
+    #[test]
+    fn overriding_check_never_lets_an_unsigned_delivery_in() {
+        let opted_in = ChainVine::new("s")
+            .expect("a secret")
+            .accept_unsigned_insecure_requests();
+        assert!(opted_in.verifier().allows_unsigned());
+        let name = Arc::from("custom");
+        let headers = HeaderMap::new();
+        for secure_request in [true, false] {
+            let refused = accept(
+                &Custom(opted_in.clone()),
+                &name,
+                &headers,
+                body(secure_request),
+            );
+            assert!(
+                matches!(refused, Err(Rejection::Signature(SignatureError::Missing))),
+                "secure_request {secure_request}: {refused:?}"
+            );
+        }
+        // ChainVine itself takes the one its opt-in names, unsigned, and only that one.
+        let taken = accept(&opted_in, &Arc::from("chainvine"), &headers, body(false))
+            .expect("accepted by opt-in");
+        assert!(!taken.is_signed());
+        assert!(accept(&opted_in, &Arc::from("chainvine"), &headers, body(true)).is_err());
+        // A signed delivery is checked as ever.
+        let mut signed = HeaderMap::new();
+        signed.insert(
+            "x-chainvine-signature",
+            HeaderValue::from_static("sha256=00"),
+        );
+        assert!(matches!(
+            accept(&Custom(opted_in), &name, &signed, body(false)),
+            Err(Rejection::Signature(SignatureError::Malformed))
+        ));
+    }
 }

@@ -24,11 +24,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use ::hmac::{Hmac, Mac};
 use arc_swap::ArcSwap;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
+use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::error::ConfigError;

@@ -16,10 +16,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use hookguard::chainvine::Envelope;
+use hookguard::idempotency::MemoryStore;
 use hookguard::{
-    claimr, ChainVine, Claimr, ConfigError, Dispatcher, HandlerError, Layer, Payout,
-    SignatureScheme, Verified, WebhookLayer,
+    chainvine, claimr, ChainVine, Claimr, ConfigError, Dispatcher, SignatureScheme, WebhookLayer,
 };
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, StatusCode};
@@ -50,11 +49,11 @@ type Counter = Arc<AtomicUsize>;
 
 fn counting<E: hookguard::WebhookEvent>(calls: &Counter) -> Dispatcher<E> {
     let calls = calls.clone();
-    Dispatcher::<E>::new().on_any(move |_: Verified<E>| {
+    Dispatcher::<E>::new().on_any(move |_| {
         let calls = calls.clone();
         async move {
             calls.fetch_add(1, Ordering::SeqCst);
-            Ok::<_, HandlerError>(())
+            Ok(())
         }
     })
 }
@@ -79,9 +78,9 @@ async fn run(target: Target, request: Request<TestBody>) -> (StatusCode, String,
                 .with_body_limit(LIMIT)
                 .unwrap()
                 .with_body_timeout(BODY_TIMEOUT)
-                .layer(counting::<Envelope>(&calls).on_payment_request(
-                    hookguard::store::MemoryStore::new(),
-                    move |_: Payout| {
+                .layer(counting::<chainvine::Event>(&calls).on_payment_request(
+                    MemoryStore::new(),
+                    move |_| {
                         let paid = paid.clone();
                         async move {
                             paid.fetch_add(1, Ordering::SeqCst);
@@ -101,8 +100,8 @@ async fn run(target: Target, request: Request<TestBody>) -> (StatusCode, String,
 
 fn scheme(target: Target) -> SignatureScheme {
     match target {
-        Target::Claimr => SignatureScheme::claimr(),
-        Target::ChainVine => SignatureScheme::chainvine(),
+        Target::Claimr => Claimr::default_scheme(),
+        Target::ChainVine => ChainVine::default_scheme(),
     }
 }
 
@@ -964,7 +963,7 @@ fn an_empty_secret_is_a_construction_error() {
         ConfigError::NoSecret
     );
     assert_eq!(
-        hookguard::SecretSet::new([]).unwrap_err(),
+        hookguard::secret::SecretSet::new([]).unwrap_err(),
         ConfigError::NoSecret
     );
 }
@@ -985,7 +984,7 @@ async fn hostile_deliveries_over_loopback() {
     );
     let addr = serve_loopback(app).await;
     let body = claimr_body();
-    let sig = signature(&SignatureScheme::claimr(), CLAIMR_SECRET, &body);
+    let sig = signature(&Claimr::default_scheme(), CLAIMR_SECRET, &body);
     let head = |extra: &str| {
         format!(
             "POST /webhooks/claimr HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
@@ -1093,7 +1092,7 @@ fn nesting_to_the_default_cap_never_overflows_the_stack() {
             }
             for body in &chainvine_bodies {
                 assert!(body.len() <= hookguard::layer::DEFAULT_BODY_LIMIT);
-                let _ = Envelope::from_slice(body.as_bytes());
+                let _ = chainvine::Event::from_slice(body.as_bytes());
             }
         })
         .unwrap()

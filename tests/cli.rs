@@ -11,9 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use hookguard::signature::SignatureFormat;
-use hookguard::testing::{Sample, Signer};
-use hookguard::{chainvine, claimr, Encoding, Secret, SignatureScheme};
+use hookguard::signature::{Encoding, SignatureFormat};
+use hookguard::testing::Signer;
+use hookguard::{chainvine, claimr, Claimr, HmacSender, Secret, SignatureScheme, Standard};
 use support::{
     free_port, start_example_receiver, unique_name, wait_for_listener, CHAINVINE_SECRET,
     CLAIMR_SECRET, STANDARD_SECRET,
@@ -239,7 +239,10 @@ fn the_secret_can_come_from_the_environment() {
         .output()
         .unwrap();
     assert!(output.status.success());
-    let expected = Signer::github("gh-secret").unwrap().headers(b"{}").unwrap();
+    let expected = HmacSender::github_signer("gh-secret")
+        .unwrap()
+        .headers(b"{}")
+        .unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
     let signature = expected["x-hub-signature-256"].to_str().unwrap();
     assert!(
@@ -250,7 +253,7 @@ fn the_secret_can_come_from_the_environment() {
 
 #[test]
 fn sign_then_verify_round_trips_for_every_provider() {
-    let body = Sample::claimr(claimr::EventKind::UserLogin).body();
+    let body = Claimr::sample(claimr::EventKind::UserLogin).body();
     let file = TempFile::new(&body);
     let tampered = TempFile::new(&[&body[..], b" "].concat());
     for (provider, secret) in [
@@ -289,7 +292,7 @@ fn sign_then_verify_round_trips_for_every_provider() {
 
 /// Runs `verify --detect` on a delivery signed by `signer`.
 fn detect(signer: &Signer, secret: &str) -> Run {
-    let body = Sample::standard("invoice.paid").body();
+    let body = Standard::sample("invoice.paid").body();
     let mut headers = signer.headers(&body).unwrap();
     headers.insert("user-agent", "claimr/1.0".parse().unwrap());
     let file = TempFile::new(&body);
@@ -306,7 +309,7 @@ fn detect(signer: &Signer, secret: &str) -> Run {
 
 #[test]
 fn detect_finds_the_claimr_default() {
-    let run = detect(&Signer::claimr("claimr-s").unwrap(), "claimr-s");
+    let run = detect(&Claimr::signer("claimr-s").unwrap(), "claimr-s");
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(
         run.stdout.contains(
@@ -347,7 +350,7 @@ fn detect_finds_a_base64_signature_in_a_header_of_its_own() {
 
 #[test]
 fn detect_finds_standard_webhooks_with_a_whsec_secret() {
-    let run = detect(&Signer::standard(STANDARD_SECRET).unwrap(), STANDARD_SECRET);
+    let run = detect(&Standard::signer(STANDARD_SECRET).unwrap(), STANDARD_SECRET);
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(
         run.stdout.contains(
@@ -368,7 +371,9 @@ fn detect_finds_standard_webhooks_with_a_whsec_secret() {
 #[test]
 fn detect_finds_stripe() {
     // An old delivery: detection ignores the window, as captures are replayed later.
-    let signer = Signer::stripe("whsec_stripe").unwrap().at(1_600_000_000);
+    let signer = HmacSender::stripe_signer("whsec_stripe")
+        .unwrap()
+        .at(1_600_000_000);
     let run = detect(&signer, "whsec_stripe");
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(run.stdout.contains(
@@ -379,7 +384,7 @@ fn detect_finds_stripe() {
 
 #[test]
 fn detect_with_the_wrong_secret_matches_nothing() {
-    let run = detect(&Signer::claimr("claimr-s").unwrap(), "another");
+    let run = detect(&Claimr::signer("claimr-s").unwrap(), "another");
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(run.stdout.starts_with("no match"), "{}", run.stdout);
 }

@@ -11,11 +11,8 @@ use std::time::Duration;
 use axum::routing::post;
 use axum::Router;
 use bytes::Bytes;
-use hookguard::chainvine::Envelope;
-use hookguard::{
-    claimr, ChainVine, Claimr, Dispatcher, HandlerError, Layer, Payout, Verified, WebhookEvent,
-    WebhookLayer,
-};
+use hookguard::idempotency::MemoryStore;
+use hookguard::{chainvine, claimr, ChainVine, Claimr, Dispatcher, Payout, Verified, WebhookLayer};
 use http::{Request, StatusCode};
 use http_body_util::Full;
 use support::*;
@@ -38,7 +35,7 @@ async fn an_axum_app_on_loopback_takes_signed_deliveries() {
                 seen.lock()
                     .unwrap()
                     .push(format!("claimr:{}", event.name()));
-                Ok::<_, HandlerError>(())
+                Ok(())
             }
         }
     };
@@ -56,7 +53,7 @@ async fn an_axum_app_on_loopback_takes_signed_deliveries() {
         }
     };
     // The extractor style, for a third route.
-    async fn extracted(event: Verified<Envelope>) -> String {
+    async fn extracted(event: Verified<chainvine::Event>) -> String {
         event.event_id.clone()
     }
 
@@ -68,10 +65,8 @@ async fn an_axum_app_on_loopback_takes_signed_deliveries() {
         )
         .route_service(
             "/webhooks/chainvine",
-            WebhookLayer::new(ChainVine::new(CHAINVINE_SECRET).unwrap()).layer(
-                Dispatcher::<Envelope>::new()
-                    .on_payment_request(hookguard::store::MemoryStore::new(), pay),
-            ),
+            WebhookLayer::new(ChainVine::new(CHAINVINE_SECRET).unwrap())
+                .layer(Dispatcher::new().on_payment_request(MemoryStore::new(), pay)),
         )
         .route(
             "/webhooks/extracted",
@@ -115,8 +110,8 @@ async fn an_axum_app_on_loopback_takes_signed_deliveries() {
     *extracted_request.uri_mut() = "/webhooks/extracted".parse().unwrap();
     let (status, text) = send_to(&client, &base, extracted_request).await;
     assert_eq!(status, StatusCode::OK);
-    let envelope = Envelope::from_slice(&fixture("chainvine/earning_created.json")).unwrap();
-    assert_eq!(text, envelope.event_id);
+    let event = chainvine::Event::from_slice(&fixture("chainvine/earning_created.json")).unwrap();
+    assert_eq!(text, event.event_id);
 
     // The layer's GET refusal, through axum's router.
     let get = Request::get(format!("{base}/webhooks/extracted"))
@@ -155,8 +150,10 @@ async fn the_example_receiver_prints_one_json_line_per_event() {
         "unknown_event",
     ] {
         let body = fixture(&format!("chainvine/{name}.json"));
-        let envelope = Envelope::from_slice(&body).unwrap();
-        expected.push(serde_json::json!({"provider": "chainvine", "event": envelope.name(), "id": envelope.id()}));
+        let event = chainvine::Event::from_slice(&body).unwrap();
+        expected.push(
+            serde_json::json!({"provider": "chainvine", "event": event.name(), "id": event.id()}),
+        );
         let (status, _) = send_to(&client, &receiver.base, chainvine_request(body)).await;
         assert_eq!(status, StatusCode::OK, "{name}");
     }

@@ -16,10 +16,8 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use bytes::Bytes;
-use hookguard::chainvine::Envelope;
-use hookguard::{
-    claimr, ChainVine, Claimr, Dispatcher, HandlerError, Layer, Payout, Verified, WebhookLayer,
-};
+use hookguard::idempotency::MemoryStore;
+use hookguard::{chainvine, claimr, ChainVine, Claimr, Dispatcher, WebhookLayer};
 use http::{header, Request, StatusCode};
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
@@ -69,23 +67,20 @@ impl Drop for DropFlag {
 #[tokio::test]
 async fn a_panicking_handler_answers_500_and_the_server_keeps_serving() {
     let served = Arc::new(AtomicUsize::new(0));
-    let dispatcher = Dispatcher::<claimr::Event>::new()
-        .on(
-            claimr::EventKind::UserActivity,
-            |_: Verified<claimr::Event>| async {
-                let empty: Vec<u8> = Vec::new();
-                // An index out of bounds, as a real bug would panic.
-                let _ = empty[std::hint::black_box(3)];
-                Ok::<_, HandlerError>(())
-            },
-        )
+    let dispatcher = Dispatcher::new()
+        .on(claimr::EventKind::UserActivity, |_event| async {
+            let empty: Vec<u8> = Vec::new();
+            // An index out of bounds, as a real bug would panic.
+            let _ = empty[std::hint::black_box(3)];
+            Ok(())
+        })
         .on_any({
             let served = served.clone();
-            move |_: Verified<claimr::Event>| {
+            move |_event| {
                 let served = served.clone();
                 async move {
                     served.fetch_add(1, Ordering::SeqCst);
-                    Ok::<_, HandlerError>(())
+                    Ok(())
                 }
             }
         });
@@ -127,21 +122,21 @@ async fn a_hanging_handler_answers_503_with_retry_after_at_the_timeout() {
         .with_handler_timeout(timeout)
         .on_any({
             let dropped = dropped.clone();
-            move |_: Verified<claimr::Event>| {
+            move |_event| {
                 let guard = DropFlag(dropped.clone());
                 async move {
                     let _guard = guard;
                     std::future::pending::<()>().await;
-                    Ok::<_, HandlerError>(())
+                    Ok(())
                 }
             }
         });
     // A payout that never completes must never be acknowledged as paid.
-    let chainvine_handlers = Dispatcher::<Envelope>::new()
+    let chainvine_handlers = Dispatcher::new()
         .with_handler_timeout(Duration::from_millis(1500))
-        .on_payment_request(hookguard::store::MemoryStore::new(), {
+        .on_payment_request(MemoryStore::new(), {
             let paid = paid.clone();
-            move |_: Payout| {
+            move |_payout| {
                 let paid = paid.clone();
                 async move {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -271,28 +266,28 @@ async fn soak_memory_stays_flat_under_mixed_traffic() {
     let paid = Arc::new(AtomicUsize::new(0));
     let claimr_handlers = Dispatcher::<claimr::Event>::new().on_any({
         let handled = handled.clone();
-        move |_: Verified<claimr::Event>| {
+        move |_event| {
             let handled = handled.clone();
             async move {
                 handled.fetch_add(1, Ordering::Relaxed);
-                Ok::<_, HandlerError>(())
+                Ok(())
             }
         }
     });
-    let chainvine_handlers = Dispatcher::<Envelope>::new()
+    let chainvine_handlers = Dispatcher::<chainvine::Event>::new()
         .on_any({
             let handled = handled.clone();
-            move |_: Verified<Envelope>| {
+            move |_event| {
                 let handled = handled.clone();
                 async move {
                     handled.fetch_add(1, Ordering::Relaxed);
-                    Ok::<_, HandlerError>(())
+                    Ok(())
                 }
             }
         })
-        .on_payment_request(hookguard::store::MemoryStore::new(), {
+        .on_payment_request(MemoryStore::new(), {
             let paid = paid.clone();
-            move |_: Payout| {
+            move |_payout| {
                 let paid = paid.clone();
                 async move {
                     paid.fetch_add(1, Ordering::Relaxed);

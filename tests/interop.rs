@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hookguard::{Secret, SignatureScheme};
+use hookguard::{Secret, Standard};
 use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use http_body_util::Full;
 use serde_json::{json, Value};
@@ -277,7 +277,7 @@ fn reference_libraries_accept_what_hookguard_signs() {
     let mut headers = HeaderMap::new();
     headers.insert("webhook-id", HeaderValue::from_static("msg_hookguard_1"));
     headers.insert("webhook-timestamp", HeaderValue::from(now));
-    let signature = SignatureScheme::standard()
+    let signature = Standard::default_scheme()
         .sign(
             &Secret::from_standard(STANDARD_SECRET).unwrap(),
             &headers,

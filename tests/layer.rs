@@ -12,10 +12,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hookguard::chainvine::{self, Envelope};
+use hookguard::idempotency::MemoryStore;
+use hookguard::layer::VerifiedBody;
 use hookguard::{
-    claimr, ChainVine, Claimr, Dispatcher, HandlerError, Layer, Payout, PayoutError, Verified,
-    WebhookEvent, WebhookLayer,
+    chainvine, claimr, standard, ChainVine, Claimr, Dispatcher, HandlerError, Payout, PayoutError,
+    Verified, WebhookLayer,
 };
 use http::{header, Request, StatusCode};
 use http_body::{Body, Frame};
@@ -33,14 +34,13 @@ fn claimr_service(
     Response = http::Response<impl Body<Data = Bytes, Error = std::convert::Infallible>>,
     Error = std::convert::Infallible,
 > + Clone {
-    let dispatcher =
-        Dispatcher::<claimr::Event>::new().on_any(move |_: Verified<claimr::Event>| {
-            let calls = calls.clone();
-            async move {
-                calls.fetch_add(1, Ordering::SeqCst);
-                Ok::<_, HandlerError>(())
-            }
-        });
+    let dispatcher = Dispatcher::<claimr::Event>::new().on_any(move |_| {
+        let calls = calls.clone();
+        async move {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    });
     WebhookLayer::new(Claimr::new(CLAIMR_SECRET).unwrap())
         .with_body_limit(4096)
         .unwrap()
@@ -71,7 +71,7 @@ async fn a_signed_claimr_event_reaches_its_handler() {
 #[tokio::test]
 async fn every_refusal_has_its_status_and_runs_no_handler() {
     let valid = fixture("claimr/user_activity.json");
-    let scheme = hookguard::SignatureScheme::claimr();
+    let scheme = Claimr::default_scheme();
     let sig = signature(&scheme, CLAIMR_SECRET, &valid);
     let post = || {
         Request::post("/webhooks/claimr")
@@ -237,11 +237,11 @@ async fn a_chunked_body_past_the_cap_is_refused_without_reading_on() {
     let calls = Counter::default();
     let dispatcher = Dispatcher::<claimr::Event>::new().on_any({
         let calls = calls.clone();
-        move |_: Verified<claimr::Event>| {
+        move |_| {
             let calls = calls.clone();
             async move {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Ok::<_, HandlerError>(())
+                Ok(())
             }
         }
     });
@@ -266,23 +266,17 @@ async fn a_chunked_body_past_the_cap_is_refused_without_reading_on() {
 #[tokio::test]
 async fn handler_errors_answer_retryable_statuses() {
     let service = WebhookLayer::new(Claimr::new(CLAIMR_SECRET).unwrap()).layer(
-        Dispatcher::<claimr::Event>::new()
-            .on(
-                claimr::EventKind::UserActivity,
-                |_: Verified<claimr::Event>| async {
-                    Err::<(), _>(std::io::Error::other("database down"))
-                },
-            )
-            .on(
-                claimr::EventKind::UserLogin,
-                |_: Verified<claimr::Event>| async {
-                    Err::<(), _>(
-                        HandlerError::msg("busy")
-                            .with_status(StatusCode::SERVICE_UNAVAILABLE)
-                            .with_retry_after(Duration::from_secs(7)),
-                    )
-                },
-            ),
+        Dispatcher::new()
+            .on(claimr::EventKind::UserActivity, |_| async {
+                let write: Result<(), std::io::Error> = Err(std::io::Error::other("database down"));
+                write?;
+                Ok(())
+            })
+            .on(claimr::EventKind::UserLogin, |_| async {
+                Err(HandlerError::msg("busy")
+                    .with_status(StatusCode::SERVICE_UNAVAILABLE)
+                    .with_retry_after(Duration::from_secs(7)))
+            }),
     );
     let response = service
         .clone()
@@ -305,29 +299,26 @@ async fn handler_errors_answer_retryable_statuses() {
 async fn a_panicking_handler_answers_500_and_the_service_keeps_serving() {
     let calls = Counter::default();
     let service = WebhookLayer::new(Claimr::new(CLAIMR_SECRET).unwrap()).layer(
-        Dispatcher::<claimr::Event>::new()
-            .on(
-                claimr::EventKind::UserActivity,
-                |_: Verified<claimr::Event>| async {
-                    if true {
-                        panic!("handler bug");
-                    }
-                    Ok::<_, HandlerError>(())
-                },
-            )
+        Dispatcher::new()
+            .on(claimr::EventKind::UserActivity, |_| async {
+                if true {
+                    panic!("handler bug");
+                }
+                Ok(())
+            })
             .on(
                 claimr::EventKind::UserReward,
-                |_: Verified<claimr::Event>| -> std::future::Ready<Result<(), HandlerError>> {
+                |_| -> std::future::Ready<Result<(), HandlerError>> {
                     panic!("panics before returning a future")
                 },
             )
             .on_any({
                 let calls = calls.clone();
-                move |_: Verified<claimr::Event>| {
+                move |_| {
                     let calls = calls.clone();
                     async move {
                         calls.fetch_add(1, Ordering::SeqCst);
-                        Ok::<_, HandlerError>(())
+                        Ok(())
                     }
                 }
             }),
@@ -368,14 +359,14 @@ async fn unknown_events_are_acknowledged_and_keep_their_raw_json() {
     let service = WebhookLayer::new(Claimr::new(CLAIMR_SECRET).unwrap()).layer(
         Dispatcher::<claimr::Event>::new().on_any({
             let seen = seen.clone();
-            move |event: Verified<claimr::Event>| {
+            move |event| {
                 let seen = seen.clone();
                 async move {
                     if let claimr::Event::Unknown(unknown) = event.event() {
                         *seen.lock().unwrap() =
                             Some((unknown.scope.clone(), unknown.raw.get().to_owned()));
                     }
-                    Ok::<_, HandlerError>(())
+                    Ok(())
                 }
             }
         }),
@@ -396,17 +387,14 @@ fn chainvine_payout_service(
     Error = std::convert::Infallible,
 > + Clone {
     WebhookLayer::new(ChainVine::new(CHAINVINE_SECRET).unwrap()).layer(
-        Dispatcher::<Envelope>::new().on_payment_request(
-            hookguard::store::MemoryStore::new(),
-            move |payout: Payout| {
-                let paid = paid.clone();
-                async move {
-                    outcome(&payout)?;
-                    paid.fetch_add(1, Ordering::SeqCst);
-                    Ok(())
-                }
-            },
-        ),
+        Dispatcher::new().on_payment_request(MemoryStore::new(), move |payout| {
+            let paid = paid.clone();
+            async move {
+                outcome(&payout)?;
+                paid.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+        }),
     )
 }
 
@@ -436,7 +424,7 @@ async fn payout_ok_is_200_and_err_is_503_with_retry_after() {
     let service = chainvine_payout_service(paid.clone(), |_| {
         Err(PayoutError::msg("refused")
             .with_status(StatusCode::OK)
-            .with_retry_after(None))
+            .without_retry_after())
     });
     let response = service.oneshot(chainvine_request(body)).await.unwrap();
     assert_eq!(
@@ -450,15 +438,15 @@ async fn payout_ok_is_200_and_err_is_503_with_retry_after() {
 #[tokio::test]
 async fn the_payout_key_names_the_payment_request_not_the_attempt() {
     let body = fixture("chainvine/payment_request.json");
-    let envelope = Envelope::from_slice(&body).unwrap();
-    let key = hookguard::payout::idempotency_key(&envelope).unwrap();
-    let community = &envelope.source.community.id;
-    let expected = match envelope.payment_request().and_then(|r| r.id.clone()) {
+    let event = chainvine::Event::from_slice(&body).unwrap();
+    let key = hookguard::payout::idempotency_key(&event).unwrap();
+    let community = &event.source.community.id;
+    let expected = match event.payment_request().and_then(|r| r.id.clone()) {
         Some(id) => format!("chainvine:{community}:payment:{id}"),
-        None => format!("chainvine:{community}:event:{}", envelope.event_id),
+        None => format!("chainvine:{community}:event:{}", event.event_id),
     };
     assert_eq!(key, expected);
-    assert!(!key.contains(&envelope.request_id));
+    assert!(!key.contains(&event.request_id));
 }
 
 #[tokio::test]
@@ -478,15 +466,15 @@ async fn insecure_chainvine_requests_are_refused_unless_opted_in() {
             .unwrap()
     };
     let seen_unsigned = Counter::default();
-    let dispatcher = Dispatcher::<Envelope>::new().on_any({
+    let dispatcher = Dispatcher::<chainvine::Event>::new().on_any({
         let seen = seen_unsigned.clone();
-        move |event: Verified<Envelope>| {
+        move |event| {
             let seen = seen.clone();
             async move {
                 if !event.is_signed() {
                     seen.fetch_add(1, Ordering::SeqCst);
                 }
-                Ok::<_, HandlerError>(())
+                Ok(())
             }
         }
     });
@@ -520,12 +508,7 @@ async fn insecure_chainvine_requests_are_refused_unless_opted_in() {
         StatusCode::UNAUTHORIZED
     );
     // And a wrong signature is never excused by `secure_request: false`.
-    let request = signed_request(
-        "/",
-        &hookguard::SignatureScheme::chainvine(),
-        "wrong",
-        insecure.clone(),
-    );
+    let request = signed_request("/", &ChainVine::default_scheme(), "wrong", insecure.clone());
     assert_eq!(
         lenient.oneshot(request).await.unwrap().status(),
         StatusCode::UNAUTHORIZED
@@ -536,16 +519,16 @@ async fn insecure_chainvine_requests_are_refused_unless_opted_in() {
 async fn every_chainvine_event_is_dispatched_by_kind() {
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let record = |seen: Arc<std::sync::Mutex<Vec<String>>>| {
-        move |event: Verified<Envelope>| {
+        move |event: Verified<chainvine::Event>| {
             let seen = seen.clone();
             async move {
                 seen.lock().unwrap().push(event.name().to_owned());
-                Ok::<_, HandlerError>(())
+                Ok(())
             }
         }
     };
     let service = WebhookLayer::new(ChainVine::new(CHAINVINE_SECRET).unwrap()).layer(
-        Dispatcher::<Envelope>::new()
+        Dispatcher::new()
             .on(
                 chainvine::EventKind::UserJoinedCampaign,
                 record(seen.clone()),
@@ -580,16 +563,24 @@ async fn a_dispatcher_without_the_layer_refuses_with_500() {
     let calls = Counter::default();
     let dispatcher = Dispatcher::<claimr::Event>::new().on_any({
         let calls = calls.clone();
-        move |_: Verified<claimr::Event>| {
+        move |_| {
             let calls = calls.clone();
             async move {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Ok::<_, HandlerError>(())
+                Ok(())
             }
         }
     });
+    // A dispatcher only takes the layer's requests (`Request<VerifiedBody<_>>`): reach it
+    // through the layer with the layer's delivery taken out of the request, as a
+    // dispatcher installed without the layer would be.
+    let without_delivery =
+        tower::service_fn(move |mut request: Request<VerifiedBody<claimr::Event>>| {
+            request.extensions_mut().remove::<Verified<claimr::Event>>();
+            dispatcher.clone().oneshot(request)
+        });
     let (status, _) = status_and_text(
-        dispatcher,
+        WebhookLayer::new(Claimr::new(CLAIMR_SECRET).unwrap()).layer(without_delivery),
         claimr_request(fixture("claimr/user_activity.json")),
     )
     .await;
@@ -627,18 +618,15 @@ fn standard_service(
     Response = http::Response<impl Body<Data = Bytes, Error = std::convert::Infallible>>,
     Error = std::convert::Infallible,
 > + Clone {
-    use hookguard::standard::{Event, EventKind};
-    let dispatcher = Dispatcher::<Event>::new().on(
-        EventKind::named("invoice.paid"),
-        move |event: Verified<Event>| {
+    let dispatcher =
+        Dispatcher::new().on(standard::EventKind::named("invoice.paid"), move |event| {
             let calls = calls.clone();
             async move {
                 assert_eq!(event.id(), "msg_1");
                 calls.fetch_add(1, Ordering::SeqCst);
-                Ok::<_, HandlerError>(())
+                Ok(())
             }
-        },
-    );
+        });
     WebhookLayer::new(standard).layer(dispatcher)
 }
 
@@ -728,9 +716,9 @@ async fn chainvine_sent_at_window_is_opt_in() {
     let service = |chainvine: ChainVine| {
         let paid = paid.clone();
         // A store per service: each service below stands for a separate receiver.
-        WebhookLayer::new(chainvine).layer(Dispatcher::<Envelope>::new().on_payment_request(
-            hookguard::store::MemoryStore::new(),
-            move |_: Payout| {
+        WebhookLayer::new(chainvine).layer(Dispatcher::new().on_payment_request(
+            MemoryStore::new(),
+            move |_| {
                 let paid = paid.clone();
                 async move {
                     paid.fetch_add(1, Ordering::SeqCst);

@@ -29,15 +29,14 @@ use std::time::{Duration, Instant, SystemTime};
 use axum::Router;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use hookguard::chainvine::{Envelope, EventNames};
-use hookguard::hmac::HmacProvider;
-use hookguard::idempotency::{Idempotency, RecoveryPolicy};
-use hookguard::store::{
-    Claim, Record, Recovery, Resolution, SqliteStore, State, Store, StoreError, Unresolved,
+use hookguard::chainvine::{self, EventNames};
+use hookguard::idempotency::store::{Claim, Record, State, Unresolved};
+use hookguard::idempotency::{
+    Idempotency, Recovery, RecoveryPolicy, Resolution, SqliteStore, Store, StoreError,
 };
 use hookguard::{
-    ChainVine, ConfigError, Dispatcher, HandlerError, Layer, Payout, PayoutError, SignatureScheme,
-    Verified, WebhookLayer,
+    ChainVine, ConfigError, Dispatcher, HandlerError, HmacSender, Payout, PayoutError, Verified,
+    WebhookLayer,
 };
 use http::{header, HeaderMap, Request, StatusCode};
 use http_body_util::Full;
@@ -199,7 +198,10 @@ where
 
 /// Serves `dispatcher` behind a ChainVine layer on `POST /webhooks/chainvine`, on an
 /// ephemeral loopback port.
-async fn serve_chainvine(provider: ChainVine, dispatcher: Dispatcher<Envelope>) -> (String, Seen) {
+async fn serve_chainvine(
+    provider: ChainVine,
+    dispatcher: Dispatcher<chainvine::Event>,
+) -> (String, Seen) {
     let seen = Seen::default();
     let service = Tracked {
         inner: WebhookLayer::new(provider).layer(dispatcher),
@@ -326,8 +328,8 @@ async fn wait_for_state(store: &dyn Store, key: &str, state: State) -> Record {
 
 /// The fingerprint of [`payment_request_body`] (the same for every `n`).
 fn payment_fingerprint() -> String {
-    let envelope = Envelope::from_slice(&payment_request_body(0, 0)).unwrap();
-    hookguard::payout::fingerprint(envelope.payment_request().unwrap())
+    let event = chainvine::Event::from_slice(&payment_request_body(0, 0)).unwrap();
+    hookguard::payout::fingerprint(event.payment_request().unwrap())
 }
 
 /// The record of a key paid by its first attempt.
@@ -461,7 +463,7 @@ async fn a_sender_hanging_up_mid_run_does_not_stop_the_payout_and_its_retry_is_a
     let confirmed = Counter::default();
     let handler = recording_handler(&calls, {
         let (ledger, confirmed) = (ledger.clone(), confirmed.clone());
-        move |payout: Payout| {
+        move |payout| {
             let (ledger, confirmed) = (ledger.clone(), confirmed.clone());
             async move {
                 // The transfer leaves, then the payment system takes a while to confirm.
@@ -475,7 +477,7 @@ async fn a_sender_hanging_up_mid_run_does_not_stop_the_payout_and_its_retry_is_a
             }
         }
     });
-    let dispatcher = Dispatcher::<Envelope>::new().on_payment_request(store.clone(), handler);
+    let dispatcher = Dispatcher::new().on_payment_request(store.clone(), handler);
     let (base, seen) = serve_chainvine(chainvine(), dispatcher).await;
     let key = payment_key(1);
 
@@ -520,7 +522,7 @@ async fn a_sender_hanging_up_while_the_success_is_recorded_gets_200_on_its_retry
     let db = TempDb::new();
     let store = Instrumented::new(db.open().await, Duration::from_secs(1));
     let calls = Calls::default();
-    let dispatcher = Dispatcher::<Envelope>::new().on_payment_request(
+    let dispatcher = Dispatcher::new().on_payment_request(
         Arc::clone(&store),
         recording_handler(&calls, |_| async { Ok(()) }),
     );
@@ -566,7 +568,7 @@ async fn a_handler_timeout_shorter_than_a_slow_record_answers_503_until_the_paym
     let db = TempDb::new();
     let store = Instrumented::new(db.open().await, Duration::from_millis(1500));
     let calls = Calls::default();
-    let dispatcher = Dispatcher::<Envelope>::new()
+    let dispatcher = Dispatcher::new()
         .with_handler_timeout(Duration::from_millis(300))
         .on_payment_request(
             Arc::clone(&store),
@@ -613,7 +615,7 @@ async fn duplicates_all_hanging_up_at_once_pay_once() {
     let calls = Calls::default();
     // The confirmation comes when the test says, after every sender has hung up.
     let (confirm, confirmation) = tokio::sync::watch::channel(false);
-    let dispatcher = Dispatcher::<Envelope>::new().on_payment_request(
+    let dispatcher = Dispatcher::new().on_payment_request(
         store.clone(),
         recording_handler(&calls, move |_| {
             let mut confirmation = confirmation.clone();
@@ -859,7 +861,7 @@ async fn an_unsigned_insecure_payment_request_is_never_paid() {
     let store = db.open().await;
     let calls = Calls::default();
     let others = Counter::default();
-    let dispatcher = Dispatcher::<Envelope>::new()
+    let dispatcher = Dispatcher::<chainvine::Event>::new()
         .on_any(counting_catch_all(&others))
         .on_payment_request(
             store.clone(),
@@ -908,7 +910,7 @@ async fn a_payment_request_under_an_unconfigured_name_is_refused_then_paid_once_
     let calls = Calls::default();
     let others = Counter::default();
     let dispatcher = || {
-        Dispatcher::<Envelope>::new()
+        Dispatcher::<chainvine::Event>::new()
             .on_any(counting_catch_all(&others))
             .on_payment_request(
                 store.clone(),
@@ -948,7 +950,7 @@ async fn a_payment_request_without_a_usable_id_is_refused_and_nothing_is_claimed
     let db = TempDb::new();
     let store = Instrumented::new(db.open().await, Duration::ZERO);
     let calls = Calls::default();
-    let dispatcher = Dispatcher::<Envelope>::new().on_payment_request(
+    let dispatcher = Dispatcher::new().on_payment_request(
         Arc::clone(&store),
         recording_handler(&calls, |_| async { Ok(()) }),
     );
@@ -988,7 +990,7 @@ async fn a_blank_data_id_beside_a_payment_request_id_keys_on_the_payment_request
     let db = TempDb::new();
     let store = db.open().await;
     let calls = Calls::default();
-    let dispatcher = Dispatcher::<Envelope>::new().on_payment_request(
+    let dispatcher = Dispatcher::new().on_payment_request(
         store.clone(),
         recording_handler(&calls, |_| async { Ok(()) }),
     );
@@ -1030,7 +1032,7 @@ async fn a_paid_key_redelivered_with_another_amount_or_wallet_is_refused_with_40
     let db = TempDb::new();
     let store = db.open().await;
     let calls = Calls::default();
-    let dispatcher = Dispatcher::<Envelope>::new().on_payment_request(
+    let dispatcher = Dispatcher::new().on_payment_request(
         store.clone(),
         recording_handler(&calls, |_| async { Ok(()) }),
     );
@@ -1072,7 +1074,7 @@ async fn the_same_payment_id_in_two_communities_is_two_payouts() {
     let db = TempDb::new();
     let store = db.open().await;
     let calls = Calls::default();
-    let dispatcher = Dispatcher::<Envelope>::new().on_payment_request(
+    let dispatcher = Dispatcher::new().on_payment_request(
         store.clone(),
         recording_handler(&calls, |_| async { Ok(()) }),
     );
@@ -1110,9 +1112,9 @@ async fn after_a_panic_the_next_delivery_runs_as_a_recovery() {
     let db = TempDb::new();
     let store = db.open().await;
     let calls = Calls::default();
-    let dispatcher = Dispatcher::<Envelope>::new().on_payment_request(
+    let dispatcher = Dispatcher::new().on_payment_request(
         store.clone(),
-        recording_handler(&calls, |payout: Payout| async move {
+        recording_handler(&calls, |payout| async move {
             if payout.attempt() == 1 {
                 panic!("the transfer left, then the handler panicked");
             }
@@ -1175,7 +1177,7 @@ async fn after_a_panic_a_held_key_runs_nothing_until_an_operator_settles_it() {
     let store = db.open().await;
     let claims = Idempotency::new(store.clone()).with_recovery_policy(RecoveryPolicy::Hold);
     let calls = Calls::default();
-    let dispatcher = Dispatcher::<Envelope>::new().on_payment_request(
+    let dispatcher = Dispatcher::new().on_payment_request(
         claims.clone(),
         recording_handler(&calls, |_| async {
             panic!("the transfer left, then the handler panicked")
@@ -1234,13 +1236,12 @@ async fn a_run_longer_than_its_lease_keeps_its_key_from_duplicates() {
     // duplicates are told at once to come back later.
     let (waiting, _) = serve_chainvine(
         chainvine(),
-        Dispatcher::<Envelope>::new().on_payment_request(claims.clone(), handler()),
+        Dispatcher::new().on_payment_request(claims.clone(), handler()),
     )
     .await;
     let (impatient, _) = serve_chainvine(
         chainvine(),
-        Dispatcher::<Envelope>::new()
-            .on_payment_request(claims.with_wait(Duration::ZERO), handler()),
+        Dispatcher::new().on_payment_request(claims.with_wait(Duration::ZERO), handler()),
     )
     .await;
     let client = http_client();
@@ -1320,8 +1321,8 @@ async fn the_example_receiver_does_not_pay_again_after_a_restart() {
     let db = TempDb::new();
     let client = http_client();
     let fixture_body = fixture("chainvine/payment_request.json");
-    let envelope = Envelope::from_slice(&fixture_body).unwrap();
-    let key = hookguard::payout::idempotency_key(&envelope).unwrap();
+    let event = chainvine::Event::from_slice(&fixture_body).unwrap();
+    let key = hookguard::payout::idempotency_key(&event).unwrap();
 
     let mut receiver = start_receiver_on(&db);
     let answer = send(
@@ -1338,7 +1339,7 @@ async fn the_example_receiver_does_not_pay_again_after_a_restart() {
         serde_json::json!({
             "provider": "chainvine",
             "event": "PAYMENT_REQUEST",
-            "id": envelope.event_id,
+            "id": event.event_id,
         })
     );
     assert_eq!(next_line(&receiver, Duration::from_millis(300)).await, None);
@@ -1369,8 +1370,8 @@ async fn dedup_of_a_github_delivery_keys_on_the_signed_body_not_the_unsigned_del
     let db = TempDb::new();
     let store = db.open().await;
     let runs = Counter::default();
-    let github = HmacProvider::github().with_secret(SECRET).build().unwrap();
-    let dispatcher = Dispatcher::<hookguard::hmac::Event>::new()
+    let github = HmacSender::github().with_secret(SECRET).build().unwrap();
+    let dispatcher = Dispatcher::<hookguard::hmac_sender::Event>::new()
         .with_dedup(store.clone())
         .on_any(counting_catch_all(&runs));
     let app = Router::new().route_service(
@@ -1386,7 +1387,7 @@ async fn dedup_of_a_github_delivery_keys_on_the_signed_body_not_the_unsigned_del
             .header("X-GitHub-Delivery", id)
             .header(
                 "X-Hub-Signature-256",
-                signature(&SignatureScheme::github(), SECRET, body.as_bytes()),
+                signature(&HmacSender::github_scheme(), SECRET, body.as_bytes()),
             )
             .body(Full::new(Bytes::from_static(body.as_bytes())))
             .unwrap()
@@ -1394,7 +1395,7 @@ async fn dedup_of_a_github_delivery_keys_on_the_signed_body_not_the_unsigned_del
     let key = |body: &str| {
         use sha2::Digest;
         format!(
-            "delivery:hmac:sha256:{}",
+            "delivery:github:sha256:{}",
             hex::encode(sha2::Sha256::digest(body.as_bytes()))
         )
     };
@@ -1427,7 +1428,7 @@ async fn dedup_of_a_github_delivery_keys_on_the_signed_body_not_the_unsigned_del
         );
     }
     for id in ["d-1", "d-2", "d-3"] {
-        let by_id = format!("delivery:hmac:id:{id}");
+        let by_id = format!("delivery:github:id:{id}");
         assert_eq!(store.record(&by_id).await.unwrap(), None, "{by_id}");
     }
 }

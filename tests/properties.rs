@@ -5,10 +5,9 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use hookguard::{
-    ConfigError, Encoding, Secret, SecretSet, SignatureError, SignatureScheme, SignedContent,
-    Verifier,
-};
+use hookguard::secret::SecretSet;
+use hookguard::signature::{Encoding, SignedContent, Verifier};
+use hookguard::{ConfigError, Secret, SignatureError, SignatureScheme};
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 use proptest::prelude::*;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hookguard::{claimr, Claimr, Dispatcher, HandlerError, Layer, Verified, WebhookLayer};
+use hookguard::{claimr, Claimr, Dispatcher, WebhookLayer};
 use http::StatusCode;
 use support::*;
 use tower::ServiceExt;
@@ -38,15 +38,13 @@ async fn secrets_swapped_under_load_never_refuse_a_good_request_nor_panic() {
     let handled = Arc::new(AtomicUsize::new(0));
     let service = {
         let handled = handled.clone();
-        WebhookLayer::new(claimr).layer(Dispatcher::<claimr::Event>::new().on_any(
-            move |_: Verified<claimr::Event>| {
-                let handled = handled.clone();
-                async move {
-                    handled.fetch_add(1, Ordering::SeqCst);
-                    Ok::<_, HandlerError>(())
-                }
-            },
-        ))
+        WebhookLayer::new(claimr).layer(Dispatcher::<claimr::Event>::new().on_any(move |_| {
+            let handled = handled.clone();
+            async move {
+                handled.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+        }))
     };
     let phase = Arc::new(AtomicUsize::new(0));
     let body = Bytes::from(fixture("claimr/user_login.json"));
@@ -65,7 +63,7 @@ async fn secrets_swapped_under_load_never_refuse_a_good_request_nor_panic() {
                 }
                 let request = signed_request(
                     "/webhooks/claimr",
-                    &hookguard::SignatureScheme::claimr(),
+                    &Claimr::default_scheme(),
                     secret,
                     body.clone(),
                 );
@@ -121,7 +119,7 @@ async fn secrets_swapped_under_load_never_refuse_a_good_request_nor_panic() {
     assert!(handled.load(Ordering::SeqCst) >= totals[0]);
 
     // After the swap, A is refused and B accepted, for every clone of the service.
-    let scheme = hookguard::SignatureScheme::claimr();
+    let scheme = Claimr::default_scheme();
     let with = |secret| signed_request("/webhooks/claimr", &scheme, secret, body.clone());
     let status = service.clone().oneshot(with(A)).await.unwrap().status();
     assert_eq!(status, StatusCode::UNAUTHORIZED);

@@ -90,9 +90,10 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use hookguard::idempotency::{Attempt, Idempotency, Outcome, RecoveryPolicy, RunError};
-use hookguard::store::{
-    Claim, MemoryStore, Record, Resolution, SqliteStore, State, Store, StoreError, Unresolved,
+use hookguard::idempotency::store::{Claim, Record, State, Unresolved};
+use hookguard::idempotency::{
+    Attempt, Idempotency, MemoryStore, Outcome, RecoveryPolicy, Resolution, RunError, SqliteStore,
+    Store, StoreError,
 };
 use hookguard::HandlerError;
 use tokio::sync::watch;

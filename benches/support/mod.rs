@@ -2,7 +2,7 @@
 //! signed under the default claimr scheme.
 #![allow(dead_code)]
 
-use hookguard::{Claimr, Secret, SignatureScheme};
+use hookguard::{Claimr, Secret};
 use http::{header, HeaderMap, HeaderValue};
 
 /// The secret every benchmark signs with.
@@ -53,7 +53,7 @@ pub fn headers(body: &[u8]) -> HeaderMap {
         HeaderValue::from_static("application/json"),
     );
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    let scheme = SignatureScheme::claimr();
+    let scheme = Claimr::default_scheme();
     let secret = Secret::new(SECRET).expect("a valid secret");
     let value = scheme.sign(&secret, &headers, body).expect("signed");
     headers.insert(scheme.header(), value);

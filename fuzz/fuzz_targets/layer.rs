@@ -16,10 +16,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use hookguard::chainvine::Envelope;
+use hookguard::idempotency::MemoryStore;
 use hookguard::{
-    claimr, ChainVine, Claimr, Dispatcher, HandlerError, Layer, Payout, Provider, Secret,
-    SignatureScheme, Verified, WebhookEvent, WebhookLayer,
+    chainvine, claimr, ChainVine, Claimr, Dispatcher, Provider, Secret, WebhookEvent, WebhookLayer,
 };
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use http_body::Frame;
@@ -44,12 +43,12 @@ static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
         .unwrap()
 });
 
-fn counting<E: hookguard::WebhookEvent>() -> Dispatcher<E> {
-    Dispatcher::<E>::new()
+fn counting<E: WebhookEvent>() -> Dispatcher<E> {
+    Dispatcher::new()
         .with_handler_timeout(Duration::from_secs(5))
-        .on_any(|_: Verified<E>| async {
+        .on_any(|_| async {
             CALLS.fetch_add(1, Ordering::SeqCst);
-            Ok::<_, HandlerError>(())
+            Ok(())
         })
 }
 
@@ -137,9 +136,9 @@ fuzz_target!(|data: &[u8]| {
     let payload = Bytes::copy_from_slice(payload);
 
     let scheme = if chainvine {
-        SignatureScheme::chainvine()
+        ChainVine::default_scheme()
     } else {
-        SignatureScheme::claimr()
+        Claimr::default_scheme()
     };
     let right = scheme
         .sign(&Secret::new(SECRET).unwrap(), &HeaderMap::new(), &payload)
@@ -181,11 +180,11 @@ fuzz_target!(|data: &[u8]| {
             .unwrap()
             .parse(&http::HeaderMap::new(), &payload)
         {
-            Ok(envelope) => {
-                if envelope.is_unknown() {
+            Ok(event) => {
+                if event.is_unknown() {
                     refused_as = Some(StatusCode::INTERNAL_SERVER_ERROR);
-                } else if envelope.payment_request().is_some()
-                    && hookguard::payout::idempotency_key(&envelope).is_err()
+                } else if event.payment_request().is_some()
+                    && hookguard::payout::idempotency_key(&event).is_err()
                 {
                     refused_as = Some(StatusCode::UNPROCESSABLE_ENTITY);
                 }
@@ -207,13 +206,10 @@ fuzz_target!(|data: &[u8]| {
     let status = RUNTIME.block_on(async {
         let response = if chainvine {
             let service = layer(ChainVine::new(SECRET).unwrap()).layer(
-                counting::<Envelope>().on_payment_request(
-                    hookguard::store::MemoryStore::new(),
-                    |_: Payout| async {
-                        CALLS.fetch_add(1, Ordering::SeqCst);
-                        Ok(())
-                    },
-                ),
+                counting::<chainvine::Event>().on_payment_request(MemoryStore::new(), |_| async {
+                    CALLS.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                }),
             );
             service.oneshot(request).await.map(|r| r.status())
         } else {

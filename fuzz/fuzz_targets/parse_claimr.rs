@@ -3,7 +3,6 @@
 #![no_main]
 
 use hookguard::claimr::{Event, EventKind};
-use hookguard::WebhookEvent;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
         std::str::from_utf8(data).is_ok(),
         "accepted a body that is not UTF-8"
     );
-    assert_eq!(EventKind::from_scope(event.name()), event.kind());
+    assert_eq!(EventKind::from_name(event.name()), event.kind());
     assert_eq!(event.is_unknown(), event.kind() == EventKind::Unknown);
     assert_eq!(event.payload().is_some(), !event.is_unknown());
     let _ = event.id();

@@ -3,7 +3,6 @@
 #![no_main]
 
 use hookguard::standard::Event;
-use hookguard::WebhookEvent;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

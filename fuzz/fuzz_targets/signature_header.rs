@@ -5,7 +5,9 @@
 
 use std::sync::LazyLock;
 
-use hookguard::{Encoding, Secret, SecretSet, SignatureScheme, SignedContent, Verifier};
+use hookguard::secret::SecretSet;
+use hookguard::signature::{Encoding, SignedContent, Verifier};
+use hookguard::{Secret, SignatureScheme};
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;

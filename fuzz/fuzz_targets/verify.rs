@@ -5,7 +5,9 @@
 //! choosing the bit to flip, then the body.
 #![no_main]
 
-use hookguard::{Encoding, Secret, SecretSet, SignatureError, SignatureScheme, Verifier};
+use hookguard::secret::SecretSet;
+use hookguard::signature::{Encoding, Verifier};
+use hookguard::{Secret, SignatureError, SignatureScheme};
 use http::header::HeaderValue;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;

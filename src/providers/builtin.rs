@@ -136,7 +136,9 @@ impl Builtin {
     /// (GitHub, Stripe).
     pub fn event_names(self) -> Vec<&'static str> {
         match self {
-            Builtin::Claimr => claimr::EventKind::KNOWN.map(claimr::EventKind::as_str).to_vec(),
+            Builtin::Claimr => claimr::EventKind::KNOWN
+                .map(claimr::EventKind::as_str)
+                .to_vec(),
             Builtin::ChainVine => chainvine::EventKind::KNOWN
                 .map(chainvine::EventKind::as_str)
                 .to_vec(),
@@ -150,7 +152,11 @@ impl Builtin {
         claimr::EventKind::KNOWN
             .into_iter()
             .map(Claimr::sample)
-            .chain(chainvine::EventKind::KNOWN.into_iter().map(ChainVine::sample))
+            .chain(
+                chainvine::EventKind::KNOWN
+                    .into_iter()
+                    .map(ChainVine::sample),
+            )
             .chain([Standard::sample("invoice.paid")])
             .collect()
     }

@@ -18,7 +18,7 @@ pub enum ContentPart {
     /// The value of a request header, byte for byte; a delivery without it is refused.
     Header(HeaderName),
     /// The delivery's timestamp, exactly as sent, read where the scheme's
-    /// [`TimestampSource`] says.
+    /// [`TimestampSource`](super::TimestampSource) says.
     Timestamp,
 }
 

@@ -101,7 +101,7 @@ pub enum SignatureFormat {
     },
     /// Comma-separated `key=value` pairs (Stripe: `t=<unix>,v1=<hex>,v1=<hex>`); every
     /// value of `signature_key` is a candidate, and other keys are skipped (except a
-    /// timestamp read with [`TimestampSource::SignatureKey`]).
+    /// timestamp read with [`TimestampSource::SignatureKey`](super::TimestampSource::SignatureKey)).
     KeyValue {
         /// The key of the signatures, such as `v1`.
         signature_key: String,

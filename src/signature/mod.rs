@@ -11,7 +11,7 @@
 //! - the [`SignedContent`], a template of body, headers, timestamp and literal text
 //!   (`{header:webhook-id}.{timestamp}.{body}`);
 //! - an optional [`TimestampSource`], checked against a tolerance window (300 s in both
-//!   directions by default) read from a [`Clock`].
+//!   directions by default) read from a [`Clock`](crate::clock::Clock).
 //!
 //! Each provider holds its own preset: [`Claimr::default_scheme`](crate::Claimr::default_scheme),
 //! [`ChainVine::default_scheme`](crate::ChainVine::default_scheme),
@@ -44,13 +44,13 @@
 //! assert!(verifier.verify(&headers, b"{}").is_err());
 //! ```
 
-mod verifier;
-mod scheme;
 mod content;
-mod format;
 mod error;
+mod format;
+mod scheme;
 #[cfg(test)]
 mod tests;
+mod verifier;
 
 use std::time::Duration;
 

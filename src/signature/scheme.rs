@@ -3,11 +3,13 @@
 
 use std::time::Duration;
 
-use ::hmac::Mac;
+use hmac::Mac;
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 
-use super::{ContentPart, Encoding, SignatureError, SignatureFormat, SignedContent, DEFAULT_TOLERANCE};
+use super::{
+    ContentPart, Encoding, SignatureError, SignatureFormat, SignedContent, DEFAULT_TOLERANCE,
+};
 use crate::clock::{Clock, SharedClock};
 use crate::error::ConfigError;
 use crate::secret::{HmacSha256, Secret};

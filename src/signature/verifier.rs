@@ -1,11 +1,13 @@
 //! The check of a delivery against a scheme and the receiver's secrets, in constant time.
 
-use ::hmac::Mac;
+use hmac::Mac;
 use http::header::{GetAll, HeaderValue};
 use http::HeaderMap;
 use subtle::{Choice, ConstantTimeEq};
 
-use super::{SignatureError, SignatureFormat, SignatureScheme, TimestampSource, MAX_CANDIDATES, TAG_LEN};
+use super::{
+    SignatureError, SignatureFormat, SignatureScheme, TimestampSource, MAX_CANDIDATES, TAG_LEN,
+};
 use crate::secret::{raw_secret, SecretSet, SecretsHandle};
 
 /// A [`SignatureScheme`] with the secrets to check it against.

@@ -203,9 +203,18 @@ mod tests {
         let body = br#"{"type":"ping"}"#;
         let standard_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
         let headers = Claimr::signer("s").unwrap().headers(body).unwrap();
-        assert_eq!(Claimr::new("s").unwrap().verifier().verify(&headers, body), Ok(()));
+        assert_eq!(
+            Claimr::new("s").unwrap().verifier().verify(&headers, body),
+            Ok(())
+        );
         let headers = ChainVine::signer("s").unwrap().headers(body).unwrap();
-        assert_eq!(ChainVine::new("s").unwrap().verifier().verify(&headers, body), Ok(()));
+        assert_eq!(
+            ChainVine::new("s")
+                .unwrap()
+                .verifier()
+                .verify(&headers, body),
+            Ok(())
+        );
         let headers = Standard::signer(standard_secret)
             .unwrap()
             .headers(body)
@@ -213,10 +222,14 @@ mod tests {
         assert_eq!(
             Standard::new(standard_secret)
                 .unwrap()
-                .verifier().verify(&headers, body),
+                .verifier()
+                .verify(&headers, body),
             Ok(())
         );
-        for signer in [HmacSender::github_signer("s").unwrap(), HmacSender::stripe_signer("s").unwrap()] {
+        for signer in [
+            HmacSender::github_signer("s").unwrap(),
+            HmacSender::stripe_signer("s").unwrap(),
+        ] {
             let headers = signer.headers(body).unwrap();
             let verifier = Verifier::new(
                 signer.scheme().clone(),

@@ -8,7 +8,6 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-
 /// A sample delivery's body, as a provider sends it, with fresh ids on every call.
 ///
 /// claimr samples get a new `id`, ChainVine samples a new `event_id` and `request_id`

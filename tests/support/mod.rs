@@ -39,7 +39,7 @@ pub fn signed_request(
 pub fn claimr_request(body: impl Into<Bytes>) -> Request<Full<Bytes>> {
     signed_request(
         "/webhooks/claimr",
-        &SignatureScheme::claimr(),
+        &hookguard::Claimr::default_scheme(),
         CLAIMR_SECRET,
         body,
     )
@@ -48,7 +48,7 @@ pub fn claimr_request(body: impl Into<Bytes>) -> Request<Full<Bytes>> {
 pub fn chainvine_request(body: impl Into<Bytes>) -> Request<Full<Bytes>> {
     signed_request(
         "/webhooks/chainvine",
-        &SignatureScheme::chainvine(),
+        &hookguard::ChainVine::default_scheme(),
         CHAINVINE_SECRET,
         body,
     )
@@ -96,7 +96,7 @@ pub fn standard_request(id: &str, timestamp: i64, body: impl Into<Bytes>) -> Req
     let mut headers = HeaderMap::new();
     headers.insert("webhook-id", http::HeaderValue::from_str(id).unwrap());
     headers.insert("webhook-timestamp", http::HeaderValue::from(timestamp));
-    let signature = SignatureScheme::standard()
+    let signature = hookguard::Standard::default_scheme()
         .sign(
             &Secret::from_standard(STANDARD_SECRET).unwrap(),
             &headers,

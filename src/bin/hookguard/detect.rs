@@ -400,7 +400,7 @@ mod tests {
     fn svix_headers_and_github_are_found() {
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
         let svix = Signer::new(
-            SignatureScheme::svix(),
+            hookguard::Standard::svix_scheme(),
             Secret::from_standard(secret).unwrap(),
         );
         assert_eq!(
@@ -411,7 +411,7 @@ mod tests {
               secret=whsec-base64 preset=none"
             ]
         );
-        let github = Signer::github("gh").unwrap();
+        let github = hookguard::HmacSender::github_signer("gh").unwrap();
         assert_eq!(
             summaries(&github, "gh"),
             [

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Args;
-use hookguard::testing::Sample;
 use hookguard::signature::Verifier;
+use hookguard::testing::Sample;
 use hookguard::{SignatureError, Standard};
 use http::header::{HOST, USER_AGENT};
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};

@@ -4,7 +4,7 @@ use clap::ValueEnum;
 use hookguard::providers::Builtin;
 use hookguard::signature::{TimestampSource, Verifier};
 use hookguard::testing::Signer;
-use hookguard::{ConfigError, Secret, SignatureError, SignatureScheme};
+use hookguard::{ConfigError, SignatureError, SignatureScheme};
 use http::{HeaderMap, HeaderName};
 
 /// A sender hookguard knows.

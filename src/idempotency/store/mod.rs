@@ -57,7 +57,10 @@ macro_rules! sql_store {
             async fn lookup(
                 &self,
                 key: &str,
-            ) -> Result<Option<$crate::idempotency::store::Found>, $crate::idempotency::store::StoreError> {
+            ) -> Result<
+                Option<$crate::idempotency::store::Found>,
+                $crate::idempotency::store::StoreError,
+            > {
                 let row: Option<(String, i64, i64, String, i64)> =
                     ::sqlx::query_as(&self.sql.lookup)
                         .bind(key)
@@ -118,7 +121,10 @@ macro_rules! sql_store {
                 key: &'a str,
                 attempt: u32,
                 lease: ::std::time::Duration,
-            ) -> ::futures_util::future::BoxFuture<'a, Result<(), $crate::idempotency::store::StoreError>> {
+            ) -> ::futures_util::future::BoxFuture<
+                'a,
+                Result<(), $crate::idempotency::store::StoreError>,
+            > {
                 Box::pin(async move {
                     let renewed = ::sqlx::query(&self.sql.renew)
                         .bind(key)
@@ -135,7 +141,10 @@ macro_rules! sql_store {
                 &'a self,
                 key: &'a str,
                 attempt: u32,
-            ) -> ::futures_util::future::BoxFuture<'a, Result<(), $crate::idempotency::store::StoreError>> {
+            ) -> ::futures_util::future::BoxFuture<
+                'a,
+                Result<(), $crate::idempotency::store::StoreError>,
+            > {
                 Box::pin(self.finish(key, attempt, $crate::idempotency::store::State::Done))
             }
 
@@ -143,7 +152,10 @@ macro_rules! sql_store {
                 &'a self,
                 key: &'a str,
                 attempt: u32,
-            ) -> ::futures_util::future::BoxFuture<'a, Result<(), $crate::idempotency::store::StoreError>> {
+            ) -> ::futures_util::future::BoxFuture<
+                'a,
+                Result<(), $crate::idempotency::store::StoreError>,
+            > {
                 Box::pin(self.finish(key, attempt, $crate::idempotency::store::State::Failed))
             }
 
@@ -151,7 +163,10 @@ macro_rules! sql_store {
                 &'a self,
                 key: &'a str,
                 attempt: u32,
-            ) -> ::futures_util::future::BoxFuture<'a, Result<(), $crate::idempotency::store::StoreError>> {
+            ) -> ::futures_util::future::BoxFuture<
+                'a,
+                Result<(), $crate::idempotency::store::StoreError>,
+            > {
                 Box::pin(self.finish(key, attempt, $crate::idempotency::store::State::Panicked))
             }
 
@@ -159,7 +174,10 @@ macro_rules! sql_store {
                 &'a self,
                 key: &'a str,
                 attempt: u32,
-            ) -> ::futures_util::future::BoxFuture<'a, Result<(), $crate::idempotency::store::StoreError>> {
+            ) -> ::futures_util::future::BoxFuture<
+                'a,
+                Result<(), $crate::idempotency::store::StoreError>,
+            > {
                 Box::pin(self.finish(key, attempt, $crate::idempotency::store::State::Unknown))
             }
 
@@ -167,8 +185,10 @@ macro_rules! sql_store {
                 &'a self,
                 key: &'a str,
                 resolution: $crate::idempotency::store::Resolution,
-            ) -> ::futures_util::future::BoxFuture<'a, Result<bool, $crate::idempotency::store::StoreError>>
-            {
+            ) -> ::futures_util::future::BoxFuture<
+                'a,
+                Result<bool, $crate::idempotency::store::StoreError>,
+            > {
                 Box::pin(async move {
                     let settled = ::sqlx::query(&self.sql.resolve)
                         .bind(key)
@@ -185,14 +205,20 @@ macro_rules! sql_store {
                 key: &'a str,
             ) -> ::futures_util::future::BoxFuture<
                 'a,
-                Result<Option<$crate::idempotency::store::Record>, $crate::idempotency::store::StoreError>,
+                Result<
+                    Option<$crate::idempotency::store::Record>,
+                    $crate::idempotency::store::StoreError,
+                >,
             > {
                 Box::pin(async move {
-                    Ok(self.lookup(key).await?.map(|found| $crate::idempotency::store::Record {
-                        state: found.state,
-                        attempt: found.attempt,
-                        fingerprint: found.fingerprint,
-                    }))
+                    Ok(self
+                        .lookup(key)
+                        .await?
+                        .map(|found| $crate::idempotency::store::Record {
+                            state: found.state,
+                            attempt: found.attempt,
+                            fingerprint: found.fingerprint,
+                        }))
                 })
             }
         }

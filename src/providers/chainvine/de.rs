@@ -3,7 +3,9 @@
 
 use std::fmt;
 
-use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor,
+};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -43,7 +45,6 @@ impl Event {
         repr.resolve(names)
             .map_err(|err| err.into_parse_error("event.data"))
     }
-
 }
 
 impl PaymentRequest {
@@ -148,7 +149,6 @@ struct PaymentRequestFields {
     #[serde(rename = "walletAddress", deserialize_with = "lenient")]
     wallet_address_camel: Option<String>,
 }
-
 
 impl<'de> Deserialize<'de> for PaymentRequest {
     /// Reads the event's `data` (not the whole event); the event name is set to the
@@ -431,4 +431,3 @@ fn parse_data<T: DeserializeOwned>(text: &str) -> Result<T, DataError> {
         }
     })
 }
-

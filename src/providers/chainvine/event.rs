@@ -480,7 +480,8 @@ mod tests {
         include_bytes!("../../../tests/fixtures/chainvine/earning_created.json");
     const PAYMENT_REQUEST: &[u8] =
         include_bytes!("../../../tests/fixtures/chainvine/payment_request.json");
-    const UNKNOWN_EVENT: &[u8] = include_bytes!("../../../tests/fixtures/chainvine/unknown_event.json");
+    const UNKNOWN_EVENT: &[u8] =
+        include_bytes!("../../../tests/fixtures/chainvine/unknown_event.json");
     const DATA_BEFORE_NAME: &[u8] =
         include_bytes!("../../../tests/fixtures/chainvine/data_before_name.json");
 
@@ -544,7 +545,10 @@ mod tests {
         assert_eq!(envelope.id(), "0e9d8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b");
         assert!(!envelope.is_unknown());
         assert!(envelope.payment_request().is_none());
-        assert_eq!(crate::Provider::name(&crate::ChainVine::new("s").unwrap()), "chainvine");
+        assert_eq!(
+            crate::Provider::name(&crate::ChainVine::new("s").unwrap()),
+            "chainvine"
+        );
         let Payload::UserJoinedCampaign(joined) = envelope.payload else {
             panic!("wrong variant");
         };

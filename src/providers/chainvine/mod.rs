@@ -25,8 +25,8 @@
 //! [`Event::from_slice_with`]. The payout's fields are typed on a best-effort basis and
 //! the raw `event.data` is always kept in [`PaymentRequest::raw`].
 //!
-//! Amounts are exact decimal strings ([`Amount`]), never floats; timestamps keep their
-//! text and parse when they can ([`Timestamp`]).
+//! Amounts are exact decimal strings ([`Amount`](crate::amount::Amount)), never floats; timestamps keep their
+//! text and parse when they can ([`Timestamp`](crate::timestamp::Timestamp)).
 //!
 //! ```
 //! use hookguard::chainvine::{Event, EventKind, Payload};
@@ -129,7 +129,10 @@ impl ChainVine {
             .map(Secret::new)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
-            verifier: Arc::new(Verifier::new(Self::default_scheme(), SecretSet::new(secrets)?)),
+            verifier: Arc::new(Verifier::new(
+                Self::default_scheme(),
+                SecretSet::new(secrets)?,
+            )),
             names: Arc::new(EventNames::default()),
             accept_insecure: false,
             sent_at_tolerance: None,
@@ -143,8 +146,8 @@ impl ChainVine {
         SignatureScheme::preset("x-chainvine-signature")
     }
 
-    /// Checks signatures as `scheme` says, keeping the secrets (and their handle) and
-    /// this provider's clock.
+    /// Checks signatures as `scheme` says (with the scheme's own clock), keeping the
+    /// secrets (and their handle).
     ///
     /// # Errors
     ///
@@ -152,7 +155,6 @@ impl ChainVine {
     /// ([`SignatureScheme::validate`]).
     pub fn with_scheme(self, scheme: SignatureScheme) -> Result<Self, ConfigError> {
         scheme.validate()?;
-        let scheme = scheme.with_shared_clock(self.clock.clone());
         Ok(Self {
             verifier: Arc::new(self.verifier.rescheme(scheme)),
             ..self
@@ -248,12 +250,8 @@ impl Provider for ChainVine {
         Event::from_slice_with(body, &self.names)
     }
 
-    /// Refuses an unsigned delivery unless unsigned ones were accepted and its body says
-    /// `"secure_request": false`; then checks the `sent_at` window, if one is set.
-    fn check(&self, event: &Event, signed: bool) -> Result<(), SignatureError> {
-        if !signed && (!self.accept_insecure || event.secure_request) {
-            return Err(SignatureError::Missing);
-        }
+    /// Checks the `sent_at` window, if one is set.
+    fn check(&self, event: &Event) -> Result<(), SignatureError> {
         let Some(tolerance) = self.sent_at_tolerance else {
             return Ok(());
         };
@@ -266,5 +264,11 @@ impl Provider for ChainVine {
         } else {
             Err(SignatureError::TimestampOutOfWindow)
         }
+    }
+
+    /// Only once unsigned deliveries were accepted, and only those whose body says
+    /// `"secure_request": false`.
+    fn accepts_unsigned(&self, event: &Event) -> bool {
+        self.accept_insecure && !event.secure_request
     }
 }

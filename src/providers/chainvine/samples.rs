@@ -106,7 +106,6 @@ impl ChainVine {
         });
         Sample::new("chainvine", name.to_owned(), event_id, json, set_user)
     }
-
 }
 
 /// ChainVine names the user in its events' data: `user_id`, `userId`, `user.id`.

@@ -31,7 +31,7 @@ impl Event {
     /// shape (path of the field, such as `campaign.id`).
     pub fn from_slice(body: &[u8]) -> Result<Event, ParseError> {
         match crate::json::from_slice::<Payload>(body) {
-            Ok(payload) => Ok(match EventKind::from_scope(&payload.scope) {
+            Ok(payload) => Ok(match EventKind::from_name(&payload.scope) {
                 EventKind::UserActivity => Event::UserActivity(payload),
                 EventKind::UserLogin => Event::UserLogin(payload),
                 EventKind::UserReward => Event::UserReward(payload),
@@ -48,7 +48,7 @@ impl Event {
                     return Err(err);
                 };
                 match head.scope {
-                    Some(scope) if EventKind::from_scope(&scope) == EventKind::Unknown => {
+                    Some(scope) if EventKind::from_name(&scope) == EventKind::Unknown => {
                         Ok(Event::Unknown(Unknown {
                             id: head.id,
                             scope,
@@ -69,7 +69,6 @@ impl Event {
             Err(err) => Err(err),
         }
     }
-
 }
 
 fn is_missing_id(err: &ParseError) -> bool {
@@ -89,4 +88,3 @@ fn raw_body(body: &[u8]) -> Result<Box<RawValue>, ParseError> {
         message: err.to_string(),
     })
 }
-

@@ -199,7 +199,7 @@ impl EventKind {
     /// The kind a `scope` names; any scope but the four known ones is
     /// [`EventKind::Unknown`] (matching is exact and case-sensitive).
     #[must_use]
-    pub fn from_scope(scope: &str) -> EventKind {
+    pub fn from_name(scope: &str) -> EventKind {
         match scope {
             "user_activity" => EventKind::UserActivity,
             "user_login" => EventKind::UserLogin,
@@ -217,9 +217,9 @@ impl crate::event::EventKind for EventKind {
 impl FromStr for EventKind {
     type Err = Infallible;
 
-    /// Same as [`EventKind::from_scope`]: never fails.
+    /// Same as [`EventKind::from_name`]: never fails.
     fn from_str(scope: &str) -> Result<Self, Self::Err> {
-        Ok(EventKind::from_scope(scope))
+        Ok(EventKind::from_name(scope))
     }
 }
 
@@ -344,11 +344,13 @@ mod tests {
     use super::*;
     use crate::event::ParseError;
 
-    const USER_ACTIVITY: &[u8] = include_bytes!("../../../tests/fixtures/claimr/user_activity.json");
+    const USER_ACTIVITY: &[u8] =
+        include_bytes!("../../../tests/fixtures/claimr/user_activity.json");
     const USER_LOGIN: &[u8] = include_bytes!("../../../tests/fixtures/claimr/user_login.json");
     const USER_REWARD: &[u8] = include_bytes!("../../../tests/fixtures/claimr/user_reward.json");
     const REFERRAL: &[u8] = include_bytes!("../../../tests/fixtures/claimr/referral.json");
-    const UNKNOWN_SCOPE: &[u8] = include_bytes!("../../../tests/fixtures/claimr/unknown_scope.json");
+    const UNKNOWN_SCOPE: &[u8] =
+        include_bytes!("../../../tests/fixtures/claimr/unknown_scope.json");
 
     fn data_error_path(body: &[u8]) -> String {
         match Event::from_slice(body) {
@@ -364,7 +366,10 @@ mod tests {
         assert_eq!(event.name(), "user_activity");
         assert_eq!(event.id(), "a6f1c2e4-3b7d-4c8e-9f10-2d5e8b7a9c31");
         assert!(!event.is_unknown());
-        assert_eq!(crate::Provider::name(&crate::Claimr::new("s").unwrap()), "claimr");
+        assert_eq!(
+            crate::Provider::name(&crate::Claimr::new("s").unwrap()),
+            "claimr"
+        );
         let Event::UserActivity(payload) = &event else {
             panic!("wrong variant: {event:?}");
         };
@@ -653,12 +658,12 @@ mod tests {
     #[test]
     fn event_kinds_round_trip_through_their_scope() {
         for kind in EventKind::KNOWN {
-            assert_eq!(EventKind::from_scope(kind.as_str()), kind);
+            assert_eq!(EventKind::from_name(kind.as_str()), kind);
             assert_eq!(kind.as_str().parse::<EventKind>(), Ok(kind));
             assert_eq!(kind.to_string(), kind.as_str());
         }
         assert_eq!(EventKind::Unknown.as_str(), "unknown");
-        assert_eq!(EventKind::from_scope("unknown"), EventKind::Unknown);
-        assert_eq!(EventKind::from_scope(""), EventKind::Unknown);
+        assert_eq!(EventKind::from_name("unknown"), EventKind::Unknown);
+        assert_eq!(EventKind::from_name(""), EventKind::Unknown);
     }
 }

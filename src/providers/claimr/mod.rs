@@ -46,7 +46,9 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
-pub use event::{Action, ActivityData, ActivityEvent, Campaign, Event, EventKind, Payload, Unknown};
+pub use event::{
+    Action, ActivityData, ActivityEvent, Campaign, Event, EventKind, Payload, Unknown,
+};
 
 use crate::error::ConfigError;
 use crate::event::ParseError;
@@ -92,7 +94,10 @@ impl Claimr {
             .map(Secret::new)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
-            verifier: Arc::new(Verifier::new(Self::default_scheme(), SecretSet::new(secrets)?)),
+            verifier: Arc::new(Verifier::new(
+                Self::default_scheme(),
+                SecretSet::new(secrets)?,
+            )),
         })
     }
 

@@ -107,7 +107,6 @@ impl Claimr {
         });
         Sample::new("claimr", scope.to_owned(), id, json, set_user)
     }
-
 }
 
 /// claimr names the user in `user` and `user_id`.

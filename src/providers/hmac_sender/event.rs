@@ -100,4 +100,3 @@ impl Serialize for Event {
         self.raw.serialize(serializer)
     }
 }
-

@@ -48,8 +48,8 @@ use crate::event::ParseError;
 use crate::provider::Provider;
 use crate::secret::{raw_secret, standard_secret, SecretDecoder, SecretSet, SecretsHandle};
 use crate::signature::{
-    ContentPart, Encoding, SignatureFormat, SignatureScheme, SignedContent,
-    TimestampSource, Verifier,
+    ContentPart, Encoding, SignatureFormat, SignatureScheme, SignedContent, TimestampSource,
+    Verifier,
 };
 
 mod event;
@@ -80,7 +80,7 @@ impl HmacSender {
         }
     }
 
-    /// A builder starting from `scheme` (a preset such as [`SignatureScheme::stripe`]).
+    /// A builder starting from `scheme` (a preset such as [`HmacSender::stripe_scheme`]).
     pub fn builder_from(scheme: SignatureScheme) -> HmacSenderBuilder {
         HmacSenderBuilder::new(scheme)
     }
@@ -206,8 +206,21 @@ impl HmacSenderBuilder {
     }
 
     /// Names the sender in logs and delivery keys (`"hmac"` unless set; the presets set
-    /// `"github"` and `"stripe"`).
+    /// `"github"` and `"stripe"`). Senders whose deliveries share one dedup store need
+    /// distinct names: the name scopes their keys.
+    ///
+    /// An empty name, one holding `:` or one of the other built-in providers'
+    /// (`claimr`, `chainvine`, `standard`) is refused by [`build`](Self::build)
+    /// ([`ConfigError::InvalidProviderName`]): it could share keys with another sender.
     pub fn with_name(mut self, name: &str) -> Self {
+        if name.is_empty()
+            || name.contains(':')
+            || ["claimr", "chainvine", "standard"]
+                .iter()
+                .any(|builtin| builtin.eq_ignore_ascii_case(name))
+        {
+            return self.fail(ConfigError::InvalidProviderName(name.to_owned()));
+        }
         self.name = Arc::from(name);
         self
     }
@@ -379,17 +392,73 @@ impl Provider for HmacSender {
     }
 }
 
+#[cfg(feature = "testing")]
+impl HmacSender {
+    /// Signs requests as GitHub does ([`HmacSender::github_scheme`]), keyed with the
+    /// secret's UTF-8 bytes (feature `testing`).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::EmptySecret`] when the secret is empty.
+    pub fn github_signer(secret: &str) -> Result<crate::testing::Signer, ConfigError> {
+        Ok(crate::testing::Signer::new(
+            Self::github_scheme(),
+            crate::secret::Secret::new(secret)?,
+        ))
+    }
+
+    /// Signs requests as Stripe does ([`HmacSender::stripe_scheme`]), keyed with the
+    /// whole `whsec_…` string's UTF-8 bytes (feature `testing`).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::EmptySecret`] when the secret is empty.
+    pub fn stripe_signer(secret: &str) -> Result<crate::testing::Signer, ConfigError> {
+        Ok(crate::testing::Signer::new(
+            Self::stripe_scheme(),
+            crate::secret::Secret::new(secret)?,
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signature::SignatureError;
     use crate::clock::ManualClock;
+    use crate::signature::SignatureError;
     use http::HeaderValue;
 
     /// GitHub's documented vector (see `signature::tests`).
     const GITHUB_SECRET: &str = "It's a Secret to Everybody";
     const GITHUB_SIGNATURE: &str =
         "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+
+    #[test]
+    fn names_that_could_share_keys_are_refused() {
+        for name in ["", "chainvine", "Claimr", "standard", "acme:id"] {
+            let built = HmacSender::builder("X-Sig")
+                .with_name(name)
+                .with_secret("s")
+                .build();
+            assert!(
+                matches!(built, Err(ConfigError::InvalidProviderName(ref n)) if n == name),
+                "{name:?}: {built:?}"
+            );
+        }
+        let acme = HmacSender::builder("X-Sig")
+            .with_name("acme")
+            .with_secret("s")
+            .build()
+            .expect("a fine name");
+        assert_eq!(acme.name(), "acme");
+        assert_eq!(
+            HmacSender::stripe()
+                .with_secret("s")
+                .build()
+                .map(|s| s.name().to_owned()),
+            Ok("stripe".to_owned())
+        );
+    }
 
     #[test]
     fn github_preset_checks_the_documented_vector() {
@@ -526,34 +595,5 @@ mod tests {
                 .build(),
             Err(ConfigError::SecretEncoding { .. })
         ));
-    }
-}
-
-#[cfg(feature = "testing")]
-impl HmacSender {
-    /// Signs requests as GitHub does ([`HmacSender::github_scheme`]), keyed with the
-    /// secret's UTF-8 bytes (feature `testing`).
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::EmptySecret`] when the secret is empty.
-    pub fn github_signer(secret: &str) -> Result<crate::testing::Signer, ConfigError> {
-        Ok(crate::testing::Signer::new(
-            Self::github_scheme(),
-            crate::secret::Secret::new(secret)?,
-        ))
-    }
-
-    /// Signs requests as Stripe does ([`HmacSender::stripe_scheme`]), keyed with the
-    /// whole `whsec_…` string's UTF-8 bytes (feature `testing`).
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::EmptySecret`] when the secret is empty.
-    pub fn stripe_signer(secret: &str) -> Result<crate::testing::Signer, ConfigError> {
-        Ok(crate::testing::Signer::new(
-            Self::stripe_scheme(),
-            crate::secret::Secret::new(secret)?,
-        ))
     }
 }

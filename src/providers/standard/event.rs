@@ -131,4 +131,3 @@ impl Serialize for Event {
         self.raw.serialize(serializer)
     }
 }
-

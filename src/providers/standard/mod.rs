@@ -238,9 +238,9 @@ impl Provider for Standard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
     use crate::signature::SignatureError;
     use crate::timestamp::Timestamp;
-    use crate::clock::ManualClock;
     use http::HeaderValue;
 
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -318,7 +318,9 @@ mod tests {
         assert_eq!(standard.verifier().verify(&headers, PAYLOAD), Ok(()));
         assert_eq!(standard.parse(&headers, PAYLOAD).unwrap().id(), MSG_ID);
         assert_eq!(
-            standard.verifier().verify(&self::headers("webhook"), PAYLOAD),
+            standard
+                .verifier()
+                .verify(&self::headers("webhook"), PAYLOAD),
             Err(SignatureError::Missing)
         );
     }

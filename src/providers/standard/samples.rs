@@ -16,7 +16,10 @@ impl Standard {
     ///
     /// As [`Secret::from_standard`].
     pub fn signer(secret: &str) -> Result<Signer, ConfigError> {
-        Ok(Signer::new(Self::default_scheme(), Secret::from_standard(secret)?))
+        Ok(Signer::new(
+            Self::default_scheme(),
+            Secret::from_standard(secret)?,
+        ))
     }
 
     /// A Standard Webhooks delivery of type `event_type`, with a fresh message id.
@@ -34,7 +37,6 @@ impl Standard {
         });
         Sample::new("standard", event_type.to_owned(), id, json, set_user)
     }
-
 }
 
 /// The sample's customer stands for its user.
