@@ -37,6 +37,36 @@ pub trait WebhookEvent: Clone + Debug + Send + Sync + 'static {
     }
 }
 
+/// Implements [`WebhookEvent`] for a provider's event by its inherent `kind`, `name`,
+/// `id` and `is_unknown` (which users call without importing the trait), plus any
+/// further items given (`fn id_is_signed`).
+macro_rules! webhook_event_by_inherent_methods {
+    ($event:ty, $kind:ty $(, $item:item)*) => {
+        impl $crate::event::WebhookEvent for $event {
+            type Kind = $kind;
+
+            fn kind(&self) -> $kind {
+                <$event>::kind(self)
+            }
+
+            fn name(&self) -> &str {
+                <$event>::name(self)
+            }
+
+            fn id(&self) -> &str {
+                <$event>::id(self)
+            }
+
+            fn is_unknown(&self) -> bool {
+                <$event>::is_unknown(self)
+            }
+
+            $($item)*
+        }
+    };
+}
+pub(crate) use webhook_event_by_inherent_methods;
+
 /// The kind of a provider's events, tied to the event type: a handler registered for a
 /// kind is known, from the kind alone, to receive that provider's events, so that
 /// `Dispatcher::new().on(claimr::EventKind::UserReward, |event| ...)` needs no type

@@ -204,3 +204,59 @@ async fn the_example_receiver_prints_one_json_line_per_event() {
         "no line for the refused delivery"
     );
 }
+
+/// The example's logs go to stderr; written to a file (as a service manager or a pipe
+/// takes them) they carry no colour codes, which would otherwise litter every log line.
+#[tokio::test]
+async fn the_example_receiver_logs_without_colour_codes_to_a_file() {
+    let log = std::env::temp_dir().join(format!("{}.log", unique_name("hookguard_stderr")));
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = std::process::Command::new(example_path("receiver"))
+        .env("HOOKGUARD_ADDR", &addr)
+        .env("CLAIMR_SECRET", CLAIMR_SECRET)
+        .env("CHAINVINE_SECRET", CHAINVINE_SECRET)
+        .env("STANDARD_SECRET", STANDARD_SECRET)
+        .env(
+            "HOOKGUARD_DB",
+            std::env::temp_dir().join(format!("{}.db", unique_name("hookguard_receiver"))),
+        )
+        .env("RUST_LOG", "info")
+        .env_remove("NO_COLOR")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the receiver did not listen"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A refused delivery is logged at warn.
+    let unsigned = Request::post("/webhooks/claimr")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(fixture("claimr/user_login.json"))))
+        .unwrap();
+    let status = send_to(&http_client(), &format!("http://{addr}"), unsigned)
+        .await
+        .0;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = std::fs::read_to_string(&log).unwrap();
+        if text.contains("webhook delivery refused") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_file(&log);
+    assert!(text.contains("webhook delivery refused"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "colour codes in a log file: {text:?}"
+    );
+}

@@ -8,7 +8,8 @@ use subtle::{Choice, ConstantTimeEq};
 use super::{
     SignatureError, SignatureFormat, SignatureScheme, TimestampSource, MAX_CANDIDATES, TAG_LEN,
 };
-use crate::secret::{raw_secret, SecretSet, SecretsHandle};
+use crate::error::ConfigError;
+use crate::secret::{raw_secret, Secret, SecretSet, SecretsHandle};
 
 /// A [`SignatureScheme`] with the secrets to check it against.
 #[derive(Debug, Clone)]
@@ -23,6 +24,23 @@ impl Verifier {
     /// [`secrets_handle`](Self::secrets_handle) reads secrets as UTF-8 bytes.
     pub fn new(scheme: SignatureScheme, secrets: SecretSet) -> Self {
         Self::with_handle(scheme, SecretsHandle::new(secrets, raw_secret))
+    }
+
+    /// Checks deliveries signed as `scheme` with any of `secrets`, taken as their UTF-8
+    /// (or raw) bytes: how claimr and ChainVine key their signatures.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::EmptySecret`] or [`ConfigError::NoSecret`].
+    pub fn from_secrets<T: AsRef<[u8]>>(
+        scheme: SignatureScheme,
+        secrets: impl IntoIterator<Item = T>,
+    ) -> Result<Self, ConfigError> {
+        let secrets = secrets
+            .into_iter()
+            .map(Secret::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::new(scheme, SecretSet::new(secrets)?))
     }
 
     /// Checks deliveries signed as `scheme` with the secrets `handle` holds now and

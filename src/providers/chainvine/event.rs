@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::amount::Amount;
-use crate::event::WebhookEvent;
 use crate::json::lenient_id;
 use crate::timestamp::Timestamp;
 
@@ -420,25 +419,7 @@ impl Event {
     }
 }
 
-impl WebhookEvent for Event {
-    type Kind = EventKind;
-
-    fn kind(&self) -> EventKind {
-        Event::kind(self)
-    }
-
-    fn name(&self) -> &str {
-        Event::name(self)
-    }
-
-    fn id(&self) -> &str {
-        Event::id(self)
-    }
-
-    fn is_unknown(&self) -> bool {
-        Event::is_unknown(self)
-    }
-}
+crate::event::webhook_event_by_inherent_methods!(Event, EventKind);
 
 impl Payload {
     /// The event's `name`, exactly as sent.

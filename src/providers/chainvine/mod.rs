@@ -83,7 +83,7 @@ use crate::clock::{self, Clock, SharedClock};
 use crate::error::ConfigError;
 use crate::event::ParseError;
 use crate::provider::Provider;
-use crate::secret::{Secret, SecretSet, SecretsHandle};
+use crate::secret::SecretsHandle;
 use crate::signature::{SignatureError, SignatureScheme, Verifier};
 
 /// ChainVine webhooks, checked with the receiver's secret(s).
@@ -124,15 +124,8 @@ impl ChainVine {
     pub fn with_secrets<T: AsRef<[u8]>>(
         secrets: impl IntoIterator<Item = T>,
     ) -> Result<Self, ConfigError> {
-        let secrets = secrets
-            .into_iter()
-            .map(Secret::new)
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
-            verifier: Arc::new(Verifier::new(
-                Self::default_scheme(),
-                SecretSet::new(secrets)?,
-            )),
+            verifier: Arc::new(Verifier::from_secrets(Self::default_scheme(), secrets)?),
             names: Arc::new(EventNames::default()),
             accept_insecure: false,
             sent_at_tolerance: None,

@@ -7,7 +7,6 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use crate::event::WebhookEvent;
 use crate::json::{opt_string_or_number, string_or_number};
 
 /// The body claimr sends for every hook: who did what, in which campaign, and the
@@ -299,25 +298,7 @@ impl Event {
     }
 }
 
-impl WebhookEvent for Event {
-    type Kind = EventKind;
-
-    fn kind(&self) -> EventKind {
-        Event::kind(self)
-    }
-
-    fn name(&self) -> &str {
-        Event::name(self)
-    }
-
-    fn id(&self) -> &str {
-        Event::id(self)
-    }
-
-    fn is_unknown(&self) -> bool {
-        Event::is_unknown(self)
-    }
-}
+crate::event::webhook_event_by_inherent_methods!(Event, EventKind);
 
 impl Serialize for Event {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -53,7 +53,7 @@ pub use event::{
 use crate::error::ConfigError;
 use crate::event::ParseError;
 use crate::provider::Provider;
-use crate::secret::{Secret, SecretSet, SecretsHandle};
+use crate::secret::SecretsHandle;
 use crate::signature::{SignatureScheme, Verifier};
 
 /// claimr webhooks, checked with the receiver's secret(s).
@@ -89,15 +89,8 @@ impl Claimr {
     pub fn with_secrets<T: AsRef<[u8]>>(
         secrets: impl IntoIterator<Item = T>,
     ) -> Result<Self, ConfigError> {
-        let secrets = secrets
-            .into_iter()
-            .map(Secret::new)
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
-            verifier: Arc::new(Verifier::new(
-                Self::default_scheme(),
-                SecretSet::new(secrets)?,
-            )),
+            verifier: Arc::new(Verifier::from_secrets(Self::default_scheme(), secrets)?),
         })
     }
 

@@ -5,7 +5,7 @@ use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
 use super::EventKind;
-use crate::event::{ParseError, WebhookEvent};
+use crate::event::ParseError;
 
 /// A delivery from an [`HmacSender`](super::HmacSender): the raw JSON body, its name and its id.
 ///
@@ -70,30 +70,14 @@ impl Event {
     }
 }
 
-impl WebhookEvent for Event {
-    type Kind = EventKind;
-
-    fn kind(&self) -> EventKind {
-        Event::kind(self)
-    }
-
-    fn name(&self) -> &str {
-        Event::name(self)
-    }
-
-    fn id(&self) -> &str {
-        Event::id(self)
-    }
-
-    fn is_unknown(&self) -> bool {
-        Event::is_unknown(self)
-    }
-
+crate::event::webhook_event_by_inherent_methods!(
+    Event,
+    EventKind,
     /// False when the id came from a header the scheme does not sign.
     fn id_is_signed(&self) -> bool {
         self.id_signed
     }
-}
+);
 
 impl Serialize for Event {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -5,7 +5,7 @@ use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
 use super::EventKind;
-use crate::event::{ParseError, WebhookEvent};
+use crate::event::ParseError;
 use crate::timestamp::Timestamp;
 
 /// A Standard Webhooks event: the message id from `webhook-id`, and the body kept as
@@ -106,25 +106,7 @@ impl Event {
     }
 }
 
-impl WebhookEvent for Event {
-    type Kind = EventKind;
-
-    fn kind(&self) -> EventKind {
-        Event::kind(self)
-    }
-
-    fn name(&self) -> &str {
-        Event::name(self)
-    }
-
-    fn id(&self) -> &str {
-        Event::id(self)
-    }
-
-    fn is_unknown(&self) -> bool {
-        Event::is_unknown(self)
-    }
-}
+crate::event::webhook_event_by_inherent_methods!(Event, EventKind);
 
 impl Serialize for Event {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
