@@ -4,7 +4,11 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use hookguard::{chainvine, claimr};
 use std::hint::black_box;
 
-const CLAIMR: [(&str, &str); 4] = [
+const CLAIMR: [(&str, &str); 5] = [
+    (
+        "user_activity_realistic",
+        include_str!("../tests/fixtures/claimr/user_activity_realistic.json"),
+    ),
     (
         "user_activity",
         include_str!("../tests/fixtures/claimr/user_activity.json"),
@@ -58,8 +62,32 @@ fn parse(c: &mut Criterion) {
             b.iter(|| black_box(chainvine::Event::from_slice(black_box(body.as_bytes()))))
         });
     }
+    // The floors: a validating scan that keeps nothing (`IgnoredAny`), for every body
+    // above, so that each typed parse has its ratio in the same run.
+    for (provider, name, body) in CLAIMR
+        .iter()
+        .map(|(name, body)| ("claimr", name, body))
+        .chain(
+            CHAINVINE
+                .iter()
+                .map(|(name, body)| ("chainvine", name, body)),
+        )
+    {
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_with_input(
+            BenchmarkId::new(format!("scan/{provider}"), name),
+            body,
+            |b, body| {
+                b.iter(|| {
+                    black_box(serde_json::from_slice::<serde::de::IgnoredAny>(black_box(
+                        body.as_bytes(),
+                    )))
+                })
+            },
+        );
+    }
     // The untyped baseline: what any JSON parse of the same bytes costs.
-    let (_, activity) = CLAIMR[0];
+    let (_, activity) = CLAIMR[1];
     group.throughput(Throughput::Bytes(activity.len() as u64));
     group.bench_function("serde_json_value/user_activity", |b| {
         b.iter(|| {

@@ -6,7 +6,8 @@
 //! valgrind --tool=callgrind target/release/deps/profile-* verify 10000
 //! ```
 //!
-//! Steps: `hmac` (the raw HMAC-SHA256), `verify`, `parse`, `layer` (the whole layer and
+//! Steps: `hmac` (the raw HMAC-SHA256), `verify`, `parse`, `parse-realistic` (the
+//! 1,079-byte `user_activity_realistic` fixture), `layer` (the whole layer and
 //! dispatcher in process).
 
 mod support;
@@ -51,6 +52,13 @@ fn main() {
         "parse" => {
             for _ in 0..iterations {
                 black_box(claimr::Event::from_slice(black_box(&body))).ok();
+            }
+        }
+        // The 1,079-byte delivery with free-form text in `meta` and an unknown field.
+        "parse-realistic" => {
+            let body = include_bytes!("../tests/fixtures/claimr/user_activity_realistic.json");
+            for _ in 0..iterations {
+                black_box(claimr::Event::from_slice(black_box(body))).ok();
             }
         }
         "layer" => {

@@ -415,6 +415,12 @@ fn prefixed(prefix: &str, path: &str) -> String {
 
 /// Deserializes deferred data, keeping the path of a failing field.
 fn parse_data<T: DeserializeOwned>(text: &str) -> Result<T, DataError> {
+    // As in `json::from_slice`: data of the right shape is read without tracking the
+    // path, which costs about as much again; only a failure is read a second time, with
+    // it, to name the field.
+    if let Ok(value) = serde_json::from_str(text) {
+        return Ok(value);
+    }
     let mut deserializer = serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
