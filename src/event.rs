@@ -6,6 +6,10 @@ use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+
 /// A provider's typed event, as the layer hands it to handlers.
 ///
 /// Implemented by each provider's `Event`: [`claimr::Event`](crate::claimr::Event),
@@ -162,6 +166,83 @@ impl<E> From<&str> for NamedKind<E> {
 impl<E> fmt::Display for NamedKind<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A free-form JSON value (claimr's `action.meta`), kept exactly as sent and parsed only
+/// when asked: reading a delivery copies its text once instead of building a tree of maps
+/// and strings for a field most handlers never open.
+///
+/// Two values are equal when they are the same JSON (whitespace and key order aside).
+///
+/// ```
+/// use hookguard::event::RawJson;
+///
+/// let meta = RawJson::new(r#"{ "handle": "claimr_io", "verified": true }"#)?;
+/// assert_eq!(meta.get(), r#"{ "handle": "claimr_io", "verified": true }"#);
+/// let value: serde_json::Value = meta.parse_as()?;
+/// assert_eq!(value["handle"], "claimr_io");
+/// assert_eq!(meta, RawJson::new(r#"{"verified":true,"handle":"claimr_io"}"#)?);
+/// # Ok::<(), hookguard::ParseError>(())
+/// ```
+#[derive(Clone)]
+pub struct RawJson(Box<RawValue>);
+
+impl RawJson {
+    /// The value of `text`, which must be one JSON value.
+    ///
+    /// # Errors
+    ///
+    /// [`ParseError::Syntax`] when `text` is not JSON.
+    pub fn new(text: impl Into<String>) -> Result<Self, ParseError> {
+        RawValue::from_string(text.into())
+            .map(RawJson)
+            .map_err(|err| ParseError::Syntax {
+                message: err.to_string(),
+            })
+    }
+
+    /// The JSON text, exactly as sent.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The value as your own type (a `serde_json::Value`, or a struct).
+    ///
+    /// # Errors
+    ///
+    /// [`ParseError::Data`] with the path of a field of the wrong shape.
+    pub fn parse_as<T: DeserializeOwned>(&self) -> Result<T, ParseError> {
+        crate::json::from_slice(self.get().as_bytes())
+    }
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+            || matches!(
+                (self.parse_as::<serde_json::Value>(), other.parse_as::<serde_json::Value>()),
+                (Ok(a), Ok(b)) if a == b
+            )
+    }
+}
+
+impl Debug for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RawJson").field(&self.get()).finish()
+    }
+}
+
+impl Serialize for RawJson {
+    /// Writes the value back, unchanged.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawJson {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(deserializer).map(RawJson)
     }
 }
 

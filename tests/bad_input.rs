@@ -477,20 +477,6 @@ fn cases() -> Vec<Case> {
             text: "malformed JSON",
         },
         Case {
-            name: "deeply nested JSON in a known field",
-            target: Cl,
-            request: signed(
-                Cl,
-                claimr_with(&format!(
-                    r#","event":{{"data":{{"action":{{"meta":{}{}}}}}}}"#,
-                    "[".repeat(1500),
-                    "]".repeat(1500)
-                )),
-            ),
-            status: StatusCode::BAD_REQUEST,
-            text: "recursion limit",
-        },
-        Case {
             name: "deeply nested JSON at the root",
             target: Cl,
             request: signed(Cl, format!("{}{}", "[".repeat(2000), "]".repeat(2000))),
@@ -1057,6 +1043,32 @@ async fn hostile_deliveries_over_loopback() {
 
 /// Nesting as deep as the default body cap allows, in every place a body can hide it
 /// (a known field, an ignored field, an unknown event's raw data), parsed on a thread
+/// Deeply nested JSON in a free-form field (claimr's `action.meta`) is not bad input: it
+/// is kept as sent, so the delivery is answered 200 and handled; a handler that parses it
+/// gets serde_json's recursion limit as an error, never a stack overflow. (Before `meta`
+/// was kept raw, the layer refused it with 400 `recursion limit`.)
+#[tokio::test]
+async fn deeply_nested_free_form_json_is_kept_as_sent_and_refused_when_parsed() {
+    let body = claimr_with(&format!(
+        r#","event":{{"data":{{"action":{{"meta":{}{}}}}}}}"#,
+        "[".repeat(1500),
+        "]".repeat(1500)
+    ));
+    let (status, text, calls) = run(Target::Claimr, signed(Target::Claimr, body.clone())).await;
+    assert_eq!((status, text.as_str(), calls), (StatusCode::OK, "ok", 1));
+    let event = claimr::Event::from_slice(&body).unwrap();
+    let meta = event
+        .payload()
+        .and_then(|p| p.event.as_ref())
+        .and_then(|e| e.data.as_ref())
+        .and_then(|d| d.action.as_ref())
+        .and_then(|a| a.meta.as_ref())
+        .expect("meta kept");
+    assert_eq!(meta.get().len(), 3000);
+    let err = meta.parse_as::<serde_json::Value>().unwrap_err();
+    assert!(err.to_string().contains("recursion limit"), "{err}");
+}
+
 /// with tokio's default worker stack: refused or kept, never a stack overflow.
 #[test]
 fn nesting_to_the_default_cap_never_overflows_the_stack() {
@@ -1088,7 +1100,22 @@ fn nesting_to_the_default_cap_never_overflows_the_stack() {
         .spawn(move || {
             for body in &bodies {
                 assert!(body.len() <= hookguard::layer::DEFAULT_BODY_LIMIT);
-                let _ = claimr::Event::from_slice(body.as_bytes());
+                let event = claimr::Event::from_slice(body.as_bytes());
+                // A free-form value kept as sent is parsed under the same limit.
+                let meta = event.as_ref().ok().and_then(|e| {
+                    e.payload()?
+                        .event
+                        .as_ref()?
+                        .data
+                        .as_ref()?
+                        .action
+                        .as_ref()?
+                        .meta
+                        .clone()
+                });
+                if let Some(meta) = meta {
+                    assert!(meta.parse_as::<serde_json::Value>().is_err());
+                }
             }
             for body in &chainvine_bodies {
                 assert!(body.len() <= hookguard::layer::DEFAULT_BODY_LIMIT);

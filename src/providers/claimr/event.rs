@@ -7,6 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use crate::event::RawJson;
 use crate::json::{opt_string_or_number, string_or_number};
 
 /// The body claimr sends for every hook: who did what, in which campaign, and the
@@ -123,9 +124,10 @@ pub struct Action {
     /// The action's type (JSON `type`).
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    /// The action's additional metadata, whatever its shape.
+    /// The action's additional metadata, whatever its shape, as sent: read it with
+    /// [`RawJson::parse_as`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<serde_json::Value>,
+    pub meta: Option<RawJson>,
 }
 
 /// A claimr webhook delivery, by the hook that fired.
@@ -373,7 +375,9 @@ mod tests {
                         id: Some("665a0e7d4b3c2a1f0e9d8c7b".into()),
                         name: Some("Follow @claimr_io on X".into()),
                         kind: Some("twitter_follow".into()),
-                        meta: Some(serde_json::json!({"handle": "claimr_io", "verified": true})),
+                        meta: Some(
+                            RawJson::new(r#"{"handle": "claimr_io", "verified": true}"#).unwrap(),
+                        ),
                     }),
                     xp: Some(50.0),
                 }),
@@ -419,7 +423,11 @@ mod tests {
         let action = payload.event.unwrap().data.unwrap().action.unwrap();
         assert_eq!(action.kind.as_deref(), Some("reward"));
         assert_eq!(
-            action.meta.unwrap()["reward"],
+            action
+                .meta
+                .unwrap()
+                .parse_as::<serde_json::Value>()
+                .unwrap()["reward"],
             serde_json::json!("Early Supporter NFT")
         );
         assert_eq!(payload.total_xp, Some(3120.5));
