@@ -24,7 +24,7 @@ COLOURS = {
 
 
 def size_label(size: int) -> str:
-    return f"{size // 1024} KiB" if size >= 1024 else f"{size} B"
+    return f"{size // 1024} KiB" if size >= 1024 and size % 1024 == 0 else f"{size:,} B"
 
 
 def read(path):

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Requests/s over loopback for a bare axum handler, hookguard's layer and a naive
 # verify-then-parse middleware (examples/load_server.rs), side by side, for claimr
-# user_activity deliveries of 256 B to 256 KiB. Prints the medians and ratios and writes
+# user_activity deliveries of 256 B to 256 KiB: the realistic 1,079-byte delivery
+# (free-form text in `action.meta`, an unknown field) at its own size and padded above it,
+# a minimal one padded below (scripts/body.py; LOAD_BODY_BASE=padded for the earlier
+# bodies). Prints the medians and ratios and writes
 # benchmarks/load.tsv (every run), benchmarks/load.md (the table) and benchmarks/load.svg
 # (the chart).
 #
 #   bash scripts/load.sh                 # the full sweep: 6 sizes x 3 runs x 3 servers x 5 s
-#   SIZES=1024 RUNS=5 bash scripts/load.sh
-#   SIZES=1024 MODES="bare verify scan hookguard" bash scripts/load.sh   # where the cost goes
+#   SIZES=1079 RUNS=5 bash scripts/load.sh
+#   SIZES=1079 MODES="bare verify scan hookguard" bash scripts/load.sh   # where the cost goes
 #
 # Settings (environment): SIZES, RUNS (3), DURATION seconds per run (5), CONNECTIONS (32),
 # THREADS of wrk (1), OUT folder (benchmarks), MODES (bare hookguard naive; also verify,
@@ -17,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SIZES=${SIZES:-"256 1024 4096 16384 65536 262144"}
+SIZES=${SIZES:-"256 1079 4096 16384 65536 262144"}
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-32}
