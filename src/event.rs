@@ -173,7 +173,13 @@ impl<E> fmt::Display for NamedKind<E> {
 /// when asked: reading a delivery copies its text once instead of building a tree of maps
 /// and strings for a field most handlers never open.
 ///
-/// Two values are equal when they are the same JSON (whitespace and key order aside).
+/// Two values are equal when their text is the same, or when both parse to the same
+/// `serde_json::Value` (whitespace and key order aside; numbers compare as that type
+/// reads them, and a repeated key keeps its last value). The text was checked as JSON
+/// syntax when serde_json read it, not as values: a lone `\ud800` escape or `1e400` is
+/// kept, and refused by [`parse_as`](RawJson::parse_as). Read from a deserializer other
+/// than serde_json, a `RawJson` is not checked at all: build it with [`RawJson::new`] from
+/// text you do not trust.
 ///
 /// ```
 /// use hookguard::event::RawJson;

@@ -283,8 +283,9 @@ const PAID: [(&str, &[&str]); 7] = [
 /// values it pays with, each canonical (a string unescaped, an object's keys sorted, a
 /// number as written): the `amount`; the `currency`; the token (`token`,
 /// `token_address`); the chain (`chain_id`) and network (`network`, `chain`); the wallet paid
-/// (`wallet_address`, else the `user`'s); the user paid (`user_id`, else the `user`'s
-/// `id`); and the `reward`'s `name`. Whatever their shape: `"amount": 15` and
+/// (`wallet_address` or `walletAddress`, the first present; else the `user`'s, which is
+/// also taken when the first present is not a string); the user paid (`user_id` or
+/// `userId`, else the `user`'s `id`, likewise); and the `reward`'s `name`. Whatever their shape: `"amount": 15` and
 /// `"amount": 1500` differ although neither is a typed [`Amount`](crate::amount::Amount).
 ///
 /// The claim keeps the fingerprint of the first delivery of a key; a later delivery of
@@ -315,10 +316,25 @@ pub fn fingerprint(request: &PaymentRequest) -> String {
                     "user" => &["id"][..],
                     _ => &[][..],
                 };
-                let value = first(&data, names)
-                    .or_else(|| user.as_ref().and_then(|user| first(user, from_user)));
-                if let Some(value) = value {
-                    parts.push((part, canonical(value)));
+                let profile = || user.as_ref().and_then(|user| first(user, from_user));
+                match first(&data, names) {
+                    Some(value) => {
+                        parts.push((part, canonical(value)));
+                        // A top-level value a handler cannot pay to (a wallet that is not
+                        // a string, a user id that is neither a string nor an integer)
+                        // leaves the typed field `None`, and a handler may fall back on
+                        // the profile: then the profile is paid, and must be covered.
+                        if !from_user.is_empty() && !usable(part, value) {
+                            if let Some(fallback) = profile() {
+                                parts.push(("profile", canonical(fallback)));
+                            }
+                        }
+                    }
+                    None => {
+                        if let Some(fallback) = profile() {
+                            parts.push((part, canonical(fallback)));
+                        }
+                    }
                 }
             }
             let reward = data.get("reward").and_then(|reward| fields(reward.get()));
@@ -331,6 +347,17 @@ pub fn fingerprint(request: &PaymentRequest) -> String {
     }
     let text = serde_json::to_vec(&parts).unwrap_or_default();
     format!("v2:{}", hex::encode(Sha256::digest(&text)))
+}
+
+/// Whether a top-level wallet or user id is one the typed payment request keeps (a string;
+/// for a user id, an integer too), as `chainvine::PaymentRequest` reads them.
+fn usable(part: &str, value: &serde_json::value::RawValue) -> bool {
+    let text = value.get();
+    if text.starts_with('"') {
+        return serde_json::from_str::<String>(text).is_ok();
+    }
+    // An integer is kept only within 64 bits (a larger one reads as a float, and `None`).
+    part == "user" && (text.parse::<i64>().is_ok() || text.parse::<u64>().is_ok())
 }
 
 /// A JSON value written one way: strings unescaped then written again, objects and
@@ -664,6 +691,77 @@ mod tests {
         assert_eq!(
             print(r#"{"amount":"1","token":{"a":1,"b":2}}"#),
             print(r#"{"amount":"1","token":{"b":2,"a":1}}"#)
+        );
+    }
+
+    /// Whatever a handler reads to pay (the typed `wallet_address` and `user_id`, or the
+    /// profile when they are `None`), two deliveries with one fingerprint pay the same.
+    #[test]
+    fn what_a_handler_pays_is_covered_by_the_fingerprint_whatever_the_spellings() {
+        let paid = |data: &str| {
+            let event = envelope(data, "e");
+            let request = event.payment_request().expect("a payment request").clone();
+            let profile = request.user.clone();
+            (
+                request
+                    .wallet_address
+                    .clone()
+                    .or_else(|| profile.as_ref()?.wallet_address.clone()),
+                request
+                    .user_id
+                    .clone()
+                    .or_else(|| profile.as_ref()?.id.clone()),
+                fingerprint(&request),
+            )
+        };
+        let pairs = [
+            // The first spelling present decides, whatever it holds: a number there
+            // leaves the wallet to the profile, never to the camel-case spelling.
+            (
+                r#"{"id":"p","amount":"1","wallet_address":5,"walletAddress":"0xA"}"#,
+                r#"{"id":"p","amount":"1","wallet_address":5,"walletAddress":"0xB"}"#,
+            ),
+            (
+                r#"{"id":"p","amount":"1","user_id":true,"userId":"u1"}"#,
+                r#"{"id":"p","amount":"1","user_id":true,"userId":"u2"}"#,
+            ),
+            // An unusable top-level value brings the profile into the fingerprint.
+            (
+                r#"{"id":"p","amount":"1","wallet_address":5,"user":{"id":"u","wallet_address":"0xA"}}"#,
+                r#"{"id":"p","amount":"1","wallet_address":5,"user":{"id":"u","wallet_address":"0xB"}}"#,
+            ),
+            (
+                r#"{"id":"p","amount":"1","user_id":1e3,"user":{"id":"u1"}}"#,
+                r#"{"id":"p","amount":"1","user_id":1e3,"user":{"id":"u2"}}"#,
+            ),
+            (
+                r#"{"id":"p","amount":"1","user_id":123456789012345678901234567890,"user":{"id":"u1"}}"#,
+                r#"{"id":"p","amount":"1","user_id":123456789012345678901234567890,"user":{"id":"u2"}}"#,
+            ),
+            // `null` is absent: the next spelling decides, and is fingerprinted.
+            (
+                r#"{"id":"p","amount":"1","wallet_address":null,"walletAddress":"0xA"}"#,
+                r#"{"id":"p","amount":"1","wallet_address":null,"walletAddress":"0xB"}"#,
+            ),
+        ];
+        for (a, b) in pairs {
+            let (wallet_a, user_a, print_a) = paid(a);
+            let (wallet_b, user_b, print_b) = paid(b);
+            assert!(
+                (wallet_a, user_a) == (wallet_b, user_b) || print_a != print_b,
+                "one fingerprint, two payments:\n{a}\n{b}"
+            );
+        }
+        // The typed fields read the first spelling present, as the fingerprint does.
+        let (wallet, user, _) =
+            paid(r#"{"amount":"1","wallet_address":5,"walletAddress":"0xA","user_id":7}"#);
+        assert_eq!((wallet, user), (None, Some("7".to_owned())));
+        let (wallet, _, _) = paid(r#"{"amount":"1","wallet_address":null,"walletAddress":"0xA"}"#);
+        assert_eq!(wallet.as_deref(), Some("0xA"));
+        // A well-formed request's fingerprint is what it was: the profile stays out.
+        assert_eq!(
+            print(r#"{"amount":"1","wallet_address":"0xA","user":{"wallet_address":"0xP"}}"#),
+            print(r#"{"amount":"1","wallet_address":"0xA","user":{"wallet_address":"0xQ"}}"#)
         );
     }
 }

@@ -1041,8 +1041,6 @@ async fn hostile_deliveries_over_loopback() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
-/// Nesting as deep as the default body cap allows, in every place a body can hide it
-/// (a known field, an ignored field, an unknown event's raw data), parsed on a thread
 /// Deeply nested JSON in a free-form field (claimr's `action.meta`) is not bad input: it
 /// is kept as sent, so the delivery is answered 200 and handled; a handler that parses it
 /// gets serde_json's recursion limit as an error, never a stack overflow. (Before `meta`
@@ -1069,6 +1067,8 @@ async fn deeply_nested_free_form_json_is_kept_as_sent_and_refused_when_parsed() 
     assert!(err.to_string().contains("recursion limit"), "{err}");
 }
 
+/// Nesting as deep as the default body cap allows, in every place a body can hide it
+/// (a known field, an ignored field, an unknown event's raw data), parsed on a thread
 /// with tokio's default worker stack: refused or kept, never a stack overflow.
 #[test]
 fn nesting_to_the_default_cap_never_overflows_the_stack() {

@@ -71,12 +71,12 @@ impl PaymentRequest {
         let id = payment_id(&raw).ok().flatten();
         Ok(Self {
             id,
-            user_id: user_id.or(user_id_camel),
+            user_id: first_present(user_id, user_id_camel),
             user,
             reward,
             amount,
             currency,
-            wallet_address: wallet_address.or(wallet_address_camel),
+            wallet_address: first_present(wallet_address, wallet_address_camel),
             raw,
             event_name,
         })
@@ -128,14 +128,18 @@ pub(crate) fn payment_id(raw: &RawValue) -> Result<Option<String>, &'static str>
 }
 
 /// The fields a payment request is guessed to have; each spelling is its own field so
-/// that a body with two spellings is not a "duplicate field" error.
+/// that a body with two spellings is not a "duplicate field" error. The user and the
+/// wallet to pay are read as the fingerprint reads them (`payout::fingerprint`): the first
+/// spelling present and not `null` decides, and when it has another shape the field is
+/// `None`; the next spelling is never looked at, so that nothing paid can differ between
+/// two deliveries with one fingerprint.
 #[derive(Default, Deserialize)]
 #[serde(default)]
 struct PaymentRequestFields {
-    #[serde(deserialize_with = "lenient_id")]
-    user_id: Option<String>,
-    #[serde(rename = "userId", deserialize_with = "lenient_id")]
-    user_id_camel: Option<String>,
+    #[serde(deserialize_with = "present_id")]
+    user_id: Option<Option<String>>,
+    #[serde(rename = "userId", deserialize_with = "present_id")]
+    user_id_camel: Option<Option<String>>,
     #[serde(deserialize_with = "lenient")]
     user: Option<PayoutUser>,
     #[serde(deserialize_with = "lenient")]
@@ -144,10 +148,44 @@ struct PaymentRequestFields {
     amount: Option<Amount>,
     #[serde(deserialize_with = "lenient")]
     currency: Option<String>,
-    #[serde(deserialize_with = "lenient")]
-    wallet_address: Option<String>,
-    #[serde(rename = "walletAddress", deserialize_with = "lenient")]
-    wallet_address_camel: Option<String>,
+    #[serde(deserialize_with = "present")]
+    wallet_address: Option<Option<String>>,
+    #[serde(rename = "walletAddress", deserialize_with = "present")]
+    wallet_address_camel: Option<Option<String>>,
+}
+
+/// A field that may come with another shape: `None` when absent (by `default`) or
+/// `null`, `Some(None)` when present but not a `T`.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    let raw = <&'de RawValue>::deserialize(deserializer)?;
+    if raw.get() == "null" {
+        return Ok(None);
+    }
+    Ok(Some(serde_json::from_str(raw.get()).ok()))
+}
+
+/// [`present`] for an id sent as a string or an integer (as [`lenient_id`] reads it).
+fn present_id<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    let raw = <&'de RawValue>::deserialize(deserializer)?;
+    if raw.get() == "null" {
+        return Ok(None);
+    }
+    let mut id = serde_json::Deserializer::from_str(raw.get());
+    Ok(Some(lenient_id(&mut id).ok().flatten()))
+}
+
+/// The first spelling present decides, whatever it holds.
+fn first_present(first: Option<Option<String>>, second: Option<Option<String>>) -> Option<String> {
+    match first {
+        Some(value) => value,
+        None => second.flatten(),
+    }
 }
 
 impl<'de> Deserialize<'de> for PaymentRequest {

@@ -200,7 +200,10 @@ pub struct PaymentRequest {
     /// but of another shape (a float, a boolean, an object): the payout key refuses such
     /// a request rather than guess.
     pub id: Option<String>,
-    /// The ChainVine ID of the user to pay (`user_id` or `userId`).
+    /// The ChainVine ID of the user to pay: the first of `user_id`, `userId` that is
+    /// present and not `null`, as a string or an integer's digits; `None` when that one
+    /// has another shape (the other spelling is not looked at: the payout's fingerprint
+    /// does not look at it either).
     pub user_id: Option<String>,
     /// The user to pay.
     pub user: Option<PayoutUser>,
@@ -210,7 +213,10 @@ pub struct PaymentRequest {
     pub amount: Option<Amount>,
     /// The currency or token to pay in.
     pub currency: Option<String>,
-    /// Where to pay (`wallet_address` or `walletAddress`).
+    /// Where to pay: the first of `wallet_address`, `walletAddress` that is present and
+    /// not `null`; `None` when that one is not a string (the other spelling is not looked
+    /// at, as for [`user_id`](Self::user_id)). Pay here, not to the `user`'s profile
+    /// wallet, which the fingerprint covers only when no top-level wallet is usable.
     pub wallet_address: Option<String>,
     /// The event's `data` exactly as sent (`null` when there was no `data`).
     pub raw: Box<RawValue>,
