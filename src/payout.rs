@@ -309,6 +309,15 @@ pub fn fingerprint(request: &PaymentRequest) -> String {
     let mut parts: Vec<(&str, String)> = Vec::new();
     match fields(request.raw.get()) {
         Some(data) => {
+            // A `user` or `reward` that is not an object (serde reads an array into a
+            // struct by position) is paid from as typed: all of it is in the fingerprint.
+            for whole in ["user", "reward"] {
+                if let Some(value) = data.get(whole) {
+                    if value.get() != "null" && fields(value.get()).is_none() {
+                        parts.push((whole, canonical(value)));
+                    }
+                }
+            }
             let user = data.get("user").and_then(|user| fields(user.get()));
             for (part, names) in PAID {
                 let from_user = match part {
@@ -352,12 +361,13 @@ pub fn fingerprint(request: &PaymentRequest) -> String {
 /// Whether a top-level wallet or user id is one the typed payment request keeps (a string;
 /// for a user id, an integer too), as `chainvine::PaymentRequest` reads them.
 fn usable(part: &str, value: &serde_json::value::RawValue) -> bool {
-    let text = value.get();
-    if text.starts_with('"') {
-        return serde_json::from_str::<String>(text).is_ok();
+    // Read by the very functions the typed fields use, so that the two cannot disagree
+    // (serde_json reads `-0` as a float, an integer past 64 bits too: neither is an id).
+    if part == "user" {
+        let mut id = serde_json::Deserializer::from_str(value.get());
+        return crate::json::lenient_id(&mut id).ok().flatten().is_some();
     }
-    // An integer is kept only within 64 bits (a larger one reads as a float, and `None`).
-    part == "user" && (text.parse::<i64>().is_ok() || text.parse::<u64>().is_ok())
+    serde_json::from_str::<String>(value.get()).is_ok()
 }
 
 /// A JSON value written one way: strings unescaped then written again, objects and
@@ -738,6 +748,16 @@ mod tests {
                 r#"{"id":"p","amount":"1","user_id":123456789012345678901234567890,"user":{"id":"u1"}}"#,
                 r#"{"id":"p","amount":"1","user_id":123456789012345678901234567890,"user":{"id":"u2"}}"#,
             ),
+            // `-0` is a float to serde_json: no user id, so the profile decides.
+            (
+                r#"{"id":"p","amount":"1","user_id":-0,"user":{"id":"u1"}}"#,
+                r#"{"id":"p","amount":"1","user_id":-0,"user":{"id":"u2"}}"#,
+            ),
+            // A profile (or a reward) sent as an array is read by position.
+            (
+                r#"{"id":"p","amount":"1","user":["u1",null,null,null,"0xA"]}"#,
+                r#"{"id":"p","amount":"1","user":["u2",null,null,null,"0xB"]}"#,
+            ),
             // `null` is absent: the next spelling decides, and is fingerprinted.
             (
                 r#"{"id":"p","amount":"1","wallet_address":null,"walletAddress":"0xA"}"#,
@@ -752,6 +772,19 @@ mod tests {
                 "one fingerprint, two payments:\n{a}\n{b}"
             );
         }
+        let reward = |data: &str| {
+            let event = envelope(data, "e");
+            let request = event.payment_request().expect("a payment request").clone();
+            {
+                let print = fingerprint(&request);
+                (request.reward.map(|r| r.name), print)
+            }
+        };
+        let (a, b) = (
+            reward(r#"{"id":"p","amount":"1","reward":["USDC"]}"#),
+            reward(r#"{"id":"p","amount":"1","reward":["DAI"]}"#),
+        );
+        assert!(a.0 == b.0 || a.1 != b.1, "one fingerprint, two rewards");
         // The typed fields read the first spelling present, as the fingerprint does.
         let (wallet, user, _) =
             paid(r#"{"amount":"1","wallet_address":5,"walletAddress":"0xA","user_id":7}"#);
