@@ -309,16 +309,19 @@ pub fn fingerprint(request: &PaymentRequest) -> String {
     let mut parts: Vec<(&str, String)> = Vec::new();
     match fields(request.raw.get()) {
         Some(data) => {
-            // A `user` or `reward` that is not an object (serde reads an array into a
-            // struct by position) is paid from as typed: all of it is in the fingerprint.
-            for whole in ["user", "reward"] {
-                if let Some(value) = data.get(whole) {
-                    if value.get() != "null" && fields(value.get()).is_none() {
-                        parts.push((whole, canonical(value)));
-                    }
+            // The `user` and `reward` objects, each read once. One that is not an object
+            // (serde reads an array into a struct by position) is paid from as typed: all
+            // of it is in the fingerprint.
+            let mut object = |name: &'static str| {
+                let value = data.get(name).copied().filter(|v| v.get() != "null")?;
+                let object = fields(value.get());
+                if object.is_none() {
+                    parts.push((name, canonical(value)));
                 }
-            }
-            let user = data.get("user").and_then(|user| fields(user.get()));
+                object
+            };
+            let user = object("user");
+            let reward = object("reward");
             for (part, names) in PAID {
                 let from_user = match part {
                     "wallet" => &["wallet_address", "walletAddress"][..],
@@ -346,7 +349,6 @@ pub fn fingerprint(request: &PaymentRequest) -> String {
                     }
                 }
             }
-            let reward = data.get("reward").and_then(|reward| fields(reward.get()));
             if let Some(name) = reward.as_ref().and_then(|reward| first(reward, &["name"])) {
                 parts.push(("reward", canonical(name)));
             }
