@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Steps: `hmac` (the raw HMAC-SHA256), `verify`, `parse`, `parse-realistic` (the
-//! 1,079-byte `user_activity_realistic` fixture), `layer` (the whole layer and
+//! 1,079-byte `user_activity_realistic` fixture), `scan-realistic` (an `IgnoredAny` scan of
+//! the same bytes, the floor), `layer` (the whole layer and
 //! dispatcher in process).
 
 mod support;
@@ -59,6 +60,13 @@ fn main() {
             let body = include_bytes!("../tests/fixtures/claimr/user_activity_realistic.json");
             for _ in 0..iterations {
                 black_box(claimr::Event::from_slice(black_box(body))).ok();
+            }
+        }
+        // The floor for the step above: a scan of the same bytes that keeps nothing.
+        "scan-realistic" => {
+            let body = include_bytes!("../tests/fixtures/claimr/user_activity_realistic.json");
+            for _ in 0..iterations {
+                black_box(serde_json::from_slice::<serde::de::IgnoredAny>(black_box(body))).ok();
             }
         }
         "layer" => {
