@@ -284,6 +284,46 @@ impl<E: WebhookEvent> Dispatcher<E> {
         self.registry.handlers.contains_key(&kind)
     }
 
+    /// Whether this dispatcher pays ([`on_payment_request`](Dispatcher::on_payment_request)).
+    pub(crate) fn pays(&self) -> bool {
+        self.registry.pays
+    }
+
+    /// Runs the handler for a delivery taken from the inbox, as a request would (its
+    /// handler, else the catch-all; none is `Ok`), under the handler timeout, with a
+    /// panic or a timeout as an error. The claim protocol of
+    /// [`with_dedup`](Dispatcher::with_dedup) is not run: the inbox stores a delivery
+    /// once and keeps its own attempts.
+    pub(crate) async fn handle(&self, delivery: Verified<E>) -> Result<(), HandlerError> {
+        let handler = self
+            .registry
+            .handlers
+            .get(&delivery.kind())
+            .or(self.registry.fallback.as_ref())
+            .cloned();
+        let Some(handler) = handler else {
+            tracing::debug!(
+                provider = delivery.provider(),
+                event = delivery.name(),
+                id = delivery.id(),
+                "no handler for this inbox delivery"
+            );
+            return Ok(());
+        };
+        let timeout = self.registry.handler_timeout;
+        let call = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(delivery))) {
+            Ok(call) => call,
+            Err(_) => return Err(HandlerError::msg("handler panicked")),
+        };
+        match tokio::time::timeout(timeout, AssertUnwindSafe(call).catch_unwind()).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => Err(HandlerError::msg("handler panicked")),
+            Err(_) => Err(HandlerError::msg(format!(
+                "handler timed out after {timeout:?}"
+            ))),
+        }
+    }
+
     /// Runs the handler for one verified delivery and answers as the type docs say.
     ///
     /// # Panics
@@ -373,21 +413,10 @@ impl<E: WebhookEvent> Dispatcher<E> {
     }
 }
 
-/// The key a delivery is deduplicated under: its id when the id is signed, else the
-/// signed body's SHA-256 (an unsigned id could be chosen by whoever replays it). A
-/// delivery accepted unsigned keys apart from signed ones, so that a forged delivery
-/// under a guessed id cannot mark the genuine one done.
+/// The key a delivery is deduplicated under: the provider and its
+/// [`Verified::once_key`] (the same keys as before that helper existed).
 fn dedup_key<E: WebhookEvent>(delivery: &Verified<E>) -> String {
-    use sha2::Digest;
-    let provider = delivery.provider();
-    let digest = || hex::encode(sha2::Sha256::digest(delivery.body()));
-    if !delivery.is_signed() {
-        format!("delivery:{provider}:unsigned:sha256:{}", digest())
-    } else if delivery.id_is_signed() && !delivery.id().is_empty() {
-        format!("delivery:{provider}:id:{}", delivery.id())
-    } else {
-        format!("delivery:{provider}:sha256:{}", digest())
-    }
+    format!("delivery:{}:{}", delivery.provider(), delivery.once_key())
 }
 
 /// How the claim protocol's refusals are answered. None is a 2xx: a run that did not

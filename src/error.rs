@@ -52,4 +52,12 @@ pub enum ConfigError {
     /// holding `:` (the keys' separator) or a built-in provider's name.
     #[error("`{0}` cannot name a sender: it must be non-empty, without `:`, and not a built-in provider's name")]
     InvalidProviderName(String),
+    /// A dispatcher that pays ([`on_payment_request`](crate::Dispatcher::on_payment_request))
+    /// given an inbox: a payment request's 2xx tells the sender the payout was made, so
+    /// it can never be answered before its handler has run.
+    #[error("a dispatcher that pays cannot use the inbox: a payment request is answered 2xx only once it is paid")]
+    PayoutsInInbox,
+    /// An inbox attached outside a tokio runtime, where its workers cannot start.
+    #[error("the inbox's workers run on the tokio runtime: attach it from inside one")]
+    NoRuntime,
 }

@@ -39,6 +39,13 @@ pub trait WebhookEvent: Clone + Debug + Send + Sync + 'static {
     fn id_is_signed(&self) -> bool {
         true
     }
+
+    /// Whether a 2xx answer to this event tells the sender that money was paid
+    /// (ChainVine's payment requests). Such an event is never stored to be handled later:
+    /// the [inbox](crate::inbox) refuses it. False by default.
+    fn is_payment_request(&self) -> bool {
+        false
+    }
 }
 
 /// Implements [`WebhookEvent`] for a provider's event by its inherent `kind`, `name`,

@@ -78,6 +78,8 @@ pub mod dispatch;
 mod extract;
 mod handler;
 pub mod idempotency;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub mod inbox;
 pub mod layer;
 pub mod payout;
 #[cfg(feature = "testing")]

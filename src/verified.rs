@@ -99,6 +99,23 @@ impl<E: WebhookEvent> Verified<E> {
         self.attempt.recovery()
     }
 
+    /// What this delivery is kept once under, within its provider: its id when the id is
+    /// signed (`id:<id>`), else the signed body's SHA-256 (`sha256:<hex>`: an unsigned id
+    /// could be chosen by whoever replays it). A delivery accepted unsigned keys apart
+    /// (`unsigned:sha256:<hex>`), so that a forgery under a guessed id cannot stand in
+    /// for the genuine delivery.
+    pub(crate) fn once_key(&self) -> String {
+        use sha2::Digest;
+        let digest = || hex::encode(sha2::Sha256::digest(self.body()));
+        if !self.is_signed() {
+            format!("unsigned:sha256:{}", digest())
+        } else if self.id_is_signed() && !self.id().is_empty() {
+            format!("id:{}", self.id())
+        } else {
+            format!("sha256:{}", digest())
+        }
+    }
+
     /// This delivery as run by `attempt`.
     pub(crate) fn with_attempt(mut self, attempt: Attempt) -> Self {
         self.attempt = attempt;

@@ -425,7 +425,13 @@ impl Event {
     }
 }
 
-crate::event::webhook_event_by_inherent_methods!(Event, EventKind);
+crate::event::webhook_event_by_inherent_methods!(
+    Event,
+    EventKind,
+    fn is_payment_request(&self) -> bool {
+        self.payment_request().is_some()
+    }
+);
 
 impl Payload {
     /// The event's `name`, exactly as sent.
