@@ -105,7 +105,18 @@ pub(crate) async fn work<P: Provider>(shared: Arc<Shared<P>>, mut stop: watch::R
             return;
         }
         match shared.store.claim(&shared.name, shared.lease, &owner).await {
-            Ok(Some(claimed)) => shared.run(claimed, &owner).await,
+            Ok(Some(claimed)) => {
+                // A retry due before the next poll wakes a worker when it is due.
+                if let Some(delay) = shared.run(claimed, &owner).await {
+                    if delay < shared.poll_interval {
+                        let shared = Arc::clone(&shared);
+                        tokio::spawn(async move {
+                            tokio::time::sleep(delay).await;
+                            shared.wake.notify_one();
+                        });
+                    }
+                }
+            }
             Ok(None) => {
                 tokio::select! {
                     () = shared.wake.notified() => {}
@@ -151,8 +162,9 @@ pub(crate) async fn upkeep<P: Provider>(shared: Arc<Shared<P>>, mut stop: watch:
 }
 
 impl<P: Provider> Shared<P> {
-    /// Runs one claimed delivery's handler and records the outcome.
-    async fn run(&self, claimed: Claimed, owner: &str) {
+    /// Runs one claimed delivery's handler and records the outcome; the wait before its
+    /// retry, if it is to be retried.
+    async fn run(&self, claimed: Claimed, owner: &str) -> Option<Duration> {
         let ticket = self.running.start(Run {
             provider: Arc::clone(&self.name),
             key: claimed.key.clone(),
@@ -203,6 +215,10 @@ impl<P: Provider> Shared<P> {
         }
         self.record(&claimed, owner, finish).await;
         self.running.end(ticket);
+        match finish {
+            Finish::Retry { delay, .. } => Some(delay),
+            _ => None,
+        }
     }
 
     /// Parses the stored delivery and runs its handler, renewing the lease meanwhile.

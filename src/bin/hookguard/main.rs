@@ -6,6 +6,10 @@
 //! hookguard verify --detect --secret S --header '…' --header '…' body.json
 //! hookguard send   --provider claimr --event user_activity --secret S http://127.0.0.1:3000/webhooks/claimr
 //! hookguard listen --secret S --forward-to http://127.0.0.1:3000/webhooks/claimr
+//! hookguard deliveries list --db ./inbox.db --state dead
+//! hookguard deliveries show --db ./inbox.db <id>
+//! hookguard deliveries replay --db ./inbox.db <id> [--to http://…]
+//! hookguard deliveries retry --db ./inbox.db [<id>]
 //! ```
 //!
 //! Exit status: 0 when valid or sent with a 2xx answer, 1 when invalid or answered
@@ -18,6 +22,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+mod deliveries;
 mod detect;
 mod net;
 mod providers;
@@ -46,6 +51,8 @@ enum Command {
     Send(net::SendArgs),
     /// Receive deliveries locally, verify and print each, and optionally forward them.
     Listen(net::ListenArgs),
+    /// Look into an inbox: list, show, replay and retry stored deliveries.
+    Deliveries(deliveries::DeliveriesArgs),
 }
 
 #[derive(Args)]
@@ -125,6 +132,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify(args),
         Command::Send(args) => net::run(net::send(args)),
         Command::Listen(args) => net::run(net::listen(args)),
+        Command::Deliveries(args) => net::run(deliveries::run(args)),
     }
 }
 
