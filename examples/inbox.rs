@@ -9,8 +9,10 @@
 //! - secrets come from `CLAIMR_SECRET` and `CHAINVINE_SECRET`; when one is unset a random
 //!   one is generated and printed on stderr at start;
 //! - routes `POST /webhooks/claimr` and `POST /webhooks/chainvine`, answered
-//!   `200 stored` as soon as the delivery is stored (ChainVine payment requests are
-//!   refused with 500: their 2xx means "paid", so they never go through an inbox);
+//!   `200 stored` as soon as the delivery is stored (ChainVine payment requests, and
+//!   ChainVine events of unknown names, which may be payment requests under a name
+//!   nobody configured, are refused with 500: their 2xx would mean "paid", so they never
+//!   go through an inbox);
 //! - the inbox is the SQLite file `HOOKGUARD_DB` (default `./inbox.db`; a
 //!   `postgres://` URL works too, for several receiver processes sharing the work);
 //! - the demo handler fails the first `HOOKGUARD_FAIL_FIRST` attempts of every delivery
@@ -140,8 +142,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(
-        "listening on http://{}: POST /webhooks/claimr, POST /webhooks/chainvine; inbox {db}",
-        listener.local_addr()?
+        "listening on http://{}: POST /webhooks/claimr, POST /webhooks/chainvine; inbox {}",
+        listener.local_addr()?,
+        inbox.store()
     );
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

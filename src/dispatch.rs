@@ -289,6 +289,12 @@ impl<E: WebhookEvent> Dispatcher<E> {
         self.registry.pays
     }
 
+    /// Whether [`with_unknown_status`](Dispatcher::with_unknown_status) was set: the
+    /// user has said how unknown events are to be answered.
+    pub(crate) fn answers_unknown_events(&self) -> bool {
+        self.registry.unknown_status.is_some()
+    }
+
     /// Runs the handler for a delivery taken from the inbox, as a request would (its
     /// handler, else the catch-all; none is `Ok`), under the handler timeout, with a
     /// panic or a timeout as an error. The claim protocol of

@@ -57,6 +57,12 @@ pub enum ConfigError {
     /// it can never be answered before its handler has run.
     #[error("a dispatcher that pays cannot use the inbox: a payment request is answered 2xx only once it is paid")]
     PayoutsInInbox,
+    /// A second dispatcher attached to one inbox under a provider name already taken:
+    /// the workers of each would take the other's deliveries.
+    #[error(
+        "the inbox already serves a dispatcher for provider `{0}`: give each sender its own name"
+    )]
+    InboxProviderTaken(String),
     /// An inbox attached outside a tokio runtime, where its workers cannot start.
     #[error("the inbox's workers run on the tokio runtime: attach it from inside one")]
     NoRuntime,

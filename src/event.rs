@@ -40,10 +40,12 @@ pub trait WebhookEvent: Clone + Debug + Send + Sync + 'static {
         true
     }
 
-    /// Whether a 2xx answer to this event tells the sender that money was paid
-    /// (ChainVine's payment requests). Such an event is never stored to be handled later:
-    /// the [inbox](crate::inbox) refuses it. False by default.
-    fn is_payment_request(&self) -> bool {
+    /// Whether a 2xx answer to this event may tell the sender that money was paid:
+    /// ChainVine's payment requests, and its unknown events (a payment request under a
+    /// name nobody configured). Such an event is never stored to be handled later: the
+    /// [inbox](crate::inbox) refuses it, unknown ones unless the dispatcher says how to
+    /// answer unknown events. False by default.
+    fn may_be_payment_request(&self) -> bool {
         false
     }
 }

@@ -434,3 +434,233 @@ fn a_run_whose_process_died_is_run_again_after_its_lease() {
         inbox.shutdown(Duration::from_secs(1)).await;
     });
 }
+
+#[tokio::test]
+async fn a_chainvine_event_of_unknown_name_is_refused_unless_unknown_events_are_answered() {
+    let inbox = fast_inbox(&temp_db("inbox_unknown_name")).await;
+    let chainvine = ChainVine::new(CHAINVINE_SECRET).unwrap();
+    // A payment request under a name nobody configured: for this receiver, unknown.
+    let renamed = String::from_utf8(payment_request_body(7, 1))
+        .unwrap()
+        .replace("PAYMENT_REQUEST", "PAYOUT_REQUESTED");
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&runs);
+    let handlers = Dispatcher::<hookguard::chainvine::Event>::new()
+        .on_any(move |_event| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { Ok(()) }
+        })
+        .with_inbox(&inbox, chainvine.clone())
+        .unwrap();
+    let service = WebhookLayer::new(chainvine).layer(handlers);
+    let answer = service
+        .oneshot(chainvine_request(renamed.clone()))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(inbox
+        .store()
+        .list(&DeliveryFilter::new())
+        .await
+        .unwrap()
+        .is_empty());
+    inbox.shutdown(Duration::from_secs(1)).await;
+
+    // Told how unknown events are answered, the inbox stores them; but a worker whose
+    // provider knows the name as a payment request never runs it.
+    let inbox = fast_inbox(&temp_db("inbox_unknown_name_2")).await;
+    let layer_provider = ChainVine::new(CHAINVINE_SECRET).unwrap();
+    let worker_provider = ChainVine::new(CHAINVINE_SECRET).unwrap().with_event_names(
+        hookguard::chainvine::EventNames::default().with_payment_request("PAYOUT_REQUESTED"),
+    );
+    let counted = Arc::clone(&runs);
+    let handlers = Dispatcher::<hookguard::chainvine::Event>::new()
+        .on_any(move |_event| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { Ok(()) }
+        })
+        .with_unknown_status(StatusCode::OK)
+        .with_inbox(&inbox, worker_provider)
+        .unwrap();
+    let service = WebhookLayer::new(layer_provider).layer(handlers);
+    let answer = service.oneshot(chainvine_request(renamed)).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let listed = inbox.store().list(&DeliveryFilter::new()).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let id = listed[0].id.clone();
+    let store = inbox.store().clone();
+    let mut dead = false;
+    for _ in 0..500 {
+        let record = store.show(None, &id).await.unwrap().unwrap();
+        if record.summary.state == DeliveryState::Dead {
+            assert_eq!(
+                record.summary.last_error.as_deref(),
+                Some("a payment request is never handled from the inbox")
+            );
+            dead = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(dead);
+    assert_eq!(runs.load(Ordering::SeqCst), 0, "no handler ran");
+    inbox.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn one_inbox_serves_one_dispatcher_per_provider_name() {
+    let inbox = fast_inbox(&temp_db("inbox_names")).await;
+    let first = Dispatcher::<claimr::Event>::new()
+        .on_any(|_event| async { Ok(()) })
+        .with_inbox(&inbox, Claimr::new(CLAIMR_SECRET).unwrap());
+    assert!(first.is_ok());
+    let second = Dispatcher::<claimr::Event>::new()
+        .on_any(|_event| async { Ok(()) })
+        .with_inbox(&inbox, Claimr::new("another-secret").unwrap());
+    assert_eq!(
+        second.err(),
+        Some(ConfigError::InboxProviderTaken("claimr".to_owned()))
+    );
+    inbox.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pruned_delivery_sent_again_is_not_handled_again() {
+    let inbox = fast_inbox(&temp_db("inbox_prune")).await;
+    let seen = Seen::default();
+    let service = receiver(&inbox, Arc::clone(&seen), 0);
+    let body = claimr_body("prune-1");
+    let answer = service
+        .clone()
+        .oneshot(claimr_request(body.clone()))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert!(reaches(inbox.store(), "prune-1", DeliveryState::Handled).await);
+    assert_eq!(inbox.store().prune(Duration::ZERO).await.unwrap(), 1);
+    let record = inbox.store().show(None, "prune-1").await.unwrap().unwrap();
+    assert!(record.pruned_at.is_some());
+    assert!(record.body.is_empty() && record.headers.is_empty());
+    // A captured copy replayed after the retention: recognised, not run again.
+    let answer = service.oneshot(claimr_request(body)).await.unwrap();
+    assert_eq!(body_text(answer.into_body()).await, "already stored");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(seen.lock().unwrap()["prune-1"], vec![1]);
+    // And a pruned delivery cannot be requeued (its body is gone).
+    assert!(!inbox
+        .store()
+        .requeue("claimr", &record.summary.key, None)
+        .await
+        .unwrap());
+    inbox.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_loses_its_lease_is_stopped() {
+    let db = temp_db("inbox_lease_lost");
+    let inbox = fast_inbox(&db).await.with_lease(Duration::from_secs(1));
+    let (started, stopped) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    struct CountDrop(Arc<AtomicUsize>);
+    impl Drop for CountDrop {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let claimr = Claimr::new(CLAIMR_SECRET).unwrap();
+    let (s, d) = (Arc::clone(&started), Arc::clone(&stopped));
+    let handlers = Dispatcher::new()
+        .on(claimr::EventKind::UserReward, move |_event| {
+            let (s, d) = (Arc::clone(&s), Arc::clone(&d));
+            async move {
+                let _dropped = CountDrop(d);
+                s.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok(())
+            }
+        })
+        .with_inbox(&inbox, claimr.clone())
+        .unwrap();
+    let service = WebhookLayer::new(claimr).layer(handlers);
+    let answer = service
+        .oneshot(claimr_request(claimr_body("lost-1")))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert!(
+        eventually(Duration::from_secs(5), || started.load(Ordering::SeqCst)
+            == 1)
+        .await
+    );
+    // Another process takes the delivery over (as after a clock step expired its lease).
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{db}"))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE hookguard_inbox SET lease_owner = 'another process'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Within a renewal (a third of the lease) the handler is dropped.
+    assert!(
+        eventually(Duration::from_secs(3), || stopped.load(Ordering::SeqCst)
+            == 1)
+        .await
+    );
+    // Nothing was written over the other run's claim.
+    let record = inbox.store().show(None, "lost-1").await.unwrap().unwrap();
+    assert_eq!(record.summary.state, DeliveryState::Running);
+    assert!(record.attempts.is_empty());
+    inbox.shutdown(Duration::from_secs(1)).await;
+}
+
+#[test]
+fn attempts_that_never_ended_use_up_the_budget() {
+    let db = temp_db("inbox_no_outcome");
+    let runs = Arc::new(AtomicUsize::new(0));
+    // Twice a "process" takes the delivery and dies mid-run (its runtime torn down).
+    for _ in 0..2 {
+        let crashed = tokio::runtime::Runtime::new().unwrap();
+        let counted = Arc::clone(&runs);
+        crashed.block_on(async {
+            let inbox = fast_inbox(&db)
+                .await
+                .with_lease(Duration::from_secs(1))
+                .with_max_attempts(2);
+            let claimr = Claimr::new(CLAIMR_SECRET).unwrap();
+            let handlers = Dispatcher::new()
+                .on(claimr::EventKind::UserReward, move |_event| {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    std::future::pending()
+                })
+                .with_inbox(&inbox, claimr.clone())
+                .unwrap();
+            let service = WebhookLayer::new(claimr).layer(handlers);
+            let answer = service
+                .oneshot(claimr_request(claimr_body("doomed-1")))
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), StatusCode::OK);
+            assert!(reaches(inbox.store(), "doomed-1", DeliveryState::Running).await);
+            // Past the lease, so that the next "process" can take it at once.
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+        });
+        crashed.shutdown_background();
+    }
+    // Both attempts are spent: the next claim marks it dead without running it.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let inbox = fast_inbox(&db).await.with_max_attempts(2);
+        let seen = Seen::default();
+        let _service = receiver(&inbox, Arc::clone(&seen), 0);
+        assert!(reaches(inbox.store(), "doomed-1", DeliveryState::Dead).await);
+        assert!(seen.lock().unwrap().is_empty(), "not run a third time");
+        let record = inbox.store().show(None, "doomed-1").await.unwrap().unwrap();
+        assert!(record
+            .summary
+            .last_error
+            .as_deref()
+            .unwrap()
+            .starts_with("no attempts left"));
+        inbox.shutdown(Duration::from_secs(1)).await;
+    });
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}

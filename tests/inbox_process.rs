@@ -140,10 +140,18 @@ async fn failed_attempts_are_retried_after_the_documented_waits() {
     assert_eq!(handled.attempt, 3);
     // 300 ms, then 600 ms.
     assert!(waited >= Duration::from_millis(900), "{waited:?}");
-    // And the journal has the three attempts.
-    let (ok, json) = hookguard_cli(&["deliveries", "show", "--db", &db, "--json", &id]);
-    assert!(ok);
-    let shown: serde_json::Value = serde_json::from_str(&json).unwrap();
+    // And the journal has the three attempts (the line is printed by the handler, just
+    // before the outcome is written).
+    let mut shown = serde_json::Value::Null;
+    for _ in 0..100 {
+        let (ok, json) = hookguard_cli(&["deliveries", "show", "--db", &db, "--json", &id]);
+        assert!(ok);
+        shown = serde_json::from_str(&json).unwrap();
+        if shown["state"] == "handled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(shown["state"], "handled");
     let outcomes: Vec<&str> = shown["attempt_log"]
         .as_array()

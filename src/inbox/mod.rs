@@ -148,6 +148,17 @@ struct Tasks {
     stop: watch::Sender<bool>,
     handles: Mutex<Vec<JoinHandle<()>>>,
     running: Arc<worker::Running>,
+    names: Mutex<std::collections::HashSet<String>>,
+}
+
+impl Tasks {
+    /// Takes `name` for one attached dispatcher: false when it is taken.
+    fn claim_name(&self, name: &str) -> bool {
+        self.names
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(name.to_owned())
+    }
 }
 
 /// What [`Inbox::shutdown`] found.
@@ -183,6 +194,7 @@ impl Inbox {
                 stop,
                 handles: Mutex::new(Vec::new()),
                 running: Arc::default(),
+                names: Mutex::default(),
             }),
         }
     }
@@ -242,10 +254,12 @@ impl Inbox {
         self
     }
 
-    /// Runs up to `workers` (at least 1) deliveries at once per attached dispatcher.
+    /// Runs up to `workers` deliveries at once per attached dispatcher (4 by default).
+    /// With 0 this process only stores deliveries: for receivers that share a PostgreSQL
+    /// inbox with other processes that handle them.
     #[must_use]
     pub fn with_workers(mut self, workers: usize) -> Self {
-        self.workers = workers.max(1);
+        self.workers = workers;
         self
     }
 

@@ -46,6 +46,11 @@ impl<E: WebhookEvent> Dispatcher<E> {
             return Err(ConfigError::PayoutsInInbox);
         }
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;
+        // Rows are claimed by provider name: two dispatchers under one name would run
+        // each other's deliveries (and one without a handler would mark them handled).
+        if !inbox.tasks.claim_name(provider.name()) {
+            return Err(ConfigError::InboxProviderTaken(provider.name().to_owned()));
+        }
         let shared = Arc::new(Shared {
             store: inbox.store.clone(),
             name: Arc::from(provider.name()),
@@ -109,18 +114,34 @@ impl<P: Provider> InboxService<P> {
         delivery: Verified<P::Event>,
         headers: http::HeaderMap,
     ) -> Response<Full<Bytes>> {
-        if delivery.is_payment_request() {
+        // A payment request's 2xx says it was paid: never stored to be handled later. An
+        // unknown event that may be one (a payment request under a name nobody
+        // configured) is refused too, until the dispatcher says how unknown events are
+        // answered, as a dispatcher that pays does.
+        if delivery.may_be_payment_request()
+            && (!delivery.is_unknown() || !shared.dispatcher.answers_unknown_events())
+        {
             tracing::error!(
                 provider = delivery.provider(),
                 event = delivery.name(),
                 id = delivery.id(),
-                "payment request refused by an inbox: payouts are answered only once paid; \
-                 serve them with on_payment_request on a dispatcher without an inbox"
+                "payment request (or an unknown event that may be one) refused by an inbox: \
+                 payouts are answered only once paid; serve them with on_payment_request on a \
+                 dispatcher without an inbox, or configure the event's name"
             );
             return plain_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "payment requests are not stored",
             );
+        }
+        // Stored under another name than the workers claim, it would never be handled.
+        if delivery.provider() != &*shared.name {
+            tracing::error!(
+                layer = delivery.provider(),
+                inbox = &*shared.name,
+                "the layer's provider and the inbox's have different names: delivery refused"
+            );
+            return plain_response(StatusCode::INTERNAL_SERVER_ERROR, "inbox misconfigured");
         }
         let key = delivery.once_key();
         let stored = shared

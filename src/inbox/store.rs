@@ -38,6 +38,10 @@ pub enum InboxStoreError {
         /// Why it cannot be opened.
         reason: &'static str,
     },
+    /// An id names more than one delivery (of several providers, or a signed one and one
+    /// accepted unsigned): name it by its key, or give the provider.
+    #[error("`{0}` names more than one delivery: give its provider, or its key (as `list --json` prints it)")]
+    Ambiguous(String),
     /// A row holds something this crate did not write.
     #[error("inbox store holds an unexpected record: {0}")]
     Corrupt(String),
@@ -145,6 +149,8 @@ pub struct DeliveryRecord {
     pub body: Bytes,
     /// False for a delivery accepted unsigned by explicit opt-in.
     pub signed: bool,
+    /// When its headers and body were pruned ([`DeliveryStore::prune`]), if they were.
+    pub pruned_at: Option<OffsetDateTime>,
     /// The attempts that ended, oldest first. An attempt number missing here started
     /// and never ended (its process died, or it lost its lease).
     pub attempts: Vec<AttemptRecord>,
@@ -286,7 +292,6 @@ struct Sql {
     show: String,
     attempts_of: String,
     requeue: String,
-    prune_attempts: String,
     prune: String,
     depth: String,
 }
@@ -296,10 +301,12 @@ impl Sql {
     /// has one writer at a time, so its claim is atomic without it); `positional` turns
     /// `$n` into SQLite's `?n`.
     fn new(now: &str, skip_locked: &str, positional: fn(String) -> String) -> Self {
-        let due = format!(
-            "((state = 'pending' AND next_attempt_at <= {now}) \
-              OR (state = 'running' AND lease_until <= {now}))"
-        );
+        // A running delivery is due again when its lease expires: its `next_attempt_at`
+        // is the lease's end, so one index in `next_attempt_at` order finds the next due
+        // delivery of either kind without scanning the backlog.
+        // `(SELECT now)`: evaluated once, so that PostgreSQL can bound the index scan
+        // by it (its clock function is volatile).
+        let due = format!("state IN ('pending', 'running') AND next_attempt_at <= (SELECT {now})");
         // A worker's writes are fenced by its lease: the row must still be running under
         // the same owner and attempt, so a run whose lease expired and was taken over
         // cannot overwrite the new run's outcome.
@@ -316,14 +323,15 @@ impl Sql {
             )),
             claim: s(format!(
                 "UPDATE {DELIVERIES} SET state = 'running', attempts = attempts + 1, \
-                   lease_until = {now} + $2, lease_owner = $3 \
+                   lease_until = {now} + $2, next_attempt_at = {now} + $2, lease_owner = $3 \
                  WHERE (provider, key) IN (SELECT provider, key FROM {DELIVERIES} \
                    WHERE provider = $1 AND {due} ORDER BY next_attempt_at LIMIT 1{skip_locked}) \
                  RETURNING key, delivery_id, event, headers, body, signed, attempts, \
                    attempts - budget_from, {now} - enqueued_at, {now}"
             )),
             renew: s(format!(
-                "UPDATE {DELIVERIES} SET lease_until = {now} + $5 WHERE {fenced}"
+                "UPDATE {DELIVERIES} SET lease_until = {now} + $5, next_attempt_at = {now} + $5 \
+                 WHERE {fenced}"
             )),
             handled: s(format!(
                 "UPDATE {DELIVERIES} SET state = 'handled', finished_at = {now}, \
@@ -355,9 +363,10 @@ impl Sql {
             )),
             show: s(format!(
                 "SELECT provider, key, delivery_id, event, state, attempts, received_at, \
-                   next_attempt_at, last_error, headers, body, signed FROM {DELIVERIES} \
+                   next_attempt_at, last_error, headers, body, signed, pruned_at \
+                 FROM {DELIVERIES} \
                  WHERE ($1 IS NULL OR provider = $1) AND (key = $2 OR delivery_id = $2) \
-                 ORDER BY received_at DESC LIMIT 2"
+                 ORDER BY (key = $2) DESC, received_at DESC LIMIT 2"
             )),
             attempts_of: s(format!(
                 "SELECT attempt, started_at, finished_at, outcome, error FROM {ATTEMPTS} \
@@ -369,14 +378,13 @@ impl Sql {
                 "UPDATE {DELIVERIES} SET state = 'pending', next_attempt_at = {now}, \
                    enqueued_at = {now}, budget_from = attempts, finished_at = NULL \
                  WHERE provider = $1 AND key = $2 AND state <> 'running' \
-                   AND ($3 IS NULL OR state = $3)"
+                   AND pruned_at IS NULL AND ($3 IS NULL OR state = $3)"
             )),
-            prune_attempts: s(format!(
-                "DELETE FROM {ATTEMPTS} WHERE (provider, key) IN (SELECT provider, key \
-                   FROM {DELIVERIES} WHERE state = 'handled' AND finished_at < {now} - $1)"
-            )),
+            // The row stays, without its headers and body: its key still tells a replay
+            // of the same delivery that it was handled (as the payout claims keep theirs).
             prune: s(format!(
-                "DELETE FROM {DELIVERIES} WHERE state = 'handled' AND finished_at < {now} - $1"
+                "UPDATE {DELIVERIES} SET body = $2, headers = '[]', pruned_at = {now} \
+                 WHERE state = 'handled' AND pruned_at IS NULL AND finished_at < {now} - $1"
             )),
             depth: s(format!(
                 "SELECT COUNT(*), COALESCE({now} - MIN(CASE WHEN state = 'pending' \
@@ -409,15 +417,42 @@ impl Sql {
 pub struct DeliveryStore {
     pool: Pool,
     sql: std::sync::Arc<Sql>,
+    /// What it was opened on, without any password: for logs.
+    target: std::sync::Arc<str>,
 }
 
 impl fmt::Debug for DeliveryStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = on_pool!(self, pool => std::any::type_name_of_val(pool));
         f.debug_struct("DeliveryStore")
-            .field("pool", &kind)
+            .field("target", &&*self.target)
             .finish_non_exhaustive()
     }
+}
+
+/// Where the store is, without any password: `./inbox.db`,
+/// `postgres://hookguard@127.0.0.1:5432/hookguard`.
+impl fmt::Display for DeliveryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.target)
+    }
+}
+
+/// `target` without what may be secret: a URL's password and its query (which may
+/// carry `password=`).
+fn redacted(target: &str) -> String {
+    let Some((scheme, rest)) = target.split_once("://") else {
+        return target.to_owned();
+    };
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{user}@{host}")
+        }
+        None => authority.to_owned(),
+    };
+    format!("{scheme}://{authority}{path}")
 }
 
 impl DeliveryStore {
@@ -437,11 +472,11 @@ impl DeliveryStore {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(target)
                     .await?;
-                return Self::postgres(pool).await;
+                return Self::postgres_at(pool, redacted(target)).await;
             }
             #[cfg(not(feature = "postgres"))]
             return Err(InboxStoreError::Target {
-                target: target.to_owned(),
+                target: redacted(target),
                 reason: "this build has no `postgres` feature",
             });
         }
@@ -460,11 +495,11 @@ impl DeliveryStore {
                 .max_connections(4)
                 .connect_with(options)
                 .await?;
-            Self::sqlite(pool).await
+            Self::sqlite_at(pool, target.to_owned()).await
         }
         #[cfg(not(feature = "sqlite"))]
         Err(InboxStoreError::Target {
-            target: target.to_owned(),
+            target: redacted(target),
             reason: "this build has no `sqlite` feature",
         })
     }
@@ -476,9 +511,26 @@ impl DeliveryStore {
     /// [`InboxStoreError::Unavailable`] when the tables cannot be created.
     #[cfg(feature = "sqlite")]
     pub async fn sqlite(pool: sqlx::SqlitePool) -> Result<Self, InboxStoreError> {
+        Self::sqlite_at(pool, "sqlite (a pool given)".to_owned()).await
+    }
+
+    #[cfg(feature = "sqlite")]
+    async fn sqlite_at(pool: sqlx::SqlitePool, target: String) -> Result<Self, InboxStoreError> {
+        // 2 is FULL: with less, a delivery answered 2xx can be lost to a power cut.
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&pool)
+            .await?;
+        if synchronous < 2 {
+            tracing::warn!(
+                target = %target,
+                synchronous,
+                "inbox on SQLite without synchronous=FULL: deliveries answered 2xx can be lost to a power cut"
+            );
+        }
         let store = Self {
             pool: Pool::Sqlite(pool),
             sql: std::sync::Arc::new(Sql::new(SQLITE_NOW_MS, "", |sql| sql.replace('$', "?"))),
+            target: target.into(),
         };
         store.create_tables("BLOB").await?;
         Ok(store)
@@ -491,7 +543,22 @@ impl DeliveryStore {
     /// [`InboxStoreError::Unavailable`] when the tables cannot be created.
     #[cfg(feature = "postgres")]
     pub async fn postgres(pool: sqlx::PgPool) -> Result<Self, InboxStoreError> {
+        Self::postgres_at(pool, "postgres (a pool given)".to_owned()).await
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn postgres_at(pool: sqlx::PgPool, target: String) -> Result<Self, InboxStoreError> {
+        let commit: String = sqlx::query_scalar("SHOW synchronous_commit")
+            .fetch_one(&pool)
+            .await?;
+        if commit == "off" {
+            tracing::warn!(
+                target = %target,
+                "inbox on PostgreSQL with synchronous_commit=off: deliveries answered 2xx can be lost to a crash"
+            );
+        }
         let store = Self {
+            target: target.into(),
             pool: Pool::Postgres(pool),
             sql: std::sync::Arc::new(Sql::new(
                 POSTGRES_NOW_MS,
@@ -513,15 +580,21 @@ impl DeliveryStore {
                    budget_from BIGINT NOT NULL, received_at BIGINT NOT NULL, \
                    enqueued_at BIGINT NOT NULL, next_attempt_at BIGINT NOT NULL, \
                    lease_until BIGINT NOT NULL, lease_owner TEXT NOT NULL, \
-                   finished_at BIGINT, last_error TEXT, PRIMARY KEY (provider, key))"
+                   finished_at BIGINT, last_error TEXT, pruned_at BIGINT, \
+                   PRIMARY KEY (provider, key))"
             ),
             format!(
-                "CREATE INDEX IF NOT EXISTS {DELIVERIES}_due \
-                 ON {DELIVERIES} (provider, state, next_attempt_at)"
+                "CREATE INDEX IF NOT EXISTS {DELIVERIES}_due_at ON {DELIVERIES} \
+                 (provider, next_attempt_at) WHERE state IN ('pending', 'running')"
+            ),
+            format!(
+                "CREATE INDEX IF NOT EXISTS {DELIVERIES}_finished ON {DELIVERIES} \
+                 (finished_at) WHERE state = 'handled' AND pruned_at IS NULL"
             ),
             format!(
                 "CREATE INDEX IF NOT EXISTS {DELIVERIES}_received ON {DELIVERIES} (received_at)"
             ),
+            format!("CREATE INDEX IF NOT EXISTS {DELIVERIES}_id ON {DELIVERIES} (delivery_id)"),
             format!(
                 "CREATE TABLE IF NOT EXISTS {ATTEMPTS} (\
                    provider TEXT NOT NULL, key TEXT NOT NULL, attempt BIGINT NOT NULL, \
@@ -546,11 +619,21 @@ impl DeliveryStore {
     /// Stores a delivery, once: true when it is new, false when it was already stored.
     pub(crate) async fn insert(&self, delivery: NewDelivery<'_>) -> Result<bool, InboxStoreError> {
         let headers = encode_headers(delivery.headers);
+        // The key must stay exact: one holding NUL is kept as its SHA-256 instead.
+        let key = if delivery.key.contains('\0') {
+            use sha2::Digest;
+            format!(
+                "key-sha256:{}",
+                hex::encode(sha2::Sha256::digest(delivery.key))
+            )
+        } else {
+            delivery.key.to_owned()
+        };
         let done = on_pool!(self, pool => sqlx::query(&self.sql.insert)
             .bind(delivery.provider)
-            .bind(delivery.key)
-            .bind(delivery.id)
-            .bind(delivery.event)
+            .bind(&key)
+            .bind(column_text(delivery.id, 64 * 1024))
+            .bind(column_text(delivery.event, 64 * 1024))
             .bind(&headers)
             .bind(delivery.body)
             .bind(i64::from(delivery.signed))
@@ -597,15 +680,16 @@ impl DeliveryStore {
     pub(crate) async fn renew(
         &self,
         provider: &str,
-        claimed: &Claimed,
+        key: &str,
         owner: &str,
+        attempt: u32,
         lease: Duration,
     ) -> Result<bool, InboxStoreError> {
         let done = on_pool!(self, pool => sqlx::query(&self.sql.renew)
             .bind(provider)
-            .bind(&claimed.key)
+            .bind(key)
             .bind(owner)
-            .bind(i64::from(claimed.attempt))
+            .bind(i64::from(attempt))
             .bind(millis(lease))
             .execute(pool)
             .await?
@@ -625,8 +709,8 @@ impl DeliveryStore {
         let attempt = i64::from(claimed.attempt);
         let (outcome, error) = match &finish {
             Finish::Handled => ("handled", None),
-            Finish::Retry { error, .. } => ("failed", Some(*error)),
-            Finish::Dead { error } => ("dead", Some(*error)),
+            Finish::Retry { error, .. } => ("failed", Some(column_text(error, 4096))),
+            Finish::Dead { error } => ("dead", Some(column_text(error, 4096))),
         };
         on_pool!(self, pool => {
             // The row's change and the attempt's record commit together.
@@ -642,8 +726,8 @@ impl DeliveryStore {
             .bind(attempt);
             let query = match &finish {
                 Finish::Handled => query,
-                Finish::Retry { error, delay } => query.bind(millis(*delay)).bind(*error),
-                Finish::Dead { error } => query.bind(*error),
+                Finish::Retry { delay, .. } => query.bind(millis(*delay)).bind(error.as_deref()),
+                Finish::Dead { .. } => query.bind(error.as_deref()),
             };
             if query.execute(&mut *tx).await?.rows_affected() != 1 {
                 tx.rollback().await?;
@@ -655,7 +739,7 @@ impl DeliveryStore {
                 .bind(attempt)
                 .bind(claimed.started_ms)
                 .bind(outcome)
-                .bind(error)
+                .bind(error.as_deref())
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
@@ -713,8 +797,8 @@ impl DeliveryStore {
     ///
     /// # Errors
     ///
-    /// [`InboxStoreError::Corrupt`] when `id` matches deliveries of several providers and
-    /// no provider is given; [`InboxStoreError::Unavailable`] when the database cannot be
+    /// [`InboxStoreError::Ambiguous`] when `id` is the id of several deliveries and not
+    /// the key of one; [`InboxStoreError::Unavailable`] when the database cannot be
     /// read.
     pub async fn show(
         &self,
@@ -728,10 +812,10 @@ impl DeliveryStore {
                 .fetch_all(pool)
                 .await?;
             let Some(row) = rows.first() else { return Ok(None) };
-            if rows.len() > 1 {
-                return Err(InboxStoreError::Corrupt(format!(
-                    "`{id}` names more than one delivery: give the provider"
-                )));
+            // An exact key names one delivery, whatever shares its id.
+            let exact = row.try_get::<String, _>(1)? == id;
+            if rows.len() > 1 && !exact {
+                return Err(InboxStoreError::Ambiguous(id.to_owned()));
             }
             let summary = summary(row)?;
             let attempts = sqlx::query(&self.sql.attempts_of)
@@ -754,6 +838,7 @@ impl DeliveryStore {
                 headers: decode_headers(&row.try_get::<String, _>(9)?)?,
                 body: Bytes::from(row.try_get::<Vec<u8>, _>(10)?),
                 signed: row.try_get::<i64, _>(11)? != 0,
+                pruned_at: row.try_get::<Option<i64>, _>(12)?.map(at),
                 summary,
                 attempts,
             }))
@@ -784,21 +869,23 @@ impl DeliveryStore {
         Ok(done == 1)
     }
 
-    /// Deletes handled deliveries (and their attempts) that were handled more than
-    /// `older_than` ago; dead and pending ones are kept. Returns how many were deleted.
+    /// Deletes the headers and bodies of deliveries handled more than `older_than` ago;
+    /// their keys and attempts are kept, so that a replay of one of them (a signed
+    /// delivery captured and sent again) is still recognised and not handled twice.
+    /// Dead and pending deliveries are kept whole. Returns how many were pruned.
     ///
     /// # Errors
     ///
     /// [`InboxStoreError::Unavailable`] when the database cannot be written.
     pub async fn prune(&self, older_than: Duration) -> Result<u64, InboxStoreError> {
         let age = millis(older_than);
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(&self.sql.prune_attempts).bind(age).execute(&mut *tx).await?;
-            let deleted = sqlx::query(&self.sql.prune).bind(age).execute(&mut *tx).await?.rows_affected();
-            tx.commit().await?;
-            Ok(deleted)
-        })
+        let pruned = on_pool!(self, pool => sqlx::query(&self.sql.prune)
+            .bind(age)
+            .bind(Vec::<u8>::new())
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(pruned)
     }
 
     /// How many of `provider`'s deliveries wait or run, and the age of the oldest waiting.
@@ -841,8 +928,25 @@ fn count(value: i64) -> Result<u32, InboxStoreError> {
     u32::try_from(value).map_err(|_| InboxStoreError::Corrupt(format!("count {value}")))
 }
 
+/// A duration in milliseconds, at most a century: added to the database's "now", it
+/// cannot overflow.
 fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+    const CENTURY_MS: u128 = 100 * 365 * 24 * 3600 * 1000;
+    i64::try_from(duration.as_millis().min(CENTURY_MS)).unwrap_or(i64::MAX)
+}
+
+/// Text as a TEXT column takes it: PostgreSQL refuses NUL, so it becomes U+FFFD; and an
+/// error message is cut to 4 KiB.
+pub(crate) fn column_text(text: &str, limit: usize) -> String {
+    let mut text: String = text.replace('\0', "\u{fffd}");
+    if text.len() > limit {
+        let mut cut = limit;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    text
 }
 
 /// A time from the database's milliseconds (the epoch if out of range).
@@ -895,4 +999,38 @@ fn decode_headers(text: &str) -> Result<HeaderMap, InboxStoreError> {
         headers.append(name, value);
     }
     Ok(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_is_shown_without_its_password() {
+        assert_eq!(
+            redacted("postgres://op:s3cr3t@db.internal:5432/hookguard?sslmode=require&password=x"),
+            "postgres://op@db.internal:5432/hookguard"
+        );
+        assert_eq!(
+            redacted("postgres://db/hookguard"),
+            "postgres://db/hookguard"
+        );
+        assert_eq!(redacted("./inbox.db"), "./inbox.db");
+    }
+
+    #[test]
+    fn column_text_has_no_nul_and_respects_its_limit() {
+        assert_eq!(column_text("a\0b", 100), "a\u{fffd}b");
+        assert_eq!(column_text("ééé", 3), "é");
+    }
+
+    #[test]
+    fn headers_round_trip_every_byte() {
+        let mut headers = HeaderMap::new();
+        headers.append("x-a", HeaderValue::from_static("one"));
+        headers.append("x-a", HeaderValue::from_static("two"));
+        headers.insert("x-bin", HeaderValue::from_bytes(b"\xff\xfe ok").unwrap());
+        let back = decode_headers(&encode_headers(&headers)).unwrap();
+        assert_eq!(back, headers);
+    }
 }

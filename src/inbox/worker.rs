@@ -2,6 +2,7 @@
 //! outcome, and look again.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,6 +12,7 @@ use tokio::sync::{watch, Notify};
 use super::store::{Claimed, DeliveryStore, Finish};
 use super::RetryPolicy;
 use crate::dispatch::Dispatcher;
+use crate::event::WebhookEvent;
 use crate::idempotency::Attempt;
 use crate::provider::Provider;
 use crate::verified::Verified;
@@ -97,6 +99,25 @@ fn owner_name() -> String {
     )
 }
 
+/// Why a run did not succeed.
+enum Failure {
+    /// The handler failed: retried, until out of attempts or age.
+    Retry(String),
+    /// It can never succeed: dead at once.
+    Permanent(String),
+    /// The lease was lost mid-run: another run owns the outcome.
+    LeaseLost,
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// One worker: until told to stop, takes the next due delivery and runs it.
 pub(crate) async fn work<P: Provider>(shared: Arc<Shared<P>>, mut stop: watch::Receiver<bool>) {
     let owner = owner_name();
@@ -179,11 +200,26 @@ impl<P: Provider> Shared<P> {
             attempt = claimed.attempt,
             outcome = tracing::field::Empty,
         );
-        let outcome =
-            tracing::Instrument::instrument(self.handle(&claimed, owner), span.clone()).await;
+        // Attempts that started and never ended (the process died, or the outcome could
+        // not be written) count: once none are left the delivery is dead without another
+        // run, so that a handler that kills its process is not run for ever.
+        let outcome = if claimed.attempts_in_budget > self.policy.max_attempts {
+            Err(Failure::Permanent(format!(
+                "no attempts left: attempts up to {} ended without an outcome",
+                claimed.attempt - 1
+            )))
+        } else {
+            tracing::Instrument::instrument(self.handle(&claimed, owner), span.clone()).await
+        };
         let finish = match &outcome {
             Ok(()) => Finish::Handled,
-            Err(error) => {
+            Err(Failure::LeaseLost) => {
+                span.record("outcome", "lease lost");
+                self.running.end(ticket);
+                return None;
+            }
+            Err(Failure::Permanent(error)) => Finish::Dead { error },
+            Err(Failure::Retry(error)) => {
                 let exhausted = claimed.attempts_in_budget >= self.policy.max_attempts
                     || claimed.age >= self.policy.max_age;
                 if exhausted {
@@ -222,14 +258,22 @@ impl<P: Provider> Shared<P> {
     }
 
     /// Parses the stored delivery and runs its handler, renewing the lease meanwhile.
-    /// The error is the text recorded in the journal.
-    async fn handle(&self, claimed: &Claimed, owner: &str) -> Result<(), String> {
+    async fn handle(&self, claimed: &Claimed, owner: &str) -> Result<(), Failure> {
         // Stored after it was verified on arrival: it is not verified again (its
         // timestamp may be long past the window by now).
         let event = self
             .provider
             .parse(&claimed.headers, &claimed.body)
-            .map_err(|err| format!("the stored body no longer parses: {err}"))?;
+            .map_err(|err| {
+                Failure::Permanent(format!("the stored body no longer parses: {err}"))
+            })?;
+        // Refused on arrival; this one was stored under other event names (a provider
+        // configured otherwise then). Its handler never runs from the inbox.
+        if event.may_be_payment_request() && !event.is_unknown() {
+            return Err(Failure::Permanent(
+                "a payment request is never handled from the inbox".to_owned(),
+            ));
+        }
         let delivery = Verified::new(
             Arc::clone(&self.name),
             event,
@@ -237,26 +281,52 @@ impl<P: Provider> Shared<P> {
             claimed.signed,
         )
         .with_attempt(Attempt::new(claimed.attempt, None));
+        let lost = self.keep_lease(claimed, owner);
         let handling = self.dispatcher.handle(delivery);
-        tokio::pin!(handling);
-        let mut renew = tokio::time::interval(self.lease / 3);
-        renew.tick().await;
-        loop {
-            tokio::select! {
-                outcome = &mut handling => {
-                    return outcome.map_err(|err| {
-                        let source = err.source().to_string();
-                        if source.is_empty() { err.reason().to_owned() } else { source }
-                    });
-                }
-                _ = renew.tick() => {
-                    match self.store.renew(&self.name, claimed, owner, self.lease).await {
-                        Ok(true) => {}
-                        // Another run has it now; this one's outcome will not be written.
-                        Ok(false) => tracing::warn!("inbox lease lost while the handler ran"),
-                        Err(err) => tracing::warn!(error = %err, "inbox lease renewal failed"),
+        tokio::select! {
+            outcome = handling => outcome.map_err(|err| {
+                let source = err.source().to_string();
+                Failure::Retry(if source.is_empty() { err.reason().to_owned() } else { source })
+            }),
+            // Another run may have it now: stop this one at its next await rather than
+            // run the delivery twice at once.
+            () = lost => Err(Failure::LeaseLost),
+        }
+    }
+
+    /// Renews the lease every third of it, in a task of its own (so that a slow store
+    /// does not hold up the handler); the future resolves when the lease is lost: the
+    /// store says another run holds it, or no renewal has succeeded for a whole lease.
+    fn keep_lease(&self, claimed: &Claimed, owner: &str) -> impl Future<Output = ()> + 'static {
+        let (store, name, lease) = (self.store.clone(), Arc::clone(&self.name), self.lease);
+        let (key, owner, attempt) = (claimed.key.clone(), owner.to_owned(), claimed.attempt);
+        let (lost, on_lost) = tokio::sync::oneshot::channel::<()>();
+        let renewal = tokio::spawn(async move {
+            let mut renewed = tokio::time::Instant::now();
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                match store.renew(&name, &key, &owner, attempt, lease).await {
+                    Ok(true) => renewed = tokio::time::Instant::now(),
+                    Ok(false) => break,
+                    Err(err) if renewed.elapsed() < lease => {
+                        tracing::warn!(error = %err, "inbox lease renewal failed");
+                    }
+                    Err(err) => {
+                        tracing::error!(error = %err, "inbox lease not renewed for a whole lease");
+                        break;
                     }
                 }
+            }
+            tracing::warn!(provider = &*name, key = %key, "inbox lease lost: the run is stopped");
+            let _ = lost.send(());
+        });
+        let guard = AbortOnDrop(renewal);
+        async move {
+            let _guard = guard;
+            // The sender is dropped only when the renewal task ends, which it does only
+            // by sending; an aborted task (the guard, at the end of the run) never wakes.
+            if on_lost.await.is_err() {
+                std::future::pending::<()>().await;
             }
         }
     }

@@ -164,6 +164,16 @@ fn summary_json(summary: &DeliverySummary) -> serde_json::Value {
     })
 }
 
+/// The state, marked when the delivery was accepted unsigned (by explicit opt-in), so
+/// that it is not taken for a signed one with the same id.
+fn state_cell(delivery: &DeliverySummary) -> String {
+    if delivery.key.starts_with("unsigned:") {
+        format!("{} (unsigned)", delivery.state)
+    } else {
+        delivery.state.as_str().to_owned()
+    }
+}
+
 fn painted_state(style: Style, state: DeliveryState) -> String {
     match state {
         DeliveryState::Handled => style.green(state.as_str()),
@@ -172,10 +182,25 @@ fn painted_state(style: Style, state: DeliveryState) -> String {
     }
 }
 
-/// `text` cut to `width` characters, with `…` when cut.
+/// `text` as it may reach a terminal: control characters (escape sequences a sender
+/// put in an id or an error) written as `\u{1b}`.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// `text` made printable and cut to `width` characters, with `…` when cut.
 fn cut(text: &str, width: usize) -> String {
+    let text = printable(text);
     if text.chars().count() <= width {
-        text.to_owned()
+        text
     } else {
         let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
         cut.push('…');
@@ -213,7 +238,7 @@ async fn list_deliveries(
                 d.provider.clone(),
                 cut(&d.event, 28),
                 cut(&d.id, 40),
-                d.state.as_str().to_owned(),
+                state_cell(d),
                 d.attempts.to_string(),
             ]
         })
@@ -295,10 +320,10 @@ async fn show(store: &DeliveryStore, one: OneArgs, json: bool) -> Result<ExitCod
     let style = Style::stdout();
     let s = &record.summary;
     let field = |name: &str, value: &str| println!("{} {value}", style.bold(&format!("{name}:")));
-    field("Provider", &s.provider);
-    field("Event", &s.event);
-    field("Id", &s.id);
-    field("Key", &s.key);
+    field("Provider", &printable(&s.provider));
+    field("Event", &printable(&s.event));
+    field("Id", &printable(&s.id));
+    field("Key", &printable(&s.key));
     field("State", &painted_state(style, s.state));
     field("Attempts", &s.attempts.to_string());
     field("Received", &time_text(s.received_at));
@@ -308,14 +333,25 @@ async fn show(store: &DeliveryStore, one: OneArgs, json: bool) -> Result<ExitCod
     if !record.signed {
         field("Signed", "no (accepted unsigned by explicit opt-in)");
     }
+    if let Some(pruned) = record.pruned_at {
+        field(
+            "Pruned",
+            &format!("{} (headers and body removed)", time_text(pruned)),
+        );
+    }
     println!("{}", style.bold("Headers:"));
     for (name, value) in &record.headers {
-        println!("  {name}: {}", String::from_utf8_lossy(value.as_bytes()));
+        println!(
+            "  {name}: {}",
+            printable(&String::from_utf8_lossy(value.as_bytes()))
+        );
     }
     println!("{}", style.bold("Body:"));
+    // Pretty JSON escapes control characters itself; other bodies are made printable.
     println!(
         "{}",
-        pretty_json(&record.body).unwrap_or_else(|| String::from_utf8_lossy(&record.body).into())
+        pretty_json(&record.body)
+            .unwrap_or_else(|| printable(&String::from_utf8_lossy(&record.body)))
     );
     println!("{}", style.bold("Attempts:"));
     let mut expected = 1;

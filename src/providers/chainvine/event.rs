@@ -428,8 +428,8 @@ impl Event {
 crate::event::webhook_event_by_inherent_methods!(
     Event,
     EventKind,
-    fn is_payment_request(&self) -> bool {
-        self.payment_request().is_some()
+    fn may_be_payment_request(&self) -> bool {
+        self.payment_request().is_some() || self.is_unknown()
     }
 );
 
