@@ -664,3 +664,88 @@ fn attempts_that_never_ended_use_up_the_budget() {
     });
     assert_eq!(runs.load(Ordering::SeqCst), 2);
 }
+
+/// A fresh schema on the test PostgreSQL server, as an inbox target; `None` (loudly)
+/// when no server is reachable outside CI.
+#[cfg(feature = "postgres")]
+async fn postgres_inbox_target() -> Option<String> {
+    use sqlx::Executor;
+    let url = std::env::var("HOOKGUARD_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://hookguard:hookguard@127.0.0.1:5432/hookguard".into());
+    let pool =
+        match tokio::time::timeout(Duration::from_secs(10), sqlx::PgPool::connect(&url)).await {
+            Ok(Ok(pool)) => pool,
+            failure => {
+                let why = match failure {
+                    Ok(Err(err)) => err.to_string(),
+                    _ => "timed out".into(),
+                };
+                if std::env::var_os("CI").is_some() {
+                    panic!("PostgreSQL at {url} is required in CI: {why}");
+                }
+                eprintln!("\n!!!!!!!! PostgreSQL TESTS SKIPPED: no server at {url} ({why}).\n");
+                return None;
+            }
+        };
+    let schema = unique_name("hg_inbox");
+    pool.execute(format!("CREATE SCHEMA {schema}").as_str())
+        .await
+        .unwrap();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{separator}options=-csearch_path%3D{schema}"))
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_holding_nul_is_stored_and_handled_on_postgresql() {
+    let Some(target) = postgres_inbox_target().await else {
+        return;
+    };
+    let inbox = fast_inbox(&target).await;
+    let seen = Seen::default();
+    let service = receiver(&inbox, Arc::clone(&seen), 1);
+    // PostgreSQL's text refuses NUL; a signed body may still carry one in its id.
+    let answer = service
+        .oneshot(claimr_request(claimr_body("nul\\u0000id")))
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.status(),
+        StatusCode::OK,
+        "{}",
+        body_text(answer.into_body()).await
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || {
+            seen.lock()
+                .unwrap()
+                .get("nul\0id")
+                .is_some_and(|a| a.len() == 2)
+        })
+        .await
+    );
+    let listed = inbox.store().list(&DeliveryFilter::new()).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, "nul\u{fffd}id");
+    assert!(listed[0].key.starts_with("key-sha256:"));
+    assert!(reaches_key(inbox.store(), &listed[0].key, DeliveryState::Handled).await);
+    inbox.shutdown(Duration::from_secs(1)).await;
+}
+
+/// Waits up to five seconds for the delivery under `key` to reach `state`.
+#[cfg(feature = "postgres")]
+async fn reaches_key(store: &DeliveryStore, key: &str, state: DeliveryState) -> bool {
+    for _ in 0..500 {
+        if store
+            .show(None, key)
+            .await
+            .unwrap()
+            .map(|r| r.summary.state)
+            == Some(state)
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}

@@ -31,7 +31,31 @@
 //! was made, so it can never be answered before its handler has run: a dispatcher with
 //! [`on_payment_request`](crate::Dispatcher::on_payment_request) is refused at
 //! construction ([`ConfigError::PayoutsInInbox`](crate::ConfigError::PayoutsInInbox)),
-//! and a payment request reaching an inbox is answered 500 and not stored.
+//! and a payment request reaching an inbox is answered 500 and not stored. So is a
+//! ChainVine event of a name this crate does not know (it may be a payment request
+//! under a name nobody configured), until the dispatcher says how unknown events are
+//! answered ([`with_unknown_status`](crate::Dispatcher::with_unknown_status)), as a
+//! dispatcher that pays does. A stored event that parses as a payment request when its
+//! worker runs it (the worker's provider names events otherwise) is dead at once, never
+//! run.
+//!
+//! **Leases.** A run holds its delivery under a lease, renewed every third of it while the
+//! handler runs. A run whose lease is lost (another run took the delivery over after a
+//! store outage longer than the lease, or a clock step) is stopped at its next `.await`,
+//! and its outcome is not written: the run that holds the lease decides. Attempts that
+//! started and never ended (the process died) count against the attempts allowed, so a
+//! handler that kills its process is not run for ever.
+//!
+//! **One dispatcher per provider name.** Workers take the deliveries stored under their
+//! provider's [name](crate::Provider::name); one inbox refuses a second dispatcher of the
+//! same name ([`ConfigError::InboxProviderTaken`](crate::ConfigError::InboxProviderTaken)),
+//! and processes sharing a PostgreSQL inbox must give each sender one name and the same
+//! handlers.
+//!
+//! **Retention** removes the headers and bodies of deliveries handled longer ago than
+//! [`with_retention`](Inbox::with_retention) (seven days by default) and keeps their keys
+//! and attempts, so that a captured delivery replayed later is still recognised, and not
+//! handled twice. Dead deliveries are kept whole.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
