@@ -676,12 +676,12 @@ mod tests {
     #[test]
     fn only_the_first_four_v1a_entries_are_tried() {
         let decoy = format!("v1a,{}", "A".repeat(86));
-        let late = format!("{} {SIGNATURE_V1A}", vec![decoy.as_str(); 4].join(" "));
+        let late = format!("{} {SIGNATURE_V1A}", [decoy.as_str(); 4].join(" "));
         assert_eq!(
             keyed().verifier().verify(&with_signature(&late), PAYLOAD),
             Err(SignatureError::Mismatch)
         );
-        let in_time = format!("{} {SIGNATURE_V1A}", vec![decoy.as_str(); 3].join(" "));
+        let in_time = format!("{} {SIGNATURE_V1A}", [decoy.as_str(); 3].join(" "));
         assert_eq!(
             keyed()
                 .verifier()
