@@ -8,6 +8,9 @@
 //! - secrets come from `CLAIMR_SECRET`, `CHAINVINE_SECRET` and `STANDARD_SECRET` (a
 //!   `whsec_` base64 secret); when one is unset a random one is generated and printed on
 //!   stderr at start;
+//! - `STANDARD_PUBLIC_KEY` (a `whpk_` ed25519 public key), when set, also accepts
+//!   Standard Webhooks deliveries signed asymmetrically (`v1a`) by its signing key; when
+//!   unset, none is configured;
 //! - routes `POST /webhooks/claimr`, `POST /webhooks/chainvine` and
 //!   `POST /webhooks/standard`;
 //! - payout claims are kept in the SQLite file `HOOKGUARD_DB` (default `./receiver.db`),
@@ -86,6 +89,7 @@ fn app(
     claimr_secret: &str,
     chainvine_secret: &str,
     standard_secret: &str,
+    standard_public_key: Option<&str>,
     payout_claims: Idempotency,
 ) -> Result<Router, hookguard::ConfigError> {
     let claimr_handlers = Dispatcher::<claimr::Event>::new().on_any(|event| async move {
@@ -114,6 +118,11 @@ fn app(
         Ok(())
     });
 
+    let mut standard = Standard::new(standard_secret)?;
+    if let Some(public_key) = standard_public_key {
+        standard = standard.with_public_keys([public_key])?;
+    }
+
     Ok(Router::new()
         .route_service(
             "/webhooks/claimr",
@@ -125,7 +134,7 @@ fn app(
         )
         .route_service(
             "/webhooks/standard",
-            WebhookLayer::new(Standard::new(standard_secret)?).layer(standard_handlers),
+            WebhookLayer::new(standard).layer(standard_handlers),
         ))
 }
 
@@ -145,10 +154,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parse()?;
     let db = std::env::var("HOOKGUARD_DB").unwrap_or_else(|_| "./receiver.db".to_owned());
     let payout_claims = Idempotency::new(SqliteStore::open(&db).await?);
+    let standard_public_key = match std::env::var("STANDARD_PUBLIC_KEY") {
+        Ok(key) => Some(key),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(err) => return Err(format!("STANDARD_PUBLIC_KEY: {err}").into()),
+    };
     let app = app(
         &secret_from_env("CLAIMR_SECRET", text_secret)?,
         &secret_from_env("CHAINVINE_SECRET", text_secret)?,
         &secret_from_env("STANDARD_SECRET", whsec_secret)?,
+        standard_public_key.as_deref(),
         payout_claims.clone(),
     )?;
 

@@ -52,6 +52,31 @@ for name, value in {
 }.items():
     write("signature_header", name, value)
 
+# signature_header, Standard Webhooks: `v1` and `v1a` entries over
+# `msg_fuzz.1700000000.{body}`, with the target's secret and signing key. The `v1a` seeds
+# need PyNaCl (tests/interop's virtual environment has it); without it they are kept.
+STANDARD_CONTENT = b"msg_fuzz." + TIMESTAMP + b"." + activity
+good_v1 = b"v1," + base64.b64encode(tag(STANDARD_CONTENT))
+try:
+    import nacl.signing
+except ImportError:
+    nacl = None
+    print("PyNaCl is missing: the v1a seeds are left as they are")
+if nacl is not None:
+    signing_key = nacl.signing.SigningKey(b"hookguard-fuzz-ed25519-seed-0001")
+    good_v1a = b"v1a," + base64.b64encode(signing_key.sign(STANDARD_CONTENT).signature)
+    for name, value in {
+        "standard_v1": good_v1,
+        "standard_v1a": good_v1a,
+        "standard_v1a_unpadded": good_v1a.rstrip(b"="),
+        "standard_mixed": b"v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= " + good_v1a,
+        "standard_v1a_decoys": b" ".join([b"v1a," + b"A" * 86] * 4 + [good_v1a]),
+        "standard_v1a_truncated": good_v1a[:-3],
+        "standard_v1a_as_v1": b"v1," + good_v1a[4:],
+        "standard_v1a_alone": b"v1a,",
+    }.items():
+        write("signature_header", name, value)
+
 # verify: a choice byte (scheme and secret length), the secret, two bytes, the body.
 for i, (name, body) in enumerate(list(claimr.items()) + list(chainvine.items())):
     secret = bytes(range(1, (i * 7) % 64 + 2))

@@ -23,6 +23,52 @@ pub enum ConfigError {
         /// The encoding that was expected.
         encoding: &'static str,
     },
+    /// A receiver of Standard Webhooks' asymmetric signatures with no public key at all.
+    #[error("at least one public key is needed")]
+    NoPublicKey,
+    /// A `whsk_` signing key where a `whpk_` public key is expected. The signing key is
+    /// the sender's alone: a receiver holding it could forge deliveries, so it is refused
+    /// rather than turned into its public key. (If it was handed to the receiver's
+    /// operators, the sender should replace it.)
+    #[error(
+        "a `whsk_` signing key was given where a `whpk_` public key is expected: \
+             configure the sender's public key; the signing key must stay with the sender"
+    )]
+    SigningKeyAsPublicKey,
+    /// A key written with another kind's prefix: a `whsec_` secret where a `whpk_` public
+    /// key is expected, or a `whpk_` or `whsec_` key where a `whsk_` signing key is.
+    #[error("a `{given}` key was given where a `{expected}` key is expected")]
+    WrongKeyPrefix {
+        /// The prefix a key of the expected kind has.
+        expected: &'static str,
+        /// The prefix of the key given.
+        given: &'static str,
+    },
+    /// An ed25519 key (public or signing) that is not base64.
+    #[error("the {key} is not valid base64")]
+    KeyEncoding {
+        /// Which key: `"public key"` or `"signing key"`.
+        key: &'static str,
+    },
+    /// An ed25519 key that does not decode to the length of its kind.
+    #[error("an ed25519 {key} is {expected} bytes, not {given}")]
+    KeyLength {
+        /// Which key: `"public key"` or `"signing key"`.
+        key: &'static str,
+        /// The length of a key of this kind: 32 bytes (a public key, or a signing key's
+        /// seed).
+        expected: usize,
+        /// The length it decoded to.
+        given: usize,
+    },
+    /// 32 bytes that are no usable ed25519 public key: not a point of the curve, or a
+    /// point of small order (which strict verification never accepts a signature for).
+    #[error("not a valid ed25519 public key ({0})")]
+    InvalidPublicKey(&'static str),
+    /// A signing key for a scheme with no asymmetric signatures: only Standard Webhooks
+    /// (and its Svix spelling) has them (`v1a`).
+    #[error("this scheme has no asymmetric (ed25519) signatures")]
+    NoAsymmetricSignatures,
     /// A body cap of zero bytes would refuse every delivery.
     #[error("the body limit must be at least one byte")]
     ZeroBodyLimit,

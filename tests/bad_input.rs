@@ -4,7 +4,9 @@
 //! The classes of bug found in other webhook libraries each have rows here: a bare
 //! `v1,` or prefix that verified, a length mismatch that panicked, bodies buffered
 //! without bound, a configuration without a secret that let everything through, and a
-//! parser that kept only the last of several signatures.
+//! parser that kept only the last of several signatures. Standard Webhooks' asymmetric
+//! (`v1a`) entries have rows of their own: malformed, made with another key pair, sent to
+//! a receiver with no public key, or past the bound on entries tried.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -18,7 +20,8 @@ use base64::Engine as _;
 use bytes::Bytes;
 use hookguard::idempotency::MemoryStore;
 use hookguard::{
-    chainvine, claimr, ChainVine, Claimr, ConfigError, Dispatcher, SignatureScheme, WebhookLayer,
+    chainvine, claimr, standard, ChainVine, Claimr, ConfigError, Dispatcher, SignatureScheme,
+    Standard, WebhookLayer,
 };
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, StatusCode};
@@ -34,6 +37,23 @@ const BODY_TIMEOUT: Duration = Duration::from_millis(250);
 enum Target {
     Claimr,
     ChainVine,
+    /// Standard Webhooks with [`STANDARD_SECRET`] and the public key of [`SEED`].
+    Standard,
+    /// Standard Webhooks with [`STANDARD_SECRET`] alone: no public key.
+    StandardSecretOnly,
+}
+
+/// The seed of the key pair whose public key the [`Target::Standard`] receiver holds.
+const SEED: [u8; 32] = *b"bad-input-ed25519-signing-seed-1";
+/// Another key pair's: a stranger's signatures.
+const OTHER_SEED: [u8; 32] = *b"bad-input-ed25519-signing-seed-2";
+
+fn public_key(seed: &[u8; 32]) -> String {
+    let key = ed25519_dalek::SigningKey::from_bytes(seed).verifying_key();
+    format!(
+        "whpk_{}",
+        base64::engine::general_purpose::STANDARD.encode(key.as_bytes())
+    )
 }
 
 struct Case {
@@ -91,6 +111,19 @@ async fn run(target: Target, request: Request<TestBody>) -> (StatusCode, String,
                 .oneshot(request)
                 .await
         }
+        Target::Standard | Target::StandardSecretOnly => {
+            let mut provider = Standard::new(STANDARD_SECRET).unwrap();
+            if let Target::Standard = target {
+                provider = provider.with_public_keys([public_key(&SEED)]).unwrap();
+            }
+            WebhookLayer::new(provider)
+                .with_body_limit(LIMIT)
+                .unwrap()
+                .with_body_timeout(BODY_TIMEOUT)
+                .layer(counting::<standard::Event>(&calls))
+                .oneshot(request)
+                .await
+        }
     }
     .unwrap();
     let status = response.status();
@@ -102,14 +135,46 @@ fn scheme(target: Target) -> SignatureScheme {
     match target {
         Target::Claimr => Claimr::default_scheme(),
         Target::ChainVine => ChainVine::default_scheme(),
+        Target::Standard | Target::StandardSecretOnly => Standard::default_scheme(),
     }
 }
 
+/// The secret of a claimr or ChainVine target, as UTF-8 (Standard Webhooks rows sign
+/// with [`standard_signed`]).
 fn secret(target: Target) -> &'static str {
     match target {
         Target::Claimr => CLAIMR_SECRET,
         Target::ChainVine => CHAINVINE_SECRET,
+        Target::Standard | Target::StandardSecretOnly => STANDARD_SECRET,
     }
+}
+
+/// The Standard Webhooks body of the rows.
+const STANDARD_BODY: &str = r#"{"type":"invoice.paid","data":{"amount":"12.50"}}"#;
+const STANDARD_ID: &str = "msg_bad_input_1";
+
+/// `v1a,<base64>`: the ed25519 signature by `seed` of `{id}.{timestamp}.{body}`, made
+/// with ed25519-dalek directly, not through hookguard's signer.
+fn v1a(seed: &[u8; 32], timestamp: i64, body: &str) -> String {
+    use ed25519_dalek::Signer as _;
+    let message = format!("{STANDARD_ID}.{timestamp}.{body}");
+    let signature = ed25519_dalek::SigningKey::from_bytes(seed).sign(message.as_bytes());
+    format!(
+        "v1a,{}",
+        base64::engine::general_purpose::STANDARD.encode(signature.to_bytes())
+    )
+}
+
+/// A Standard Webhooks delivery of [`STANDARD_BODY`] at `timestamp` with `signature` as
+/// its `webhook-signature`.
+fn standard_signed(signature: &str, timestamp: i64) -> Request<TestBody> {
+    Request::post("/webhook")
+        .header(CONTENT_TYPE, "application/json")
+        .header("webhook-id", STANDARD_ID)
+        .header("webhook-timestamp", timestamp)
+        .header("webhook-signature", signature)
+        .body(full_body(Bytes::from_static(STANDARD_BODY.as_bytes())))
+        .unwrap()
 }
 
 /// The bare lowercase hex tag that signs `body` for `target`.
@@ -851,6 +916,107 @@ fn cases() -> Vec<Case> {
             text: "unsupported media type",
         },
     ];
+    // ---- Standard Webhooks' asymmetric (`v1a`) entries.
+    let now = unix_now();
+    let good_v1a = v1a(&SEED, now, STANDARD_BODY);
+    let standard_rows: Vec<(&'static str, Target, String, i64, &'static str)> = vec![
+        (
+            "v1a: not base64",
+            Target::Standard,
+            format!("v1a,{}", "!".repeat(88)),
+            now,
+            "malformed signature",
+        ),
+        (
+            "v1a: 63 bytes",
+            Target::Standard,
+            format!(
+                "v1a,{}",
+                base64::engine::general_purpose::STANDARD.encode([7u8; 63])
+            ),
+            now,
+            "malformed signature",
+        ),
+        (
+            "v1a: `v1a,` alone",
+            Target::Standard,
+            "v1a,".to_owned(),
+            now,
+            "malformed signature",
+        ),
+        (
+            "v1a: truncated",
+            Target::Standard,
+            good_v1a[..good_v1a.len() - 4].to_owned(),
+            now,
+            "malformed signature",
+        ),
+        (
+            "v1a: a valid signature under the `v1` label",
+            Target::Standard,
+            good_v1a.replacen("v1a,", "v1,", 1),
+            now,
+            "malformed signature",
+        ),
+        (
+            "v1a: malformed, beside a wrong v1",
+            Target::Standard,
+            format!(
+                "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= v1a,{}",
+                "A".repeat(20)
+            ),
+            now,
+            "signature mismatch",
+        ),
+        (
+            "v1a: no public key configured",
+            Target::StandardSecretOnly,
+            good_v1a.clone(),
+            now,
+            "signature mismatch",
+        ),
+        (
+            "v1a: signed with another key pair",
+            Target::Standard,
+            v1a(&OTHER_SEED, now, STANDARD_BODY),
+            now,
+            "signature mismatch",
+        ),
+        (
+            "v1a: signed over another body",
+            Target::Standard,
+            v1a(&SEED, now, "{}"),
+            now,
+            "signature mismatch",
+        ),
+        (
+            "v1a: the good signature fifth, after four decoys",
+            Target::Standard,
+            format!(
+                "{} {good_v1a}",
+                vec![format!("v1a,{}", "A".repeat(86)); 4].join(" ")
+            ),
+            now,
+            "signature mismatch",
+        ),
+        (
+            "v1a: correctly signed an hour ago",
+            Target::Standard,
+            v1a(&SEED, now - 3_600, STANDARD_BODY),
+            now - 3_600,
+            "timestamp outside the tolerance window",
+        ),
+    ];
+    for (name, target, signature, timestamp, text) in standard_rows {
+        cases.push(Case {
+            name,
+            target,
+            request: standard_signed(&signature, timestamp),
+            status: unauthorized,
+            text,
+        });
+    }
+
     for (name, method) in [
         ("method GET", Method::GET),
         ("method PUT", Method::PUT),
@@ -933,6 +1099,31 @@ async fn the_same_receivers_accept_good_deliveries() {
     );
     let (status, _, calls) = run(Target::Claimr, request).await;
     assert_eq!((status, calls), (StatusCode::OK, 1));
+    // The Standard Webhooks receivers accept a good v1a entry (the one holding the
+    // public key), alone or after malformed and foreign ones, and a good v1 entry.
+    let now = unix_now();
+    let good_v1a = v1a(&SEED, now, STANDARD_BODY);
+    for signature in [
+        good_v1a.clone(),
+        format!(
+            "v1a,{} {} {good_v1a}",
+            "A".repeat(20),
+            v1a(&OTHER_SEED, now, STANDARD_BODY)
+        ),
+    ] {
+        let (status, text, calls) = run(Target::Standard, standard_signed(&signature, now)).await;
+        assert_eq!((status, calls), (StatusCode::OK, 1), "{signature}: {text}");
+    }
+    let v1 = standard_request(STANDARD_ID, now, STANDARD_BODY);
+    let v1 = v1.headers()["webhook-signature"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for target in [Target::Standard, Target::StandardSecretOnly] {
+        let (status, _, calls) =
+            run(target, standard_signed(&format!("{good_v1a} {v1}"), now)).await;
+        assert_eq!((status, calls), (StatusCode::OK, 1), "{target:?}");
+    }
 }
 
 #[test]
@@ -951,6 +1142,19 @@ fn an_empty_secret_is_a_construction_error() {
     assert_eq!(
         hookguard::secret::SecretSet::new([]).unwrap_err(),
         ConfigError::NoSecret
+    );
+    // Nor does a receiver of asymmetric signatures start without a usable public key.
+    assert_eq!(
+        Standard::from_public_keys(Vec::<&str>::new()).unwrap_err(),
+        ConfigError::NoPublicKey
+    );
+    let signing_key = format!(
+        "whsk_{}",
+        base64::engine::general_purpose::STANDARD.encode(SEED)
+    );
+    assert_eq!(
+        Standard::from_public_keys([signing_key]).unwrap_err(),
+        ConfigError::SigningKeyAsPublicKey
     );
 }
 

@@ -15,8 +15,8 @@ use hookguard::signature::{Encoding, SignatureFormat};
 use hookguard::testing::Signer;
 use hookguard::{chainvine, claimr, Claimr, HmacSender, Secret, SignatureScheme, Standard};
 use support::{
-    free_port, start_example_receiver, unique_name, wait_for_listener, CHAINVINE_SECRET,
-    CLAIMR_SECRET, STANDARD_SECRET,
+    free_port, start_example_receiver, start_example_receiver_with, unique_name, wait_for_listener,
+    CHAINVINE_SECRET, CLAIMR_SECRET, STANDARD_SECRET,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -514,4 +514,356 @@ fn listen_forwards_to_the_example_receiver() {
     let line = receiver.lines.recv_timeout(WAIT).unwrap();
     let json: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(json["event"], "user_reward");
+}
+
+/// A key pair from `hookguard keygen`: (`whsk_…`, `whpk_…`).
+fn keygen() -> (String, String) {
+    let run = hookguard(&["keygen"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let value = |name: &str| {
+        run.stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in {}", run.stdout))
+            .to_owned()
+    };
+    let pair = (value("Signing-Key: "), value("Public-Key: "));
+    assert!(
+        pair.0.starts_with("whsk_") && pair.1.starts_with("whpk_"),
+        "{pair:?}"
+    );
+    pair
+}
+
+#[test]
+fn keygen_sign_and_verify_round_trip_v1a() {
+    let (signing_key, public_key) = keygen();
+    let (again, _) = keygen();
+    assert_ne!(signing_key, again, "fresh keys each time");
+    // The library derives the same public key from the signing key.
+    assert_eq!(
+        hookguard::secret::SigningKey::from_standard(&signing_key)
+            .unwrap()
+            .public_key()
+            .to_string(),
+        public_key
+    );
+    let body = Standard::sample("invoice.paid").body();
+    let file = TempFile::new(&body);
+    let tampered = TempFile::new(&[&body[..], b" "].concat());
+
+    let signed = hookguard(&[
+        "sign",
+        "--provider",
+        "standard",
+        "--signing-key",
+        &signing_key,
+        file.path(),
+    ]);
+    assert_eq!(signed.code, 0, "{}", signed.stdout);
+    assert!(
+        signed.stdout.contains("Webhook-Signature: v1a,"),
+        "{}",
+        signed.stdout
+    );
+    let mut list = vec![
+        "verify",
+        "--provider",
+        "standard",
+        "--public-key",
+        &public_key,
+    ];
+    for line in signed.stdout.lines() {
+        list.extend(["--header", line]);
+    }
+    let valid = hookguard(&[&list[..], &[file.path()]].concat());
+    assert_eq!(valid.code, 0, "{}", valid.stdout);
+    assert!(
+        valid
+            .stdout
+            .starts_with("valid: standard event invoice.paid id msg_"),
+        "{}",
+        valid.stdout
+    );
+    let invalid = hookguard(&[&list[..], &[tampered.path()]].concat());
+    assert_eq!(invalid.code, 1, "{}", invalid.stdout);
+    assert!(
+        invalid.stdout.starts_with("invalid: signature mismatch"),
+        "{}",
+        invalid.stdout
+    );
+
+    // A secret alone does not verify a v1a entry.
+    let mut with_secret = vec![
+        "verify",
+        "--provider",
+        "standard",
+        "--secret",
+        STANDARD_SECRET,
+    ];
+    for line in signed.stdout.lines() {
+        with_secret.extend(["--header", line]);
+    }
+    let refused = hookguard(&[&with_secret[..], &[file.path()]].concat());
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+
+    // Both a secret and a signing key: both entries, each verifying on its own.
+    let both = hookguard(&[
+        "sign",
+        "--provider",
+        "standard",
+        "--secret",
+        STANDARD_SECRET,
+        "--signing-key",
+        &signing_key,
+        file.path(),
+    ]);
+    assert_eq!(both.code, 0, "{}", both.stdout);
+    assert!(
+        both.stdout.contains("Webhook-Signature: v1,") && both.stdout.contains(" v1a,"),
+        "{}",
+        both.stdout
+    );
+    for (flag, key) in [
+        ("--secret", STANDARD_SECRET),
+        ("--public-key", public_key.as_str()),
+    ] {
+        let mut list = vec!["verify", "--provider", "standard", flag, key];
+        for line in both.stdout.lines() {
+            list.extend(["--header", line]);
+        }
+        let run = hookguard(&[&list[..], &[file.path()]].concat());
+        assert_eq!(run.code, 0, "{flag}: {}", run.stdout);
+    }
+}
+
+#[test]
+fn signing_and_public_keys_are_checked_and_come_from_the_environment() {
+    let (signing_key, public_key) = keygen();
+    let body = TempFile::new(b"{}");
+    // A key where it does not belong: usage errors.
+    for list in [
+        vec![
+            "sign",
+            "--provider",
+            "claimr",
+            "--signing-key",
+            &signing_key,
+            body.path(),
+        ],
+        vec![
+            "verify",
+            "--provider",
+            "standard",
+            "--public-key",
+            &signing_key,
+            "-H",
+            "webhook-signature: v1a,x",
+            body.path(),
+        ],
+        vec![
+            "sign",
+            "--provider",
+            "standard",
+            "--signing-key",
+            &public_key,
+            body.path(),
+        ],
+    ] {
+        let run = hookguard(&list);
+        assert_eq!(run.code, 2, "{list:?}: {}", run.stdout);
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_hookguard"))
+        .args([
+            "sign",
+            "--provider",
+            "standard",
+            "--id",
+            "msg_env",
+            "--timestamp",
+            "1700000000",
+            body.path(),
+        ])
+        .env("HOOKGUARD_SIGNING_KEY", &signing_key)
+        .env_remove("HOOKGUARD_SECRET")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let expected = Standard::asymmetric_signer(&signing_key)
+        .unwrap()
+        .at(1_700_000_000)
+        .with_message_id("msg_env")
+        .headers(b"{}")
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let signature = expected["webhook-signature"].to_str().unwrap();
+    assert!(
+        stdout.contains(&format!("Webhook-Signature: {signature}\n")),
+        "{stdout}"
+    );
+    // `--help` does not show the values of the environment.
+    let help = Command::new(env!("CARGO_BIN_EXE_hookguard"))
+        .args(["sign", "--help"])
+        .env("HOOKGUARD_SIGNING_KEY", &signing_key)
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(
+        help.contains("HOOKGUARD_SIGNING_KEY") && !help.contains(&signing_key),
+        "{help}"
+    );
+}
+
+#[test]
+fn detect_recognises_a_v1a_entry() {
+    let (signing_key, public_key) = keygen();
+    let signer = Standard::asymmetric_signer(&signing_key).unwrap();
+    let body = Standard::sample("invoice.paid").body();
+    let headers = signer.headers(&body).unwrap();
+    let file = TempFile::new(&body);
+    let run_with = |flags: &[&str]| {
+        let mut list: Vec<String> = vec!["verify".into(), "--detect".into()];
+        list.extend(flags.iter().map(|f| f.to_string()));
+        list.extend(header_args(&headers));
+        list.push(file.path().to_owned());
+        hookguard(&args(&list))
+    };
+    let found = run_with(&["--public-key", &public_key]);
+    assert_eq!(found.code, 0, "{}", found.stdout);
+    assert!(
+        found.stdout.starts_with(
+            "match: header=webhook-signature encoding=base64 format=versioned:v1a, \
+             signed={header:webhook-id}.{timestamp}.{body} timestamp=header:webhook-timestamp \
+             secret=whpk-ed25519 preset=standard\n"
+        ),
+        "{}",
+        found.stdout
+    );
+    assert!(
+        found
+            .stdout
+            .contains("Standard::from_public_keys([public_key])?"),
+        "{}",
+        found.stdout
+    );
+
+    let secret_only = run_with(&["--secret", STANDARD_SECRET]);
+    assert_eq!(secret_only.code, 1, "{}", secret_only.stdout);
+    assert!(
+        secret_only.stdout.starts_with("no match"),
+        "{}",
+        secret_only.stdout
+    );
+    assert!(
+        secret_only.stdout.contains(
+            "v1a: Webhook-Signature holds a v1a (ed25519) entry; give the sender's public key with --public-key to check it"
+        ),
+        "{}",
+        secret_only.stdout
+    );
+    let (_, stranger) = keygen();
+    let other = run_with(&["--public-key", &stranger]);
+    assert_eq!(other.code, 1, "{}", other.stdout);
+    assert!(
+        other
+            .stdout
+            .contains("entry; no given public key verifies it"),
+        "{}",
+        other.stdout
+    );
+}
+
+#[test]
+fn send_and_listen_with_ed25519_keys() {
+    let (signing_key, public_key) = keygen();
+    let receiver = start_example_receiver_with(&[("STANDARD_PUBLIC_KEY", &public_key)]);
+    let url = format!("{}/webhooks/standard", receiver.base);
+    let sent = hookguard(&[
+        "send",
+        "--provider",
+        "standard",
+        "--event",
+        "invoice.paid",
+        "--signing-key",
+        &signing_key,
+        &url,
+    ]);
+    assert_eq!(sent.code, 0, "{}", sent.stdout);
+    assert!(sent.stdout.contains("Status: 200"), "{}", sent.stdout);
+    let line = receiver.lines.recv_timeout(WAIT).unwrap();
+    assert!(
+        line.starts_with(r#"{"provider":"standard","event":"invoice.paid","id":"msg_"#),
+        "{line}"
+    );
+
+    let (forger, _) = keygen();
+    let forged = hookguard(&[
+        "send",
+        "--provider",
+        "standard",
+        "--event",
+        "invoice.paid",
+        "--signing-key",
+        &forger,
+        &url,
+    ]);
+    assert_eq!(forged.code, 1, "{}", forged.stdout);
+    assert!(forged.stdout.contains("Status: 401"), "{}", forged.stdout);
+
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hookguard"))
+        .args(["listen", "--addr", &addr, "--public-key", &public_key])
+        .env("NO_COLOR", "1")
+        .env_remove("HOOKGUARD_SECRET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let listen = Listen {
+        child,
+        lines: spawn_lines(stdout),
+        base: format!("http://{addr}"),
+    };
+    assert!(wait_for_listener(&addr), "listen did not start on {addr}");
+    let target = format!("{}/hook", listen.base);
+    let run = hookguard(&[
+        "send",
+        "--provider",
+        "standard",
+        "--event",
+        "user.created",
+        "--signing-key",
+        &signing_key,
+        &target,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let lines = listen.until("POST /hook valid provider=standard event=user.created id=msg_");
+    assert!(!lines.is_empty());
+    let run = hookguard(&[
+        "send",
+        "--provider",
+        "standard",
+        "--event",
+        "user.created",
+        "--signing-key",
+        &forger,
+        &target,
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    listen.until("POST /hook invalid provider=standard reason=\"signature mismatch\"");
+}
+
+fn spawn_lines(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
 }

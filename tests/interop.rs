@@ -3,6 +3,10 @@
 //! the example receiver must accept (and print), and tampered ones it must refuse; and
 //! both libraries must accept what hookguard signs.
 //!
+//! Asymmetric (`v1a`, ed25519) signatures are checked the same way against PyNaCl
+//! (libsodium): it signs deliveries with a `whsk_` seed and derives the `whpk_` public
+//! key the example receiver is given, and it verifies what hookguard signs.
+//!
 //! The libraries come from a Python virtual environment whose interpreter is named by
 //! `HOOKGUARD_PY` (`.ci/run` makes one). Without it the test fails in CI (`CI=true`) and,
 //! elsewhere, says loudly that it did not run.
@@ -16,7 +20,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use base64::Engine as _;
 use bytes::Bytes;
+use hookguard::secret::SigningKey;
 use hookguard::{Secret, Standard};
 use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use http_body_util::Full;
@@ -48,7 +54,7 @@ fn python() -> Option<PathBuf> {
                 "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
                  !! interop test NOT RUN: HOOKGUARD_PY is not set.                         !!\n\
                  !! Run `bash .ci/run`, or: python3 -m venv /tmp/hookguard-py &&           !!\n\
-                 !!   /tmp/hookguard-py/bin/pip install standardwebhooks svix &&           !!\n\
+                 !!   /tmp/hookguard-py/bin/pip install standardwebhooks svix PyNaCl &&    !!\n\
                  !!   HOOKGUARD_PY=/tmp/hookguard-py/bin/python cargo test --test interop  !!\n\
                  !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
             );
@@ -300,4 +306,233 @@ fn reference_libraries_accept_what_hookguard_signs() {
         ]}),
     );
     assert_eq!(result["verified"], json!([true, true, false, false]));
+}
+
+/// `HOOKGUARD_PY`, once it is known to hold PyNaCl too (an environment made before the
+/// asymmetric tests lacks it).
+fn python_with_pynacl() -> Option<PathBuf> {
+    let python = python()?;
+    let status = Command::new(&python)
+        .args(["-c", "import nacl.signing"])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "{} lacks PyNaCl: `{} -m pip install PyNaCl==1.5.0` (as .ci/run does)",
+        python.display(),
+        python.display()
+    );
+    Some(python)
+}
+
+/// `whsk_` and the base64 of a 32-byte seed.
+fn whsk(seed: &[u8; 32]) -> String {
+    format!(
+        "whsk_{}",
+        base64::engine::general_purpose::STANDARD.encode(seed)
+    )
+}
+
+#[tokio::test]
+async fn pynacl_signs_v1a_deliveries_the_example_receiver_accepts() {
+    let Some(python) = python_with_pynacl() else {
+        return;
+    };
+    let now = unix_now();
+    let signing_key = whsk(b"hookguard-interop-ed25519-seed-1");
+    let other_key = whsk(b"hookguard-interop-ed25519-seed-2");
+    let job = |key: &str, id: &str, timestamp: i64, payload: &str| json!({"signing_key": key, "id": id, "timestamp": timestamp, "payload": payload});
+    let payload = r#"{"type":"invoice.paid","data":{"amount":"12.50","note":"café ☕"}}"#;
+    let untyped = r#"{"data":{"untyped":true}}"#;
+    let result = run_python(
+        &python,
+        &json!({"sign_v1a": [
+            job(&signing_key, "msg_v1a_1", now, payload),
+            job(&signing_key, "msg_v1a_2", now - 60, untyped),
+            job(&signing_key, "msg_v1a_old", now - 3_600, payload),
+            job(&other_key, "msg_v1a_other", now, payload),
+        ]}),
+    );
+    eprintln!("signed with {}", result["versions"]);
+    let signed = result["signed_v1a"].as_array().unwrap();
+    let signature = |n: usize| signed[n]["signature"].as_str().unwrap().to_owned();
+    let public_key = signed[0]["public_key"].as_str().unwrap().to_owned();
+    // PyNaCl and hookguard derive the same public key from the seed.
+    assert_eq!(
+        SigningKey::from_standard(&signing_key)
+            .unwrap()
+            .public_key()
+            .to_string(),
+        public_key
+    );
+    let good = signature(0);
+    assert!(good.starts_with("v1a,"), "{good}");
+
+    // A v1 signature by the reference library, for the mixed headers.
+    let v1 = run_python(
+        &python,
+        &json!({"sign": [{"lib": "standardwebhooks", "secret": STANDARD_SECRET,
+                          "id": "msg_v1a_3", "timestamp": now, "payload": payload}]}),
+    );
+    let v1 = v1["signed"][0].as_str().unwrap().to_owned();
+    let mixed = run_python(
+        &python,
+        &json!({"sign_v1a": [job(&signing_key, "msg_v1a_3", now, payload)]}),
+    );
+    let mixed_v1a = mixed["signed_v1a"][0]["signature"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let receiver = start_example_receiver_with(&[("STANDARD_PUBLIC_KEY", &public_key)]);
+    let client = http_client();
+    let bogus_v1 = "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=";
+    let accepted = [
+        ("msg_v1a_1", now, good.clone(), payload),
+        ("msg_v1a_2", now - 60, signature(1), untyped),
+        // A wrong v1 entry before the good v1a one.
+        ("msg_v1a_1", now, format!("{bogus_v1} {good}"), payload),
+        // Both kinds, each valid.
+        ("msg_v1a_3", now, format!("{v1} {mixed_v1a}"), payload),
+        // A valid v1 entry beside a v1a entry signed by a stranger.
+        ("msg_v1a_3", now, format!("{} {v1}", signature(3)), payload),
+    ];
+    for (id, timestamp, signature, body) in &accepted {
+        let (status, text) = send_to(
+            &client,
+            &receiver.base,
+            request(id, &timestamp.to_string(), signature, body),
+        )
+        .await;
+        assert_eq!(
+            (status, text.as_str()),
+            (StatusCode::OK, "ok"),
+            "{signature}"
+        );
+        let line = receiver
+            .lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a JSON line per accepted delivery");
+        let parsed: Value = serde_json::from_str(body).unwrap();
+        let event = parsed["type"].as_str().unwrap_or("");
+        assert_eq!(
+            serde_json::from_str::<Value>(&line).unwrap(),
+            json!({"provider": "standard", "event": event, "id": id})
+        );
+    }
+
+    // Refused: one byte changed in each signed part or in the signature, another key
+    // pair, a v1a signature under the v1 label, and a correctly signed but old one.
+    let ts = now.to_string();
+    let mut flipped = good.clone().into_bytes();
+    flipped[10] = if flipped[10] == b'A' { b'B' } else { b'A' };
+    let flipped = String::from_utf8(flipped).unwrap();
+    let refused = [
+        (
+            "tampered body",
+            request("msg_v1a_1", &ts, &good, &payload.replace("12.50", "12.51")),
+        ),
+        ("another id", request("msg_v1a_2", &ts, &good, payload)),
+        (
+            "timestamp one second off",
+            request("msg_v1a_1", &(now + 1).to_string(), &good, payload),
+        ),
+        (
+            "flipped signature",
+            request("msg_v1a_1", &ts, &flipped, payload),
+        ),
+        (
+            "another key pair",
+            request("msg_v1a_other", &ts, &signature(3), payload),
+        ),
+        (
+            "v1a signature labelled v1",
+            request("msg_v1a_1", &ts, &good.replacen("v1a,", "v1,", 1), payload),
+        ),
+        (
+            "truncated v1a",
+            request("msg_v1a_1", &ts, &good[..60], payload),
+        ),
+        (
+            "outside the window",
+            request(
+                "msg_v1a_old",
+                &(now - 3_600).to_string(),
+                &signature(2),
+                payload,
+            ),
+        ),
+    ];
+    for (what, request) in refused {
+        let (status, text) = send_to(&client, &receiver.base, request).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {text}");
+        assert!(text.starts_with("unauthorized: "), "{what}: {text}");
+    }
+    assert!(
+        receiver
+            .lines
+            .recv_timeout(Duration::from_millis(300))
+            .is_err(),
+        "no line for a refused delivery"
+    );
+}
+
+#[test]
+fn pynacl_accepts_the_v1a_signatures_hookguard_makes() {
+    let Some(python) = python_with_pynacl() else {
+        return;
+    };
+    let now = unix_now();
+    let signing_key = whsk(b"hookguard-interop-ed25519-seed-3");
+    let public_key = SigningKey::from_standard(&signing_key)
+        .unwrap()
+        .public_key()
+        .to_string();
+    let payload = r#"{"type":"invoice.paid","data":{"amount":"12.50","note":"café ☕"}}"#;
+    let alone = Standard::asymmetric_signer(&signing_key)
+        .unwrap()
+        .at(now)
+        .with_message_id("msg_hookguard_v1a")
+        .headers(payload.as_bytes())
+        .unwrap();
+    let both = Standard::signer(STANDARD_SECRET)
+        .unwrap()
+        .with_signing_key(SigningKey::from_standard(&signing_key).unwrap())
+        .unwrap()
+        .at(now)
+        .with_message_id("msg_hookguard_v1a")
+        .headers(payload.as_bytes())
+        .unwrap();
+    let item = |headers: &HeaderMap, payload: &str| {
+        json!({"public_key": public_key, "id": "msg_hookguard_v1a", "timestamp": now,
+               "payload": payload,
+               "signature": headers["webhook-signature"].to_str().unwrap()})
+    };
+    let tampered = payload.replace("12.50", "1250");
+    let result = run_python(
+        &python,
+        &json!({"verify_v1a": [
+            item(&alone, payload),
+            item(&both, payload),
+            item(&alone, &tampered),
+            item(&both, &tampered),
+        ]}),
+    );
+    assert_eq!(result["verified_v1a"], json!([true, true, false, false]));
+    // The v1 entry of the mixed header is the reference library's too.
+    let v1 = both["webhook-signature"]
+        .to_str()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let result = run_python(
+        &python,
+        &json!({"verify": [{"lib": "standardwebhooks", "secret": STANDARD_SECRET,
+                            "id": "msg_hookguard_v1a", "timestamp": now,
+                            "payload": payload, "signature": v1}]}),
+    );
+    assert_eq!(result["verified"], json!([true]));
 }

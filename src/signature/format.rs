@@ -7,7 +7,7 @@ use base64::Engine as _;
 use super::TAG_LEN;
 
 /// The standard base64 alphabet, accepting values with or without `=` padding.
-const BASE64: GeneralPurpose = GeneralPurpose::new(
+pub(super) const BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );

@@ -13,6 +13,13 @@
 //! - an optional [`TimestampSource`], checked against a tolerance window (300 s in both
 //!   directions by default) read from a [`Clock`](crate::clock::Clock).
 //!
+//! Beside the HMAC, a versioned scheme may read asymmetric signatures: Standard
+//! Webhooks' `v1a,<base64 ed25519 signature>` entries, over the same signed content,
+//! checked against the receiver's [`PublicKey`](crate::secret::PublicKey)s (`ed25519.rs`,
+//! with `ed25519-dalek`'s strict verification). A delivery is authentic when any entry
+//! verifies with a key of its kind: a `v1` tag with a secret, a `v1a` signature with a
+//! public key.
+//!
 //! Each provider holds its own preset: [`Claimr::default_scheme`](crate::Claimr::default_scheme),
 //! [`ChainVine::default_scheme`](crate::ChainVine::default_scheme),
 //! [`Standard::default_scheme`](crate::Standard::default_scheme) and
@@ -24,7 +31,8 @@
 //! (`verifier.rs`, the constant-time check), the [`SignatureScheme`] it follows
 //! (`scheme.rs`, with signing for tests and tools), the [`SignedContent`] template
 //! (`content.rs`), the [`Encoding`] and [`SignatureFormat`] of the header (`format.rs`),
-//! and the [`SignatureError`] a refusal carries (`error.rs`).
+//! the ed25519 check of asymmetric signatures (`ed25519.rs`), and the [`SignatureError`]
+//! a refusal carries (`error.rs`).
 //!
 //! ```
 //! use hookguard::secret::SecretSet;
@@ -45,6 +53,7 @@
 //! ```
 
 mod content;
+mod ed25519;
 mod error;
 mod format;
 mod scheme;
@@ -55,6 +64,7 @@ mod verifier;
 use std::time::Duration;
 
 pub use content::{ContentPart, SignedContent};
+pub use ed25519::{MAX_ASYMMETRIC_CANDIDATES, SIGNATURE_LEN};
 pub use error::SignatureError;
 pub use format::{Encoding, SignatureFormat};
 pub use scheme::{SignatureScheme, TimestampSource};

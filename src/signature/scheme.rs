@@ -12,7 +12,7 @@ use super::{
 };
 use crate::clock::{Clock, SharedClock};
 use crate::error::ConfigError;
-use crate::secret::{HmacSha256, Secret};
+use crate::secret::{HmacSha256, Secret, SigningKey};
 
 /// Where a scheme reads the delivery's timestamp: seconds since the unix epoch, as ASCII
 /// digits.
@@ -59,6 +59,9 @@ pub struct SignatureScheme {
     pub(super) timestamp: Option<TimestampSource>,
     pub(super) tolerance: Option<Duration>,
     pub(super) clock: SharedClock,
+    /// The version of ed25519 signatures in a versioned list (Standard Webhooks' `v1a`),
+    /// for the schemes that have them.
+    pub(super) asymmetric_version: Option<String>,
 }
 
 impl SignatureScheme {
@@ -96,7 +99,15 @@ impl SignatureScheme {
             timestamp: Some(timestamp),
             tolerance: Some(DEFAULT_TOLERANCE),
             clock: SharedClock::default(),
+            asymmetric_version: None,
         }
+    }
+
+    /// Reads `version,<base64 ed25519 signature>` entries of a versioned list beside the
+    /// HMAC's (Standard Webhooks' `v1a`), checked against the verifier's public keys.
+    pub(crate) fn with_asymmetric_version(mut self, version: &str) -> Self {
+        self.asymmetric_version = Some(version.to_owned());
+        self
     }
 
     fn with_header_name(header: HeaderName) -> Self {
@@ -110,6 +121,7 @@ impl SignatureScheme {
             timestamp: None,
             tolerance: Some(DEFAULT_TOLERANCE),
             clock: SharedClock::default(),
+            asymmetric_version: None,
         }
     }
 
@@ -226,6 +238,16 @@ impl SignatureScheme {
         self.timestamp.as_ref()
     }
 
+    /// The version of the asymmetric (ed25519) signatures the scheme reads beside its
+    /// HMAC's, in a versioned list: `Some("v1a")` for Standard Webhooks' schemes, `None`
+    /// for every other.
+    pub fn asymmetric_version(&self) -> Option<&str> {
+        match self.format {
+            SignatureFormat::Versioned { .. } => self.asymmetric_version.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The window applied: `None` when the scheme has no timestamp or the window is off.
     pub fn tolerance(&self) -> Option<Duration> {
         self.timestamp.as_ref().and(self.tolerance)
@@ -254,6 +276,28 @@ impl SignatureScheme {
         Ok(())
     }
 
+    /// Hands each piece of the signed content to `write`, in order; `None` when a part it
+    /// needs is absent. One walk for the MAC and the ed25519 message, so that both sign
+    /// the same bytes.
+    #[inline]
+    fn write_content(
+        &self,
+        headers: &HeaderMap,
+        timestamp: Option<&[u8]>,
+        body: &[u8],
+        mut write: impl FnMut(&[u8]),
+    ) -> Option<()> {
+        for part in &self.content.parts {
+            match part {
+                ContentPart::Body => write(body),
+                ContentPart::Literal(text) => write(text.as_bytes()),
+                ContentPart::Header(name) => write(headers.get(name)?.as_bytes()),
+                ContentPart::Timestamp => write(timestamp?),
+            }
+        }
+        Some(())
+    }
+
     /// Feeds the signed content into `mac`; `None` when a part it needs is absent.
     pub(super) fn feed(
         &self,
@@ -262,15 +306,33 @@ impl SignatureScheme {
         timestamp: Option<&[u8]>,
         body: &[u8],
     ) -> Option<()> {
-        for part in &self.content.parts {
-            match part {
-                ContentPart::Body => mac.update(body),
-                ContentPart::Literal(text) => mac.update(text.as_bytes()),
-                ContentPart::Header(name) => mac.update(headers.get(name)?.as_bytes()),
-                ContentPart::Timestamp => mac.update(timestamp?),
-            }
-        }
-        Some(())
+        self.write_content(headers, timestamp, body, |bytes| mac.update(bytes))
+    }
+
+    /// The signed content as one buffer, as ed25519 signs it (it hashes the message
+    /// after the signature's `R`, so the parts cannot be streamed into it here); `None`
+    /// when a part it needs is absent.
+    pub(super) fn signed_message(
+        &self,
+        headers: &HeaderMap,
+        timestamp: Option<&[u8]>,
+        body: &[u8],
+    ) -> Option<Vec<u8>> {
+        let mut len = 0;
+        self.write_content(headers, timestamp, body, |bytes| len += bytes.len())?;
+        let mut message = Vec::with_capacity(len);
+        self.write_content(headers, timestamp, body, |bytes| {
+            message.extend_from_slice(bytes)
+        })?;
+        Some(message)
+    }
+
+    /// Whether every header the signed content names is present.
+    pub(super) fn has_signed_headers(&self, headers: &HeaderMap) -> bool {
+        self.content.parts.iter().all(|part| match part {
+            ContentPart::Header(name) => headers.contains_key(name),
+            _ => true,
+        })
     }
 
     /// The header value that signs `body` with `secret`, for tests and tools.
@@ -316,6 +378,30 @@ impl SignatureScheme {
     ) -> Result<HeaderValue, SignatureError> {
         let timestamp = unix_seconds.to_string();
         self.sign_with(secret, headers, Some(timestamp.as_bytes()), body)
+    }
+
+    /// The `v1a,<base64>` entry that signs `body` (with `headers`, at `unix_seconds`)
+    /// with the ed25519 `key`, for tests and tools.
+    ///
+    /// # Errors
+    ///
+    /// [`SignatureError::Missing`] when a header the scheme signs is absent,
+    /// [`SignatureError::Malformed`] when the scheme has no asymmetric signatures.
+    pub(crate) fn sign_asymmetric_at(
+        &self,
+        key: &SigningKey,
+        headers: &HeaderMap,
+        body: &[u8],
+        unix_seconds: i64,
+    ) -> Result<HeaderValue, SignatureError> {
+        let version = self.asymmetric_version().ok_or(SignatureError::Malformed)?;
+        let timestamp = unix_seconds.to_string();
+        let message = self
+            .signed_message(headers, Some(timestamp.as_bytes()), body)
+            .ok_or(SignatureError::Missing)?;
+        let signature = Encoding::Base64.encode(&key.sign(&message));
+        HeaderValue::try_from(format!("{version},{signature}"))
+            .map_err(|_| SignatureError::Malformed)
     }
 
     fn sign_with(

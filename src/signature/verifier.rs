@@ -5,17 +5,20 @@ use http::header::{GetAll, HeaderValue};
 use http::HeaderMap;
 use subtle::{Choice, ConstantTimeEq};
 
+use super::ed25519::{self, Signatures};
 use super::{
     SignatureError, SignatureFormat, SignatureScheme, TimestampSource, MAX_CANDIDATES, TAG_LEN,
 };
 use crate::error::ConfigError;
-use crate::secret::{raw_secret, Secret, SecretSet, SecretsHandle};
+use crate::secret::{raw_secret, PublicKeySet, PublicKeysHandle, Secret, SecretSet, SecretsHandle};
 
-/// A [`SignatureScheme`] with the secrets to check it against.
+/// A [`SignatureScheme`] with the secrets (and, for Standard Webhooks' asymmetric
+/// signatures, the public keys) to check it against.
 #[derive(Debug, Clone)]
 pub struct Verifier {
     scheme: SignatureScheme,
     secrets: SecretsHandle,
+    public_keys: Option<PublicKeysHandle>,
     allow_unsigned: bool,
 }
 
@@ -49,15 +52,26 @@ impl Verifier {
         Self {
             scheme,
             secrets: handle,
+            public_keys: None,
             allow_unsigned: false,
         }
     }
 
-    /// The same secrets (the same handle) under another scheme.
+    /// The same check, also accepting the scheme's asymmetric signatures (`v1a`) made
+    /// with the keys `handle` holds now and after any replacement.
+    pub(crate) fn with_public_keys(self, handle: PublicKeysHandle) -> Self {
+        Self {
+            public_keys: Some(handle),
+            ..self
+        }
+    }
+
+    /// The same secrets and public keys (the same handles) under another scheme.
     pub(crate) fn rescheme(&self, scheme: SignatureScheme) -> Self {
         Self {
             scheme,
             secrets: self.secrets.clone(),
+            public_keys: self.public_keys.clone(),
             allow_unsigned: self.allow_unsigned,
         }
     }
@@ -95,16 +109,32 @@ impl Verifier {
         self.secrets.clone()
     }
 
+    /// The public keys accepted now, for a verifier of asymmetric signatures (Standard
+    /// Webhooks'); `None` for the others.
+    pub fn public_keys(&self) -> Option<PublicKeySet> {
+        self.public_keys.as_ref().map(PublicKeysHandle::current)
+    }
+
+    /// The handle that replaces the public keys at run time, shared with every clone;
+    /// `None` for a verifier of no asymmetric signatures.
+    pub fn public_keys_handle(&self) -> Option<PublicKeysHandle> {
+        self.public_keys.clone()
+    }
+
     /// Whether the delivery's headers carry the signature header at all.
     pub fn has_signature(&self, headers: &HeaderMap) -> bool {
         headers.contains_key(&self.scheme.header)
     }
 
-    /// Checks that `body` (with `headers`) was signed by one of the secrets, and that a
-    /// signed timestamp is within the window.
+    /// Checks that `body` (with `headers`) was signed by one of the secrets (or, for an
+    /// asymmetric signature, one of the public keys' signing keys), and that a signed
+    /// timestamp is within the window.
     ///
-    /// Every candidate is compared with every secret's tag in constant time, and the
-    /// loop does not stop at a match, so timing says nothing about which matched. The
+    /// Every candidate tag is compared with every secret's tag in constant time, and the
+    /// loop does not stop at a match, so timing says nothing about which matched. When no
+    /// tag matches, each asymmetric candidate (at most
+    /// [`MAX_ASYMMETRIC_CANDIDATES`](super::MAX_ASYMMETRIC_CANDIDATES)) is checked with
+    /// each public key by strict ed25519 verification; nothing there is secret. The
     /// window is checked once the signature is known good, so that a forgery is told
     /// apart from a replay.
     ///
@@ -115,6 +145,7 @@ impl Verifier {
         // Filled in place: room for the candidates is half a kilobyte, not worth moving.
         let mut read = Read {
             tags: Tags::None,
+            signatures: None,
             timestamp: None,
         };
         self.scheme.read(headers, &mut read)?;
@@ -132,19 +163,21 @@ impl Verifier {
 
         let secrets = self.secrets.load();
         let mut matched = Choice::from(0);
-        for key in secrets.keys() {
-            let mut mac = key.clone();
-            self.scheme
-                .feed(&mut mac, headers, timestamp, body)
-                .ok_or(SignatureError::Missing)?;
-            let expected = mac.finalize().into_bytes();
-            let expected: &[u8] = expected.as_slice();
-            for candidate in read.tags.as_slice() {
-                matched |= tags_equal(expected, candidate);
+        if !read.tags.is_empty() {
+            for key in secrets.keys() {
+                let mut mac = key.clone();
+                self.scheme
+                    .feed(&mut mac, headers, timestamp, body)
+                    .ok_or(SignatureError::Missing)?;
+                let expected = mac.finalize().into_bytes();
+                let expected: &[u8] = expected.as_slice();
+                for candidate in read.tags.as_slice() {
+                    matched |= tags_equal(expected, candidate);
+                }
             }
         }
         if !bool::from(matched) {
-            return Err(SignatureError::Mismatch);
+            self.verify_asymmetric(&read, headers, timestamp, body)?;
         }
         if let Some((sent_at, tolerance)) = window {
             // Whole seconds, both ways, bounds included: the reference libraries' rule.
@@ -154,6 +187,41 @@ impl Verifier {
             }
         }
         Ok(())
+    }
+}
+
+impl Verifier {
+    /// `Ok` when an asymmetric candidate verifies with a public key, else why the
+    /// delivery is refused. Only deliveries that carry one pay for the key set's load and
+    /// the signed message's buffer; kept out of line, so that the HMAC path of
+    /// [`verify`](Self::verify) stays as small as it was.
+    #[cold]
+    #[inline(never)]
+    fn verify_asymmetric(
+        &self,
+        read: &Read<'_>,
+        headers: &HeaderMap,
+        timestamp: Option<&[u8]>,
+        body: &[u8],
+    ) -> Result<(), SignatureError> {
+        if let (Some(signatures), Some(handle)) = (&read.signatures, &self.public_keys) {
+            let keys = handle.load();
+            if !keys.is_empty() {
+                let message = self
+                    .scheme
+                    .signed_message(headers, timestamp, body)
+                    .ok_or(SignatureError::Missing)?;
+                if ed25519::verify_any(&keys, &message, signatures.as_slice()) {
+                    return Ok(());
+                }
+            }
+        }
+        // With no secret (or no tag) to MAC, the HMAC check never looked for the signed
+        // headers: an absent one says more than a mismatch.
+        if !self.scheme.has_signed_headers(headers) {
+            return Err(SignatureError::Missing);
+        }
+        Err(SignatureError::Mismatch)
     }
 }
 
@@ -189,7 +257,7 @@ impl SignatureScheme {
         if read.tags.is_empty() {
             self.read_candidates(all, read);
         }
-        if read.tags.is_empty() {
+        if read.tags.is_empty() && read.signatures.is_none() {
             return Err(SignatureError::Malformed);
         }
         if let Some(TimestampSource::Header(name)) = &self.timestamp {
@@ -222,10 +290,20 @@ impl SignatureScheme {
                 let pairs = values
                     .flat_map(str::split_ascii_whitespace)
                     .take(MAX_CANDIDATES);
+                let asymmetric = self.asymmetric_version.as_deref();
                 for pair in pairs {
                     if let Some((v, signature)) = pair.split_once(',') {
                         if v == version {
                             read.tags.extend(self.decode_tag(signature.as_bytes()));
+                        } else if Some(v) == asymmetric {
+                            // Malformed ones (not base64, not 64 bytes) are skipped, as
+                            // an HMAC tag of the wrong length is.
+                            if let Some(signature) = ed25519::decode_signature(signature.as_bytes())
+                            {
+                                let signatures =
+                                    read.signatures.get_or_insert_with(Signatures::new);
+                                signatures.push(signature);
+                            }
                         }
                     }
                 }
@@ -263,6 +341,9 @@ fn without_prefix<'t>(prefix: Option<&str>, token: &'t [u8]) -> &'t [u8] {
 /// What a delivery's headers offer for checking.
 struct Read<'h> {
     tags: Tags,
+    /// Asymmetric signatures, for a scheme that reads them; `None` (nothing written on
+    /// the stack) until the first one decodes.
+    signatures: Option<Signatures>,
     timestamp: Option<&'h [u8]>,
 }
 

@@ -6,8 +6,9 @@ use http::{HeaderMap, HeaderValue, Request};
 use http_body_util::Full;
 
 use super::samples::{fresh_id, Sample};
+use crate::error::ConfigError;
 use crate::event::WebhookEvent;
-use crate::secret::Secret;
+use crate::secret::{Secret, SigningKey};
 use crate::signature::{ContentPart, SignatureError, SignatureScheme, TimestampSource};
 
 /// Why a signed request could not be built.
@@ -25,11 +26,15 @@ pub enum SignError {
     Json(#[from] serde_json::Error),
 }
 
-/// Signs bodies under a [`SignatureScheme`] with a [`Secret`], as the provider would.
+/// Signs bodies under a [`SignatureScheme`] with a [`Secret`] (and, for Standard
+/// Webhooks' asymmetric signatures, a [`SigningKey`]), as the provider would.
 ///
 /// Every header the scheme needs is written: the signature, a timestamp header set to
 /// the signing time, and any signed header the request lacks (a message id such as
-/// `webhook-id`, fresh per request unless given).
+/// `webhook-id`, fresh per request unless given). A signer with both a secret and a
+/// signing key writes both entries, space-separated (`v1,… v1a,…`), as a sender moving
+/// from one to the other does; [`Standard::asymmetric_signer`](crate::Standard::asymmetric_signer)
+/// signs with a key alone.
 ///
 /// ```
 /// use hookguard::Standard;
@@ -46,7 +51,8 @@ pub enum SignError {
 #[derive(Debug, Clone)]
 pub struct Signer {
     scheme: SignatureScheme,
-    secret: Secret,
+    secret: Option<Secret>,
+    signing_key: Option<SigningKey>,
     timestamp: Option<i64>,
     message_id: Option<String>,
 }
@@ -56,10 +62,54 @@ impl Signer {
     pub fn new(scheme: SignatureScheme, secret: Secret) -> Self {
         Self {
             scheme,
-            secret,
+            secret: Some(secret),
+            signing_key: None,
             timestamp: None,
             message_id: None,
         }
+    }
+
+    /// Signs the asymmetric signatures of `scheme` (which has them) with `key` alone.
+    pub(crate) fn asymmetric(scheme: SignatureScheme, key: SigningKey) -> Self {
+        Self {
+            scheme,
+            secret: None,
+            signing_key: Some(key),
+            timestamp: None,
+            message_id: None,
+        }
+    }
+
+    /// Also signs with the ed25519 `key`, writing its `v1a` entry after the secret's
+    /// (or in place of any earlier key's).
+    ///
+    /// ```
+    /// use hookguard::secret::SigningKey;
+    /// use hookguard::Standard;
+    ///
+    /// let key = SigningKey::from_standard("whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=")?;
+    /// let headers = Standard::signer("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?
+    ///     .with_signing_key(key.clone())?
+    ///     .headers(br#"{"type":"invoice.paid"}"#)?;
+    /// let value = headers["webhook-signature"].to_str()?;
+    /// assert!(value.starts_with("v1,") && value.contains(" v1a,"), "{value}");
+    ///
+    /// // Only a receiver holding the public key (or the secret) accepts it.
+    /// let receiver = Standard::from_public_keys([key.public_key().to_string()])?;
+    /// assert_eq!(receiver.verifier().verify(&headers, br#"{"type":"invoice.paid"}"#), Ok(()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NoAsymmetricSignatures`] when the scheme has no asymmetric
+    /// signatures (any but Standard Webhooks').
+    pub fn with_signing_key(mut self, key: SigningKey) -> Result<Self, ConfigError> {
+        if self.scheme.asymmetric_version().is_none() {
+            return Err(ConfigError::NoAsymmetricSignatures);
+        }
+        self.signing_key = Some(key);
+        Ok(self)
     }
 
     /// Signs as of `unix_seconds` instead of now: to test the tolerance window.
@@ -111,9 +161,28 @@ impl Signer {
                 }
             }
         }
-        let signature = self
-            .scheme
-            .sign_at(&self.secret, &headers, body, timestamp)?;
+        let mut values = Vec::with_capacity(2);
+        if let Some(secret) = &self.secret {
+            values.push(self.scheme.sign_at(secret, &headers, body, timestamp)?);
+        }
+        if let Some(key) = &self.signing_key {
+            values.push(
+                self.scheme
+                    .sign_asymmetric_at(key, &headers, body, timestamp)?,
+            );
+        }
+        let signature = match values.as_slice() {
+            [one] => one.clone(),
+            _ => {
+                // Versioned entries are space-separated.
+                let joined = values
+                    .iter()
+                    .map(HeaderValue::as_bytes)
+                    .collect::<Vec<_>>()
+                    .join(&b' ');
+                HeaderValue::from_bytes(&joined).map_err(http::Error::from)?
+            }
+        };
         headers.insert(self.scheme.header(), signature);
         Ok(headers)
     }
@@ -258,6 +327,35 @@ mod tests {
         assert_eq!(
             verifier.verify(&headers, body),
             Err(SignatureError::TimestampOutOfWindow)
+        );
+    }
+
+    #[test]
+    fn signing_keys_sign_standard_webhooks_only() {
+        let key = SigningKey::from_seed([5; 32]);
+        assert_eq!(
+            Claimr::signer("s")
+                .unwrap()
+                .with_signing_key(key.clone())
+                .unwrap_err(),
+            ConfigError::NoAsymmetricSignatures
+        );
+        let body = b"{}";
+        let headers = Standard::asymmetric_signer(&key.expose_standard())
+            .unwrap()
+            .at(1_700_000_000)
+            .with_message_id("msg_1")
+            .headers(body)
+            .unwrap();
+        let value = headers["webhook-signature"].to_str().unwrap();
+        assert!(value.starts_with("v1a,") && !value.contains(' '), "{value}");
+        let receiver = Standard::from_public_keys([key.public_key().to_string()])
+            .unwrap()
+            .without_tolerance();
+        assert_eq!(receiver.verifier().verify(&headers, body), Ok(()));
+        assert_eq!(
+            receiver.verifier().verify(&headers, b"{ }"),
+            Err(SignatureError::Mismatch)
         );
     }
 

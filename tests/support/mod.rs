@@ -163,6 +163,12 @@ pub fn free_port() -> u16 {
 /// Starts `examples/receiver` with the tests' secrets and waits until it accepts
 /// connections.
 pub fn start_example_receiver() -> Receiver {
+    start_example_receiver_with(&[])
+}
+
+/// As [`start_example_receiver`], with further environment variables (such as
+/// `STANDARD_PUBLIC_KEY`).
+pub fn start_example_receiver_with(env: &[(&str, &str)]) -> Receiver {
     let path = example_path("receiver");
     assert!(path.exists(), "{} is not built", path.display());
     let addr = format!("127.0.0.1:{}", free_port());
@@ -178,6 +184,7 @@ pub fn start_example_receiver() -> Receiver {
             std::env::temp_dir().join(format!("{}.db", unique_name("hookguard_receiver"))),
         )
         .env("RUST_LOG", "warn");
+    command.envs(env.iter().copied());
     start_process(command, &addr, |line| Some(line.to_owned()))
 }
 

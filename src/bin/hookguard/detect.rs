@@ -2,11 +2,11 @@
 
 use std::process::ExitCode;
 
-use hookguard::secret::SecretSet;
+use hookguard::secret::{PublicKey, SecretSet};
 use hookguard::signature::{
     ContentPart, Encoding, SignatureFormat, SignedContent, TimestampSource, Verifier,
 };
-use hookguard::{Secret, SignatureScheme};
+use hookguard::{Provider, Secret, SignatureScheme, Standard};
 use http::{HeaderMap, HeaderName};
 
 use crate::providers::{display_name, ProviderArg};
@@ -340,13 +340,104 @@ fn snippet(found: &Match) -> String {
     text
 }
 
+/// The headers holding a `v1a` (ed25519) entry.
+fn asymmetric_headers(headers: &HeaderMap) -> Vec<HeaderName> {
+    let mut names: Vec<HeaderName> = Vec::new();
+    for (name, value) in headers {
+        let Ok(value) = value.to_str() else { continue };
+        let has_entry = value
+            .split_ascii_whitespace()
+            .any(|entry| entry.starts_with("v1a,"));
+        if has_entry && !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    names
+}
+
+/// One `v1a` entry that a given public key verifies.
+struct AsymmetricMatch {
+    provider: Standard,
+    svix: bool,
+}
+
+/// The Standard Webhooks receivers (its own header names and Svix's) under which a given
+/// public key verifies the delivery's `v1a` entry.
+fn find_asymmetric(
+    public_keys: &[PublicKey],
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Vec<AsymmetricMatch> {
+    let keys: Vec<String> = public_keys.iter().map(PublicKey::to_string).collect();
+    let Ok(standard) = Standard::from_public_keys(&keys) else {
+        return Vec::new();
+    };
+    let standard = standard.without_tolerance();
+    [
+        (standard.clone(), false),
+        (standard.with_svix_headers(), true),
+    ]
+    .into_iter()
+    .filter(|(provider, _)| provider.verifier().verify(headers, body).is_ok())
+    .map(|(provider, svix)| AsymmetricMatch { provider, svix })
+    .collect()
+}
+
+fn asymmetric_summary(found: &AsymmetricMatch) -> String {
+    let scheme = found.provider.verifier().scheme();
+    format!(
+        "header={} encoding=base64 format=versioned:{}, signed={} timestamp={} secret=whpk-ed25519 preset={}",
+        scheme.header(),
+        scheme.asymmetric_version().unwrap_or("v1a"),
+        scheme.signed_content(),
+        timestamp_label(scheme.timestamp_source()),
+        if found.svix { "none" } else { found.provider.name() },
+    )
+}
+
+fn asymmetric_snippet(found: &AsymmetricMatch) -> &'static str {
+    if found.svix {
+        "let provider = Standard::from_public_keys([public_key])?.with_svix_headers();"
+    } else {
+        "let provider = Standard::from_public_keys([public_key])?;"
+    }
+}
+
 /// Prints every configuration under which the delivery verifies; 1 when none does.
-pub fn run(secret: &str, headers: &HeaderMap, body: &[u8]) -> ExitCode {
+pub fn run(
+    secret: Option<&str>,
+    public_keys: &[PublicKey],
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ExitCode {
     let style = Style::stdout();
-    let matches = find(secret, headers, body);
-    if matches.is_empty() {
+    let matches = secret.map_or_else(Vec::new, |secret| find(secret, headers, body));
+    let asymmetric = find_asymmetric(public_keys, headers, body);
+    let note = || {
+        if !asymmetric.is_empty() {
+            return;
+        }
+        for name in asymmetric_headers(headers) {
+            let why = if public_keys.is_empty() {
+                "give the sender's public key with --public-key to check it"
+            } else {
+                "no given public key verifies it"
+            };
+            println!(
+                "{}: {} holds a v1a (ed25519) entry; {why}",
+                style.bold("v1a"),
+                display_name(&name)
+            );
+        }
+    };
+    if matches.is_empty() && asymmetric.is_empty() {
+        let given = if secret.is_some() {
+            "this secret"
+        } else {
+            "this public key"
+        };
         println!(
-            "{}: no scheme hookguard knows verifies this delivery with this secret",
+            "{}: no scheme hookguard knows verifies this delivery with {given}",
             style.red("no match")
         );
         println!(
@@ -357,6 +448,7 @@ pub fn run(secret: &str, headers: &HeaderMap, body: &[u8]) -> ExitCode {
                 .filter(|n| !NOT_SIGNATURES.contains(&n.as_str()))
                 .count()
         );
+        note();
         return ExitCode::FAILURE;
     }
     for found in &matches {
@@ -365,6 +457,11 @@ pub fn run(secret: &str, headers: &HeaderMap, body: &[u8]) -> ExitCode {
             println!("    {}", style.dim(line));
         }
     }
+    for found in &asymmetric {
+        println!("{}: {}", style.green("match"), asymmetric_summary(found));
+        println!("    {}", style.dim(asymmetric_snippet(found)));
+    }
+    note();
     ExitCode::SUCCESS
 }
 
@@ -419,5 +516,31 @@ mod tests {
               timestamp=- secret=utf8 preset=github"
             ]
         );
+    }
+
+    #[test]
+    fn a_v1a_entry_is_found_with_its_public_key() {
+        let key = hookguard::secret::SigningKey::from_seed([6; 32]);
+        let body = br#"{"type":"ping"}"#;
+        let headers = Standard::asymmetric_signer(&key.expose_standard())
+            .unwrap()
+            .headers(body)
+            .unwrap();
+        assert_eq!(asymmetric_headers(&headers), ["webhook-signature"]);
+        let found = find_asymmetric(&[key.public_key()], &headers, body);
+        let summaries: Vec<String> = found.iter().map(asymmetric_summary).collect();
+        assert_eq!(
+            summaries,
+            [
+                "header=webhook-signature encoding=base64 format=versioned:v1a, \
+              signed={header:webhook-id}.{timestamp}.{body} timestamp=header:webhook-timestamp \
+              secret=whpk-ed25519 preset=standard"
+            ]
+        );
+        let other = hookguard::secret::SigningKey::from_seed([7; 32]).public_key();
+        assert!(find_asymmetric(&[other], &headers, body).is_empty());
+        assert!(find_asymmetric(&[], &headers, body).is_empty());
+        // No secret verifies it as a v1 scheme.
+        assert!(find("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", &headers, body).is_empty());
     }
 }

@@ -10,7 +10,12 @@
 //! hookguard deliveries show --db ./inbox.db <id>
 //! hookguard deliveries replay --db ./inbox.db <id> [--to http://…]
 //! hookguard deliveries retry --db ./inbox.db [<id>]
+//! hookguard keygen
 //! ```
+//!
+//! Standard Webhooks' asymmetric (`v1a`, ed25519) signatures: `--signing-key whsk_…` signs
+//! them (`sign`, `send`), `--public-key whpk_…` verifies them (`verify`, `listen`), and
+//! `keygen` makes a key pair.
 //!
 //! Exit status: 0 when valid or sent with a 2xx answer, 1 when invalid or answered
 //! otherwise, 2 for a usage error.
@@ -20,6 +25,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use hookguard::secret::{PublicKey, SigningKey};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 mod deliveries;
@@ -53,6 +59,8 @@ enum Command {
     Listen(net::ListenArgs),
     /// Look into an inbox: list, show, replay and retry stored deliveries.
     Deliveries(deliveries::DeliveriesArgs),
+    /// Make an ed25519 key pair for Standard Webhooks' asymmetric (v1a) signatures.
+    Keygen,
 }
 
 #[derive(Args)]
@@ -61,8 +69,17 @@ struct SignArgs {
     #[arg(long, value_enum)]
     provider: ProviderArg,
     /// The webhook secret (`whsec_…` base64 for standard).
-    #[arg(long, env = "HOOKGUARD_SECRET", hide_env_values = true)]
-    secret: String,
+    #[arg(
+        long,
+        env = "HOOKGUARD_SECRET",
+        hide_env_values = true,
+        required_unless_present = "signing_key"
+    )]
+    secret: Option<String>,
+    /// An ed25519 signing key (`whsk_…`, standard only): sign the asymmetric `v1a` entry,
+    /// after the `v1` one when --secret is given too.
+    #[arg(long, env = "HOOKGUARD_SIGNING_KEY", hide_env_values = true)]
+    signing_key: Option<String>,
     /// Sign as of these unix seconds instead of now (timestamped schemes).
     #[arg(long)]
     timestamp: Option<i64>,
@@ -88,8 +105,17 @@ struct VerifyArgs {
     #[arg(long)]
     detect: bool,
     /// The webhook secret, as the provider's dashboard shows it.
-    #[arg(long, env = "HOOKGUARD_SECRET", hide_env_values = true)]
-    secret: String,
+    #[arg(
+        long,
+        env = "HOOKGUARD_SECRET",
+        hide_env_values = true,
+        required_unless_present = "public_key"
+    )]
+    secret: Option<String>,
+    /// An ed25519 public key (`whpk_…`) for Standard Webhooks' asymmetric `v1a`
+    /// entries; repeat for several (with --detect too).
+    #[arg(long, env = "HOOKGUARD_PUBLIC_KEY", hide_env_values = true)]
+    public_key: Vec<String>,
     /// A header of the delivery, `Name: value`; repeat for each.
     #[arg(long = "header", short = 'H', value_parser = parse_header)]
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -133,7 +159,22 @@ fn main() -> ExitCode {
         Command::Send(args) => net::run(net::send(args)),
         Command::Listen(args) => net::run(net::listen(args)),
         Command::Deliveries(args) => net::run(deliveries::run(args)),
+        Command::Keygen => keygen(),
     }
+}
+
+/// Prints a new key pair: the signing key for the sender, the public key for receivers.
+fn keygen() -> ExitCode {
+    let mut seed = [0u8; hookguard::secret::ED25519_KEY_LEN];
+    if let Err(err) = getrandom::fill(&mut seed) {
+        eprintln!("hookguard: no randomness: {err}");
+        return ExitCode::FAILURE;
+    }
+    let key = SigningKey::from_seed(seed);
+    let style = style::Style::stdout();
+    println!("{}: {}", style.bold("Signing-Key"), key.expose_standard());
+    println!("{}: {}", style.bold("Public-Key"), key.public_key());
+    ExitCode::SUCCESS
 }
 
 fn sign(args: SignArgs) -> ExitCode {
@@ -141,7 +182,10 @@ fn sign(args: SignArgs) -> ExitCode {
         Ok(body) => body,
         Err(err) => return usage(format_args!("{}: {err}", args.file)),
     };
-    let mut signer = match args.provider.signer(&args.secret) {
+    let signer = args
+        .provider
+        .signer_with(args.secret.as_deref(), args.signing_key.as_deref());
+    let mut signer = match signer {
         Ok(signer) => signer,
         Err(err) => return usage(err),
     };
@@ -177,12 +221,19 @@ fn verify(args: VerifyArgs) -> ExitCode {
         headers.append(name, value);
     }
     if args.detect {
-        return detect::run(&args.secret, &headers, &body);
+        let mut public_keys = Vec::new();
+        for key in &args.public_key {
+            match PublicKey::from_standard(key) {
+                Ok(key) => public_keys.push(key),
+                Err(err) => return usage(err),
+            }
+        }
+        return detect::run(args.secret.as_deref(), &public_keys, &headers, &body);
     }
     let Some(provider) = args.provider else {
         return usage("--provider or --detect is needed");
     };
-    let verifier = match provider.verifier(&args.secret) {
+    let verifier = match provider.verifier_with(args.secret.as_deref(), &args.public_key) {
         Ok(verifier) => verifier,
         Err(err) => return usage(err),
     };

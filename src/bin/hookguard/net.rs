@@ -64,8 +64,17 @@ pub struct SendArgs {
     #[arg(long, required_unless_present = "body")]
     event: Option<String>,
     /// The webhook secret.
-    #[arg(long, env = "HOOKGUARD_SECRET", hide_env_values = true)]
-    secret: String,
+    #[arg(
+        long,
+        env = "HOOKGUARD_SECRET",
+        hide_env_values = true,
+        required_unless_present = "signing_key"
+    )]
+    secret: Option<String>,
+    /// An ed25519 signing key (`whsk_…`, standard only): sign the asymmetric `v1a` entry,
+    /// after the `v1` one when --secret is given too.
+    #[arg(long, env = "HOOKGUARD_SIGNING_KEY", hide_env_values = true)]
+    signing_key: Option<String>,
     /// The user the sample event is about (claimr's Test tool asks for a User ID).
     #[arg(long)]
     user: Option<String>,
@@ -96,7 +105,10 @@ fn sample(provider: ProviderArg, event: &str) -> Result<Sample, String> {
 
 /// Sends a signed delivery and prints what claimr's Test tool shows.
 pub async fn send(args: SendArgs) -> ExitCode {
-    let signer = match args.provider.signer(&args.secret) {
+    let signer = args
+        .provider
+        .signer_with(args.secret.as_deref(), args.signing_key.as_deref());
+    let signer = match signer {
         Ok(signer) => signer,
         Err(err) => return crate::usage(err),
     };
@@ -194,9 +206,13 @@ pub struct ListenArgs {
         long,
         env = "HOOKGUARD_SECRET",
         hide_env_values = true,
-        required = true
+        required_unless_present = "public_key"
     )]
     secret: Vec<String>,
+    /// An ed25519 public key (`whpk_…`) to verify Standard Webhooks' asymmetric `v1a`
+    /// entries with; repeat for several.
+    #[arg(long, env = "HOOKGUARD_PUBLIC_KEY", hide_env_values = true)]
+    public_key: Vec<String>,
     /// Only these providers' schemes (default: every one hookguard knows).
     #[arg(long, value_enum)]
     provider: Vec<ProviderArg>,
@@ -220,12 +236,23 @@ pub async fn listen(args: ListenArgs) -> ExitCode {
         args.provider
     };
     let mut verifiers = Vec::new();
-    for provider in providers {
+    for &provider in &providers {
         for secret in &args.secret {
             // A secret that is not base64 cannot be a Standard Webhooks secret: skip.
             if let Ok(verifier) = provider.verifier(secret) {
                 verifiers.push((provider, verifier));
             }
+        }
+    }
+    if !args.public_key.is_empty() {
+        if !providers.contains(&ProviderArg::Standard) {
+            return crate::usage(
+                "--public-key verifies standard deliveries: add --provider standard",
+            );
+        }
+        match ProviderArg::Standard.verifier_with(None, &args.public_key) {
+            Ok(verifier) => verifiers.push((ProviderArg::Standard, verifier)),
+            Err(err) => return crate::usage(err),
         }
     }
     if let Some(uri) = &args.forward_to {

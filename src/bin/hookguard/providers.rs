@@ -2,9 +2,10 @@
 
 use clap::ValueEnum;
 use hookguard::providers::Builtin;
+use hookguard::secret::SigningKey;
 use hookguard::signature::{TimestampSource, Verifier};
 use hookguard::testing::Signer;
-use hookguard::{ConfigError, SignatureError, SignatureScheme};
+use hookguard::{ConfigError, SignatureError, SignatureScheme, Standard};
 use http::{HeaderMap, HeaderName};
 
 /// A sender hookguard knows.
@@ -57,7 +58,57 @@ impl ProviderArg {
     pub fn verifier(self, secret: &str) -> Result<Verifier, ConfigError> {
         self.builtin().verifier(secret)
     }
+
+    /// A signer with `--secret` (`v1` and the like), `--signing-key` (Standard Webhooks'
+    /// `v1a`), or both.
+    pub fn signer_with(
+        self,
+        secret: Option<&str>,
+        signing_key: Option<&str>,
+    ) -> Result<Signer, String> {
+        let Some(key) = signing_key else {
+            let secret = secret.ok_or("--secret or --signing-key is needed")?;
+            return self.signer(secret).map_err(|e| e.to_string());
+        };
+        if self != ProviderArg::Standard {
+            return Err(ONLY_STANDARD.replace("{flag}", "--signing-key"));
+        }
+        match secret {
+            None => Standard::asymmetric_signer(key).map_err(|e| e.to_string()),
+            Some(secret) => {
+                let key = SigningKey::from_standard(key).map_err(|e| e.to_string())?;
+                Standard::signer(secret)
+                    .and_then(|signer| signer.with_signing_key(key))
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// A verifier with `--secret`, `--public-key`s (Standard Webhooks' `v1a`), or both.
+    pub fn verifier_with(
+        self,
+        secret: Option<&str>,
+        public_keys: &[String],
+    ) -> Result<Verifier, String> {
+        if public_keys.is_empty() {
+            let secret = secret.ok_or("--secret or --public-key is needed")?;
+            return self.verifier(secret).map_err(|e| e.to_string());
+        }
+        if self != ProviderArg::Standard {
+            return Err(ONLY_STANDARD.replace("{flag}", "--public-key"));
+        }
+        let standard = match secret {
+            None => Standard::from_public_keys(public_keys),
+            Some(secret) => Standard::new(secret).and_then(|s| s.with_public_keys(public_keys)),
+        };
+        standard
+            .map(|standard| standard.verifier().clone())
+            .map_err(|e| e.to_string())
+    }
 }
+
+const ONLY_STANDARD: &str =
+    "{flag} is for Standard Webhooks' asymmetric (v1a) signatures: use --provider standard";
 
 /// The event's name and id, when the body parses as this provider's event.
 pub fn describe(provider: &str, headers: &HeaderMap, body: &[u8]) -> Option<(String, String)> {
