@@ -25,7 +25,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -33,11 +33,13 @@ use futures_util::FutureExt;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
 use tower_service::Service;
+use tracing::Instrument;
 
 use crate::event::{EventKind, WebhookEvent};
 use crate::handler::{Handler, HandlerError};
 use crate::idempotency::{Idempotency, RunError};
 use crate::layer::VerifiedBody;
+use crate::metrics::{self, HandlerOutcome, PayoutOutcome};
 use crate::rejection::{plain_response, Rejection};
 use crate::verified::Verified;
 
@@ -315,6 +317,15 @@ impl<E: WebhookEvent> Dispatcher<E> {
             && !self.handles(delivery.kind());
         let handler = handler.filter(|_| !refused);
         let Some(handler) = handler else {
+            let span = tracing::Span::current();
+            span.record(
+                "outcome",
+                if unknown {
+                    "unknown_event"
+                } else {
+                    "no_handler"
+                },
+            );
             return Routed::Answered(if unknown {
                 let status = self.unknown_status();
                 if refused {
@@ -345,6 +356,7 @@ impl<E: WebhookEvent> Dispatcher<E> {
             .clone()
             .filter(|_| !handler.guards_itself());
         let timeout = self.registry.handler_timeout;
+        let pays = handler.guards_itself();
         let (name, id) = (delivery.name().to_owned(), delivery.id().to_owned());
         let provider = delivery.shared_provider();
         // The delivery goes to the handler here, before any future of ours exists, so
@@ -352,10 +364,16 @@ impl<E: WebhookEvent> Dispatcher<E> {
         let call: BoxFuture<'static, Result<(), HandlerError>> = match dedup {
             Some(dedup) => {
                 let key = dedup_key(&delivery);
+                // The run is detached into a task of its own: it carries the delivery's
+                // span there, and the attempt it runs as.
+                let span = tracing::Span::current();
                 Box::pin(async move {
                     dedup
                         .run(key, String::new(), move |attempt| {
-                            handler.call(delivery.with_attempt(attempt))
+                            span.record("attempt", attempt.number());
+                            handler
+                                .call(delivery.with_attempt(attempt))
+                                .instrument(span)
                         })
                         .await
                         .map(|_| ())
@@ -366,10 +384,22 @@ impl<E: WebhookEvent> Dispatcher<E> {
             // caught like one inside it.
             None => match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(delivery))) {
                 Ok(call) => call,
-                Err(_) => return Routed::Answered(panicked(&provider, &name, &id)),
+                Err(_) => {
+                    let outcome = HandlerOutcome::Panicked;
+                    metrics::handler_finished(&provider, &name, outcome, Duration::ZERO);
+                    tracing::Span::current().record("outcome", outcome.as_str());
+                    return Routed::Answered(panicked(&provider, &name, &id));
+                }
             },
         };
-        Routed::Run(Box::pin(run(provider, call, name, id, timeout)))
+        let run = Run {
+            provider,
+            name,
+            id,
+            timeout,
+            pays,
+        };
+        Routed::Run(Box::pin(run.wait(call)))
     }
 }
 
@@ -424,47 +454,71 @@ pub(crate) fn claim_error(err: RunError<HandlerError>) -> HandlerError {
 }
 
 /// A delivery's way through the dispatcher.
-enum Routed {
+pub(crate) enum Routed {
     /// Its handler's run, as one boxed future.
     Run(BoxFuture<'static, Response<Full<Bytes>>>),
     /// No handler, or a handler that panicked when called: the answer.
     Answered(Response<Full<Bytes>>),
 }
 
-/// Runs a handler's future, turning `Err`, a panic and a run past `timeout` into error
-/// answers; `name` and `id` are the delivery's, for the logs.
-async fn run(
+/// One handler run to wait for: the delivery's provider, name and id (for the logs and
+/// metrics), the handler timeout, and whether the handler pays.
+struct Run {
     provider: Arc<str>,
-    call: BoxFuture<'static, Result<(), HandlerError>>,
     name: String,
     id: String,
     timeout: Duration,
-) -> Response<Full<Bytes>> {
-    let Ok(outcome) = tokio::time::timeout(timeout, AssertUnwindSafe(call).catch_unwind()).await
-    else {
-        tracing::error!(
-            provider = &*provider,
-            event = %name,
-            id = %id,
-            timeout = ?timeout,
-            "webhook handler timed out"
-        );
-        return timeout_response(timeout);
-    };
-    match outcome {
-        Ok(Ok(())) => plain_response(StatusCode::OK, "ok"),
-        Ok(Err(err)) => {
-            tracing::error!(
-                provider = &*provider,
-                event = %name,
-                id = %id,
-                status = err.status().as_u16(),
-                error = %err.source(),
-                "webhook handler failed"
-            );
-            error_response(&err)
-        }
-        Err(_) => panicked(&provider, &name, &id),
+    pays: bool,
+}
+
+impl Run {
+    /// Runs a handler's future, turning `Err`, a panic and a run past the timeout into
+    /// error answers, and records how it ended.
+    async fn wait(
+        self,
+        call: BoxFuture<'static, Result<(), HandlerError>>,
+    ) -> Response<Full<Bytes>> {
+        let Run {
+            provider,
+            name,
+            id,
+            timeout,
+            pays,
+        } = self;
+        let started = Instant::now();
+        let ended = tokio::time::timeout(timeout, AssertUnwindSafe(call).catch_unwind()).await;
+        let (outcome, response) = match ended {
+            Err(_elapsed) => {
+                tracing::error!(
+                    provider = &*provider,
+                    event = %name,
+                    id = %id,
+                    timeout = ?timeout,
+                    "webhook handler timed out"
+                );
+                if pays {
+                    // The payout runs on; this answer (503) is what is counted.
+                    metrics::payout_answered(PayoutOutcome::TimedOut);
+                }
+                (HandlerOutcome::TimedOut, timeout_response(timeout))
+            }
+            Ok(Ok(Ok(()))) => (HandlerOutcome::Ok, plain_response(StatusCode::OK, "ok")),
+            Ok(Ok(Err(err))) => {
+                tracing::error!(
+                    provider = &*provider,
+                    event = %name,
+                    id = %id,
+                    status = err.status().as_u16(),
+                    error = %err.source(),
+                    "webhook handler failed"
+                );
+                (HandlerOutcome::Error, error_response(&err))
+            }
+            Ok(Err(_panic)) => (HandlerOutcome::Panicked, panicked(&provider, &name, &id)),
+        };
+        metrics::handler_finished(&provider, &name, outcome, started.elapsed());
+        tracing::Span::current().record("outcome", outcome.as_str());
+        response
     }
 }
 
@@ -505,6 +559,25 @@ pub struct DispatchFuture {
     inner: BoxFuture<'static, Response<Full<Bytes>>>,
 }
 
+impl DispatchFuture {
+    /// The future of a delivery routed as `routed`.
+    pub(crate) fn routed(routed: Routed) -> Self {
+        let inner = match routed {
+            Routed::Run(run) => run,
+            Routed::Answered(response) => Box::pin(std::future::ready(response)),
+        };
+        DispatchFuture { inner }
+    }
+
+    /// The future of a request that reached the service without the layer's delivery.
+    pub(crate) fn layer_missing() -> Self {
+        tracing::error!("dispatcher reached without the webhook layer's delivery");
+        DispatchFuture {
+            inner: Box::pin(std::future::ready(Rejection::LayerMissing.to_response())),
+        }
+    }
+}
+
 impl Future for DispatchFuture {
     type Output = Result<Response<Full<Bytes>>, Infallible>;
 
@@ -532,17 +605,10 @@ impl<E: WebhookEvent> Service<Request<VerifiedBody<E>>> for Dispatcher<E> {
     }
 
     fn call(&mut self, mut request: Request<VerifiedBody<E>>) -> DispatchFuture {
-        let inner = match request.extensions_mut().remove::<Verified<E>>() {
-            Some(delivery) => match self.route(delivery) {
-                Routed::Run(run) => run,
-                Routed::Answered(response) => Box::pin(std::future::ready(response)),
-            },
-            None => {
-                tracing::error!("dispatcher reached without the webhook layer's delivery");
-                Box::pin(std::future::ready(Rejection::LayerMissing.to_response()))
-            }
-        };
-        DispatchFuture { inner }
+        match request.extensions_mut().remove::<Verified<E>>() {
+            Some(delivery) => DispatchFuture::routed(self.route(delivery)),
+            None => DispatchFuture::layer_missing(),
+        }
     }
 }
 

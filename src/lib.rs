@@ -41,6 +41,7 @@
 //! | [`payout`] | ChainVine payment requests, paid at most once |
 //! | [`idempotency`] | the claim protocol and its stores (memory, SQLite, PostgreSQL) |
 //! | [`signature`], [`secret`] | schemes, the constant-time verifier, secrets and their rotation |
+//! | [`metrics`] | the metrics recorded (names, labels) and the per-delivery span |
 //! | [`event`], [`amount`], [`timestamp`], [`clock`] | value types |
 //! | [`testing`] | signed requests and sample events for tests (feature `testing`) |
 //!
@@ -72,6 +73,8 @@ mod provider;
 pub mod providers;
 mod rejection;
 mod verified;
+// What the layer and dispatch record: metric names and their recording functions.
+pub mod metrics;
 // Top: the middleware, dispatch, payouts and the claim protocol they run under.
 pub mod dispatch;
 #[cfg(feature = "axum")]
