@@ -66,7 +66,10 @@ fn main() {
         "scan-realistic" => {
             let body = include_bytes!("../tests/fixtures/claimr/user_activity_realistic.json");
             for _ in 0..iterations {
-                black_box(serde_json::from_slice::<serde::de::IgnoredAny>(black_box(body))).ok();
+                black_box(serde_json::from_slice::<serde::de::IgnoredAny>(black_box(
+                    body,
+                )))
+                .ok();
             }
         }
         "layer" => {
