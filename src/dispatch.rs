@@ -35,6 +35,7 @@ use http_body_util::Full;
 use tower_service::Service;
 use tracing::Instrument;
 
+use crate::campaign::{self, Campaigns};
 use crate::event::{EventKind, WebhookEvent};
 use crate::handler::{Handler, HandlerError};
 use crate::idempotency::{Idempotency, RunError};
@@ -101,6 +102,7 @@ struct Registry<E: WebhookEvent> {
     pays: bool,
     dedup: Option<Idempotency>,
     handler_timeout: Duration,
+    campaigns: Option<Arc<Campaigns>>,
 }
 
 impl<E: WebhookEvent> Clone for Registry<E> {
@@ -112,6 +114,7 @@ impl<E: WebhookEvent> Clone for Registry<E> {
             pays: self.pays,
             dedup: self.dedup.clone(),
             handler_timeout: self.handler_timeout,
+            campaigns: self.campaigns.clone(),
         }
     }
 }
@@ -138,6 +141,7 @@ impl<E: WebhookEvent> fmt::Debug for Dispatcher<E> {
             .field("unknown_status", &self.unknown_status())
             .field("pays", &self.registry.pays)
             .field("handler_timeout", &self.registry.handler_timeout)
+            .field("campaigns", &self.registry.campaigns)
             .finish()
     }
 }
@@ -153,6 +157,7 @@ impl<E: WebhookEvent> Dispatcher<E> {
                 pays: false,
                 dedup: None,
                 handler_timeout: DEFAULT_HANDLER_TIMEOUT,
+                campaigns: None,
             }),
         }
     }
@@ -252,6 +257,29 @@ impl<E: WebhookEvent> Dispatcher<E> {
         self
     }
 
+    /// Serves only deliveries of `campaigns` ([`for_campaigns`](Dispatcher::for_campaigns)).
+    pub(crate) fn limit_campaigns(mut self, campaigns: Campaigns) -> Self {
+        self.registry_mut().campaigns = Some(Arc::new(campaigns));
+        self
+    }
+
+    /// Whether this dispatcher may never acknowledge `delivery` without handling it: a
+    /// payment request (its kind is taken by the payout handler), or an unknown event in
+    /// a dispatcher that pays and was not given [`with_unknown_status`](Dispatcher::with_unknown_status),
+    /// since it may be a payment request under a name nobody configured.
+    pub(crate) fn never_skips(&self, delivery: &Verified<E>) -> bool {
+        self.pays_for(&delivery.kind())
+            || delivery.is_unknown() && self.registry.pays && self.registry.unknown_status.is_none()
+    }
+
+    /// Whether `kind` is taken by a handler that pays (runs its own claim protocol).
+    pub(crate) fn pays_for(&self, kind: &E::Kind) -> bool {
+        self.registry
+            .handlers
+            .get(kind)
+            .is_some_and(|handler| handler.guards_itself())
+    }
+
     /// Runs each delivery's handler to completion once, however often the delivery
     /// arrives: the [claim protocol](crate::idempotency), detached from the request, keyed
     /// by the provider and the delivery's id, or by the SHA-256 of the signed body when
@@ -301,7 +329,14 @@ impl<E: WebhookEvent> Dispatcher<E> {
     /// Finds the handler for `delivery` and prepares its run, or answers at once when
     /// there is none. Done before any future is built, so that the future of a
     /// delivery holds only what its handler needs.
-    fn route(&self, delivery: Verified<E>) -> Routed {
+    pub(crate) fn route(&self, delivery: Verified<E>) -> Routed {
+        if let Some(campaigns) = &self.registry.campaigns {
+            if !campaigns.serves(delivery.campaign()) {
+                let refuse = self.never_skips(&delivery);
+                let payout = self.pays_for(&delivery.kind());
+                return Routed::Answered(campaign::outside(&delivery, refuse, payout));
+            }
+        }
         let handler = self
             .registry
             .handlers
@@ -554,7 +589,7 @@ pub(crate) fn error_response(err: &HandlerError) -> Response<Full<Bytes>> {
     response
 }
 
-/// The future of a [`Dispatcher`] call.
+/// The future of a [`Dispatcher`] (or [`CampaignRouter`](crate::CampaignRouter)) call.
 pub struct DispatchFuture {
     inner: BoxFuture<'static, Response<Full<Bytes>>>,
 }

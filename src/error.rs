@@ -52,4 +52,10 @@ pub enum ConfigError {
     /// holding `:` (the keys' separator) or a built-in provider's name.
     #[error("`{0}` cannot name a sender: it must be non-empty, without `:`, and not a built-in provider's name")]
     InvalidProviderName(String),
+    /// A dispatcher limited to no campaign at all would skip every delivery.
+    #[error("a dispatcher limited to campaigns needs at least one campaign")]
+    NoCampaigns,
+    /// A blank campaign id, which no delivery names.
+    #[error("a campaign id must not be blank")]
+    BlankCampaign,
 }

@@ -26,7 +26,9 @@
 //! with another fingerprint); `lost_claim`; `interrupted` (the runtime shut down);
 //! `store_unavailable`; `timed_out` (the handler timeout ended the wait; the run goes
 //! on and the retry finds its outcome); `unsigned`, `missing_id`, `not_a_payment_request`
-//! (refused, nothing claimed). Only `paid` and `already_paid` were answered 2xx.
+//! (refused, nothing claimed); `outside_campaigns` (refused with 500 by a dispatcher
+//! limited to other campaigns, see [`campaign`](crate::campaign)). Only `paid` and
+//! `already_paid` were answered 2xx.
 //!
 //! Every label value is bounded: providers are configured names, statuses and outcomes
 //! are fixed sets, and `event` comes only from a verified delivery, so only a holder of
@@ -37,7 +39,8 @@
 //! The layer also opens a `tracing` span per delivery, named `webhook`, with the fields
 //! `provider`, `event`, `id`, `attempt` (under the claim protocol), `status` (the answer)
 //! and `outcome` (the refusal's reason, or what the dispatcher did: `ok`, `error`,
-//! `panicked`, `timed_out`, `no_handler`, `unknown_event`), entered around
+//! `panicked`, `timed_out`, `no_handler`, `unknown_event`, `skipped`,
+//! `outside_campaigns`), entered around
 //! verification and handling: every log line of the layer, the dispatcher and your
 //! handlers carries them.
 //!
@@ -221,6 +224,7 @@ pub(crate) enum PayoutOutcome {
     Unsigned,
     MissingId,
     NotAPaymentRequest,
+    OutsideCampaigns,
 }
 
 impl PayoutOutcome {
@@ -241,6 +245,7 @@ impl PayoutOutcome {
             PayoutOutcome::Unsigned => "unsigned",
             PayoutOutcome::MissingId => "missing_id",
             PayoutOutcome::NotAPaymentRequest => "not_a_payment_request",
+            PayoutOutcome::OutsideCampaigns => "outside_campaigns",
         }
     }
 }
