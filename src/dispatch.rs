@@ -392,7 +392,8 @@ impl<E: WebhookEvent> Dispatcher<E> {
             .filter(|_| !handler.guards_itself());
         let timeout = self.registry.handler_timeout;
         let pays = handler.guards_itself();
-        let (name, id) = (delivery.name().to_owned(), delivery.id().to_owned());
+        // Shared, so that the metrics label it without another copy.
+        let (name, id) = (Arc::<str>::from(delivery.name()), delivery.id().to_owned());
         let provider = delivery.shared_provider();
         // The delivery goes to the handler here, before any future of ours exists, so
         // the run's future holds the handler's boxed future and not a copy of the event.
@@ -500,7 +501,7 @@ pub(crate) enum Routed {
 /// metrics), the handler timeout, and whether the handler pays.
 struct Run {
     provider: Arc<str>,
-    name: String,
+    name: Arc<str>,
     id: String,
     timeout: Duration,
     pays: bool,

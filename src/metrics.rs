@@ -281,14 +281,14 @@ pub(crate) fn verified_in(provider: &Arc<str>, elapsed: Duration) {
 /// A handler's run for an `event` delivery ended with `outcome` after `elapsed`.
 pub(crate) fn handler_finished(
     provider: &Arc<str>,
-    event: &str,
+    event: &Arc<str>,
     outcome: HandlerOutcome,
     elapsed: Duration,
 ) {
     histogram!(
         HANDLER_DURATION_SECONDS,
         "provider" => provider_label(provider),
-        "event" => event_label(event),
+        "event" => shared_event_label(event),
         "outcome" => outcome.as_str(),
     )
     .record(elapsed.as_secs_f64());
@@ -365,19 +365,34 @@ fn provider_label(provider: &Arc<str>) -> SharedString {
 /// The label value for an event named `name`: the name itself when it is short and
 /// plain, `_other` when it is not, so that no body can put free text in a label.
 pub(crate) fn event_label(name: &str) -> SharedString {
+    match plain(name) {
+        Some(true) => SharedString::from(name.to_owned()),
+        Some(false) => SharedString::const_str("_other"),
+        None => SharedString::const_str(""),
+    }
+}
+
+/// [`event_label`] of a name already shared: the same, without a copy.
+fn shared_event_label(name: &Arc<str>) -> SharedString {
+    match plain(name) {
+        Some(true) => SharedString::from(Arc::clone(name)),
+        Some(false) => SharedString::const_str("_other"),
+        None => SharedString::const_str(""),
+    }
+}
+
+/// Whether `name` may be a label value as it is; `None` when it is empty.
+fn plain(name: &str) -> Option<bool> {
     const LONGEST: usize = 64;
     if name.is_empty() {
-        return SharedString::const_str("");
+        return None;
     }
-    let plain = name.len() <= LONGEST
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b':' | b'/'));
-    if plain {
-        SharedString::from(name.to_owned())
-    } else {
-        SharedString::const_str("_other")
-    }
+    Some(
+        name.len() <= LONGEST
+            && name.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b':' | b'/')
+            }),
+    )
 }
 
 /// Every status code's three digits, from 100 to 999, so that a status label is a

@@ -181,48 +181,53 @@ where
         // Split here rather than in the future, which would then hold the request and
         // its parts side by side: a smaller future stays in the allocator's fast path.
         let (mut parts, body) = request.into_parts();
-        ResponseFuture::pending(
-            async move {
-                let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect());
-                let body = match collected.await {
-                    Ok(Ok(collected)) => collected.to_bytes(),
-                    Err(_elapsed) => return Ok(reject(&name, &Rejection::Timeout)),
-                    Ok(Err(err)) => {
-                        let rejection = if err.is::<LengthLimitError>() {
-                            Rejection::PayloadTooLarge { limit }
-                        } else {
-                            Rejection::BodyRead
-                        };
-                        return Ok(reject(&name, &rejection));
-                    }
-                };
+        let delivery = async move {
+            let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect());
+            let body = match collected.await {
+                Ok(Ok(collected)) => collected.to_bytes(),
+                Err(_elapsed) => return Ok(reject(&name, &Rejection::Timeout)),
+                Ok(Err(err)) => {
+                    let rejection = if err.is::<LengthLimitError>() {
+                        Rejection::PayloadTooLarge { limit }
+                    } else {
+                        Rejection::BodyRead
+                    };
+                    return Ok(reject(&name, &rejection));
+                }
+            };
+            // In a block of its own: a local of this body still in scope at the await
+            // below is stored in the future, and the verification's result alone would
+            // take it past 1 KiB, out of the allocator's per-thread cache.
+            let verified = {
                 let started = Instant::now();
                 let accepted = accept(&*provider, &name, &parts.headers, body.clone());
                 metrics::verified_in(&name, started.elapsed());
-                let verified = match accepted {
+                match accepted {
                     Ok(verified) => verified,
                     Err(rejection) => return Ok(reject(&name, &rejection)),
-                };
+                }
+            };
+            {
                 let span = tracing::Span::current();
                 span.record("event", verified.name());
                 span.record("id", verified.id());
-                tracing::debug!(
-                    provider = &*name,
-                    event = verified.name(),
-                    id = verified.id(),
-                    "webhook delivery verified"
-                );
-                // Taken now: the delivery moves into the request.
-                let event = metrics::event_label(verified.name());
-                parts.extensions.insert(verified);
-                let request = Request::from_parts(parts, VerifiedBody::new(body));
-                let response = inner.call(request).await?;
-                span.record("status", response.status().as_u16());
-                metrics::delivery_answered(&name, event, response.status());
-                Ok(response.map(ResponseBody::inner))
             }
-            .instrument(span),
-        )
+            tracing::debug!(
+                provider = &*name,
+                event = verified.name(),
+                id = verified.id(),
+                "webhook delivery verified"
+            );
+            // Taken now: the delivery moves into the request.
+            let event = metrics::event_label(verified.name());
+            parts.extensions.insert(verified);
+            let request = Request::from_parts(parts, VerifiedBody::new(body));
+            let response = inner.call(request).await?;
+            tracing::Span::current().record("status", response.status().as_u16());
+            metrics::delivery_answered(&name, event, response.status());
+            Ok(response.map(ResponseBody::inner))
+        };
+        ResponseFuture::pending(delivery.instrument(span))
     }
 }
 
