@@ -422,17 +422,20 @@ fn status_label(status: StatusCode) -> &'static str {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use ::metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
     use super::*;
 
-    /// One snapshot of a debugging recorder (taking it drains the recorder), read by
-    /// name and labels.
-    pub(crate) struct Recorded(Vec<(String, Vec<(String, String)>, DebugValue)>);
+    /// A metric's name, its labels (sorted) and its value.
+    type Series = (String, Vec<(String, String)>, DebugValue);
+
+    /// One snapshot of a debugging recorder, read by name and labels.
+    struct Recorded(Vec<Series>);
 
     impl Recorded {
-        pub(crate) fn take(snapshotter: &Snapshotter) -> Self {
+        /// Takes a snapshot, which drains the recorder.
+        fn take(snapshotter: &Snapshotter) -> Self {
             Recorded(
                 snapshotter
                     .snapshot()
@@ -452,7 +455,7 @@ pub(crate) mod tests {
         }
 
         /// The value recorded under `name` with exactly `labels` (in any order).
-        pub(crate) fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<&DebugValue> {
+        fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<&DebugValue> {
             let mut wanted: Vec<(String, String)> = labels
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

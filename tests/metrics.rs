@@ -22,7 +22,10 @@ const SECRET: &str = "metrics-test-secret";
 
 /// One snapshot of a debugging recorder (taking it drains the recorder), read by name
 /// and labels.
-struct Recorded(Vec<(String, Vec<(String, String)>, DebugValue)>);
+struct Recorded(Vec<Series>);
+
+/// A metric's name, its labels (sorted) and its value.
+type Series = (String, Vec<(String, String)>, DebugValue);
 
 impl Recorded {
     fn take(snapshotter: &Snapshotter) -> Self {
