@@ -18,16 +18,20 @@
 //! - prints one JSON line on stdout per dispatched event (payouts included):
 //!   `{"provider":"claimr","event":"user_activity","id":"..."}`; for Standard Webhooks the
 //!   event is the body's `type` (empty if it has none) and the id is `webhook-id`:
-//!   `{"provider":"standard","event":"invoice.paid","id":"msg_..."}`; logs go to stderr.
+//!   `{"provider":"standard","event":"invoice.paid","id":"msg_..."}`; logs go to stderr;
+//! - serves hookguard's metrics (`hookguard::metrics`) as Prometheus text at
+//!   `GET /metrics`.
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 
+use axum::routing::get;
 use axum::Router;
 use base64::Engine as _;
 use hookguard::idempotency::{Idempotency, SqliteStore};
 use hookguard::{claimr, standard, ChainVine, Claimr, Dispatcher, Standard, WebhookLayer};
 use http::StatusCode;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 /// Prints the event's JSON line on stdout and flushes it at once, so that a script
@@ -138,6 +142,23 @@ fn app(
         ))
 }
 
+/// Installs the Prometheus recorder for hookguard's metrics, keeps its histograms
+/// drained, and returns the route that renders them.
+fn metrics_route() -> Result<Router, Box<dyn std::error::Error>> {
+    let handle: PrometheusHandle = PrometheusBuilder::new().install_recorder()?;
+    hookguard::metrics::describe();
+    // Without the exporter's own HTTP listener, upkeep is ours to run.
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Ok(Router::new().route("/metrics", get(move || std::future::ready(handle.render()))))
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -165,7 +186,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &secret_from_env("STANDARD_SECRET", whsec_secret)?,
         standard_public_key.as_deref(),
         payout_claims.clone(),
-    )?;
+    )?
+    .merge(metrics_route()?);
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(

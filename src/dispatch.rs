@@ -25,7 +25,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -33,11 +33,14 @@ use futures_util::FutureExt;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
 use tower_service::Service;
+use tracing::Instrument;
 
+use crate::campaign::{self, Campaigns};
 use crate::event::{EventKind, WebhookEvent};
 use crate::handler::{Handler, HandlerError};
 use crate::idempotency::{Idempotency, RunError};
 use crate::layer::VerifiedBody;
+use crate::metrics::{self, HandlerOutcome, PayoutOutcome};
 use crate::rejection::{plain_response, Rejection};
 use crate::verified::Verified;
 
@@ -99,6 +102,7 @@ struct Registry<E: WebhookEvent> {
     pays: bool,
     dedup: Option<Idempotency>,
     handler_timeout: Duration,
+    campaigns: Option<Arc<Campaigns>>,
 }
 
 impl<E: WebhookEvent> Clone for Registry<E> {
@@ -110,6 +114,7 @@ impl<E: WebhookEvent> Clone for Registry<E> {
             pays: self.pays,
             dedup: self.dedup.clone(),
             handler_timeout: self.handler_timeout,
+            campaigns: self.campaigns.clone(),
         }
     }
 }
@@ -136,6 +141,7 @@ impl<E: WebhookEvent> fmt::Debug for Dispatcher<E> {
             .field("unknown_status", &self.unknown_status())
             .field("pays", &self.registry.pays)
             .field("handler_timeout", &self.registry.handler_timeout)
+            .field("campaigns", &self.registry.campaigns)
             .finish()
     }
 }
@@ -151,6 +157,7 @@ impl<E: WebhookEvent> Dispatcher<E> {
                 pays: false,
                 dedup: None,
                 handler_timeout: DEFAULT_HANDLER_TIMEOUT,
+                campaigns: None,
             }),
         }
     }
@@ -250,6 +257,29 @@ impl<E: WebhookEvent> Dispatcher<E> {
         self
     }
 
+    /// Serves only deliveries of `campaigns` ([`for_campaigns`](Dispatcher::for_campaigns)).
+    pub(crate) fn limit_campaigns(mut self, campaigns: Campaigns) -> Self {
+        self.registry_mut().campaigns = Some(Arc::new(campaigns));
+        self
+    }
+
+    /// Whether this dispatcher may never acknowledge `delivery` without handling it: a
+    /// payment request (its kind is taken by the payout handler), or an unknown event in
+    /// a dispatcher that pays and was not given [`with_unknown_status`](Dispatcher::with_unknown_status),
+    /// since it may be a payment request under a name nobody configured.
+    pub(crate) fn never_skips(&self, delivery: &Verified<E>) -> bool {
+        self.pays_for(&delivery.kind())
+            || delivery.is_unknown() && self.registry.pays && self.registry.unknown_status.is_none()
+    }
+
+    /// Whether `kind` is taken by a handler that pays (runs its own claim protocol).
+    pub(crate) fn pays_for(&self, kind: &E::Kind) -> bool {
+        self.registry
+            .handlers
+            .get(kind)
+            .is_some_and(|handler| handler.guards_itself())
+    }
+
     /// Runs each delivery's handler to completion once, however often the delivery
     /// arrives: the [claim protocol](crate::idempotency), detached from the request, keyed
     /// by the provider and the delivery's id, or by the SHA-256 of the signed body when
@@ -301,6 +331,20 @@ impl<E: WebhookEvent> Dispatcher<E> {
     /// [`with_dedup`](Dispatcher::with_dedup) is not run: the inbox stores a delivery
     /// once and keeps its own attempts.
     pub(crate) async fn handle(&self, delivery: Verified<E>) -> Result<(), HandlerError> {
+        // Outside the campaigns served: skipped, as a request would be (payment requests,
+        // which a request would refuse, never reach the inbox).
+        if let Some(campaigns) = &self.registry.campaigns {
+            if !campaigns.serves(delivery.campaign()) {
+                tracing::debug!(
+                    provider = delivery.provider(),
+                    event = delivery.name(),
+                    id = delivery.id(),
+                    campaign = delivery.campaign(),
+                    "inbox delivery of a campaign this dispatcher does not serve: skipped"
+                );
+                return Ok(());
+            }
+        }
         let handler = self
             .registry
             .handlers
@@ -317,17 +361,35 @@ impl<E: WebhookEvent> Dispatcher<E> {
             return Ok(());
         };
         let timeout = self.registry.handler_timeout;
-        let call = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(delivery))) {
-            Ok(call) => call,
-            Err(_) => return Err(HandlerError::msg("handler panicked")),
+        let provider = delivery.shared_provider();
+        let name: Arc<str> = Arc::from(delivery.name());
+        let started = tokio::time::Instant::now();
+        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(delivery))) {
+            Err(_) => Err((
+                HandlerOutcome::Panicked,
+                HandlerError::msg("handler panicked"),
+            )),
+            Ok(call) => {
+                match tokio::time::timeout(timeout, AssertUnwindSafe(call).catch_unwind()).await {
+                    Ok(Ok(Ok(()))) => Ok(()),
+                    Ok(Ok(Err(err))) => Err((HandlerOutcome::Error, err)),
+                    Ok(Err(_)) => Err((
+                        HandlerOutcome::Panicked,
+                        HandlerError::msg("handler panicked"),
+                    )),
+                    Err(_) => Err((
+                        HandlerOutcome::TimedOut,
+                        HandlerError::msg(format!("handler timed out after {timeout:?}")),
+                    )),
+                }
+            }
         };
-        match tokio::time::timeout(timeout, AssertUnwindSafe(call).catch_unwind()).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(_)) => Err(HandlerError::msg("handler panicked")),
-            Err(_) => Err(HandlerError::msg(format!(
-                "handler timed out after {timeout:?}"
-            ))),
-        }
+        let label = match &outcome {
+            Ok(()) => HandlerOutcome::Ok,
+            Err((label, _)) => *label,
+        };
+        metrics::handler_finished(&provider, &name, label, started.elapsed());
+        outcome.map_err(|(_, err)| err)
     }
 
     /// Runs the handler for one verified delivery and answers as the type docs say.
@@ -345,7 +407,14 @@ impl<E: WebhookEvent> Dispatcher<E> {
     /// Finds the handler for `delivery` and prepares its run, or answers at once when
     /// there is none. Done before any future is built, so that the future of a
     /// delivery holds only what its handler needs.
-    fn route(&self, delivery: Verified<E>) -> Routed {
+    pub(crate) fn route(&self, delivery: Verified<E>) -> Routed {
+        if let Some(campaigns) = &self.registry.campaigns {
+            if !campaigns.serves(delivery.campaign()) {
+                let refuse = self.never_skips(&delivery);
+                let payout = self.pays_for(&delivery.kind());
+                return Routed::Answered(campaign::outside(&delivery, refuse, payout));
+            }
+        }
         let handler = self
             .registry
             .handlers
@@ -361,6 +430,15 @@ impl<E: WebhookEvent> Dispatcher<E> {
             && !self.handles(delivery.kind());
         let handler = handler.filter(|_| !refused);
         let Some(handler) = handler else {
+            let span = tracing::Span::current();
+            span.record(
+                "outcome",
+                if unknown {
+                    "unknown_event"
+                } else {
+                    "no_handler"
+                },
+            );
             return Routed::Answered(if unknown {
                 let status = self.unknown_status();
                 if refused {
@@ -391,17 +469,25 @@ impl<E: WebhookEvent> Dispatcher<E> {
             .clone()
             .filter(|_| !handler.guards_itself());
         let timeout = self.registry.handler_timeout;
-        let (name, id) = (delivery.name().to_owned(), delivery.id().to_owned());
+        let pays = handler.guards_itself();
+        // Shared, so that the metrics label it without another copy.
+        let (name, id) = (Arc::<str>::from(delivery.name()), delivery.id().to_owned());
         let provider = delivery.shared_provider();
         // The delivery goes to the handler here, before any future of ours exists, so
         // the run's future holds the handler's boxed future and not a copy of the event.
         let call: BoxFuture<'static, Result<(), HandlerError>> = match dedup {
             Some(dedup) => {
                 let key = dedup_key(&delivery);
+                // The run is detached into a task of its own: it carries the delivery's
+                // span there, and the attempt it runs as.
+                let span = tracing::Span::current();
                 Box::pin(async move {
                     dedup
                         .run(key, String::new(), move |attempt| {
-                            handler.call(delivery.with_attempt(attempt))
+                            span.record("attempt", attempt.number());
+                            handler
+                                .call(delivery.with_attempt(attempt))
+                                .instrument(span)
                         })
                         .await
                         .map(|_| ())
@@ -412,10 +498,22 @@ impl<E: WebhookEvent> Dispatcher<E> {
             // caught like one inside it.
             None => match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(delivery))) {
                 Ok(call) => call,
-                Err(_) => return Routed::Answered(panicked(&provider, &name, &id)),
+                Err(_) => {
+                    let outcome = HandlerOutcome::Panicked;
+                    metrics::handler_finished(&provider, &name, outcome, Duration::ZERO);
+                    tracing::Span::current().record("outcome", outcome.as_str());
+                    return Routed::Answered(panicked(&provider, &name, &id));
+                }
             },
         };
-        Routed::Run(Box::pin(run(provider, call, name, id, timeout)))
+        let run = Run {
+            provider,
+            name,
+            id,
+            timeout,
+            pays,
+        };
+        Routed::Run(Box::pin(run.wait(call)))
     }
 }
 
@@ -459,47 +557,71 @@ pub(crate) fn claim_error(err: RunError<HandlerError>) -> HandlerError {
 }
 
 /// A delivery's way through the dispatcher.
-enum Routed {
+pub(crate) enum Routed {
     /// Its handler's run, as one boxed future.
     Run(BoxFuture<'static, Response<Full<Bytes>>>),
     /// No handler, or a handler that panicked when called: the answer.
     Answered(Response<Full<Bytes>>),
 }
 
-/// Runs a handler's future, turning `Err`, a panic and a run past `timeout` into error
-/// answers; `name` and `id` are the delivery's, for the logs.
-async fn run(
+/// One handler run to wait for: the delivery's provider, name and id (for the logs and
+/// metrics), the handler timeout, and whether the handler pays.
+struct Run {
     provider: Arc<str>,
-    call: BoxFuture<'static, Result<(), HandlerError>>,
-    name: String,
+    name: Arc<str>,
     id: String,
     timeout: Duration,
-) -> Response<Full<Bytes>> {
-    let Ok(outcome) = tokio::time::timeout(timeout, AssertUnwindSafe(call).catch_unwind()).await
-    else {
-        tracing::error!(
-            provider = &*provider,
-            event = %name,
-            id = %id,
-            timeout = ?timeout,
-            "webhook handler timed out"
-        );
-        return timeout_response(timeout);
-    };
-    match outcome {
-        Ok(Ok(())) => plain_response(StatusCode::OK, "ok"),
-        Ok(Err(err)) => {
-            tracing::error!(
-                provider = &*provider,
-                event = %name,
-                id = %id,
-                status = err.status().as_u16(),
-                error = %err.source(),
-                "webhook handler failed"
-            );
-            error_response(&err)
-        }
-        Err(_) => panicked(&provider, &name, &id),
+    pays: bool,
+}
+
+impl Run {
+    /// Runs a handler's future, turning `Err`, a panic and a run past the timeout into
+    /// error answers, and records how it ended.
+    async fn wait(
+        self,
+        call: BoxFuture<'static, Result<(), HandlerError>>,
+    ) -> Response<Full<Bytes>> {
+        let Run {
+            provider,
+            name,
+            id,
+            timeout,
+            pays,
+        } = self;
+        let started = Instant::now();
+        let ended = tokio::time::timeout(timeout, AssertUnwindSafe(call).catch_unwind()).await;
+        let (outcome, response) = match ended {
+            Err(_elapsed) => {
+                tracing::error!(
+                    provider = &*provider,
+                    event = %name,
+                    id = %id,
+                    timeout = ?timeout,
+                    "webhook handler timed out"
+                );
+                if pays {
+                    // The payout runs on; this answer (503) is what is counted.
+                    metrics::payout_answered(PayoutOutcome::TimedOut);
+                }
+                (HandlerOutcome::TimedOut, timeout_response(timeout))
+            }
+            Ok(Ok(Ok(()))) => (HandlerOutcome::Ok, plain_response(StatusCode::OK, "ok")),
+            Ok(Ok(Err(err))) => {
+                tracing::error!(
+                    provider = &*provider,
+                    event = %name,
+                    id = %id,
+                    status = err.status().as_u16(),
+                    error = %err.source(),
+                    "webhook handler failed"
+                );
+                (HandlerOutcome::Error, error_response(&err))
+            }
+            Ok(Err(_panic)) => (HandlerOutcome::Panicked, panicked(&provider, &name, &id)),
+        };
+        metrics::handler_finished(&provider, &name, outcome, started.elapsed());
+        tracing::Span::current().record("outcome", outcome.as_str());
+        response
     }
 }
 
@@ -535,9 +657,28 @@ pub(crate) fn error_response(err: &HandlerError) -> Response<Full<Bytes>> {
     response
 }
 
-/// The future of a [`Dispatcher`] call.
+/// The future of a [`Dispatcher`] (or [`CampaignRouter`](crate::CampaignRouter)) call.
 pub struct DispatchFuture {
     inner: BoxFuture<'static, Response<Full<Bytes>>>,
+}
+
+impl DispatchFuture {
+    /// The future of a delivery routed as `routed`.
+    pub(crate) fn routed(routed: Routed) -> Self {
+        let inner = match routed {
+            Routed::Run(run) => run,
+            Routed::Answered(response) => Box::pin(std::future::ready(response)),
+        };
+        DispatchFuture { inner }
+    }
+
+    /// The future of a request that reached the service without the layer's delivery.
+    pub(crate) fn layer_missing() -> Self {
+        tracing::error!("dispatcher reached without the webhook layer's delivery");
+        DispatchFuture {
+            inner: Box::pin(std::future::ready(Rejection::LayerMissing.to_response())),
+        }
+    }
 }
 
 impl Future for DispatchFuture {
@@ -567,17 +708,10 @@ impl<E: WebhookEvent> Service<Request<VerifiedBody<E>>> for Dispatcher<E> {
     }
 
     fn call(&mut self, mut request: Request<VerifiedBody<E>>) -> DispatchFuture {
-        let inner = match request.extensions_mut().remove::<Verified<E>>() {
-            Some(delivery) => match self.route(delivery) {
-                Routed::Run(run) => run,
-                Routed::Answered(response) => Box::pin(std::future::ready(response)),
-            },
-            None => {
-                tracing::error!("dispatcher reached without the webhook layer's delivery");
-                Box::pin(std::future::ready(Rejection::LayerMissing.to_response()))
-            }
-        };
-        DispatchFuture { inner }
+        match request.extensions_mut().remove::<Verified<E>>() {
+            Some(delivery) => DispatchFuture::routed(self.route(delivery)),
+            None => DispatchFuture::layer_missing(),
+        }
     }
 }
 

@@ -112,4 +112,10 @@ pub enum ConfigError {
     /// An inbox attached outside a tokio runtime, where its workers cannot start.
     #[error("the inbox's workers run on the tokio runtime: attach it from inside one")]
     NoRuntime,
+    /// A dispatcher limited to no campaign at all would skip every delivery.
+    #[error("a dispatcher limited to campaigns needs at least one campaign")]
+    NoCampaigns,
+    /// A blank campaign id, which no delivery names.
+    #[error("a campaign id must not be blank")]
+    BlankCampaign,
 }

@@ -48,11 +48,19 @@ pub trait WebhookEvent: Clone + Debug + Send + Sync + 'static {
     fn may_be_payment_request(&self) -> bool {
         false
     }
+
+    /// The id of the campaign the event belongs to, for senders that run campaigns
+    /// (claimr's `campaign.id`, ChainVine's `source.campaign.id`); `None` by default, and
+    /// for an event that names none. What [`Dispatcher::for_campaigns`](crate::Dispatcher::for_campaigns)
+    /// and [`CampaignRouter`](crate::CampaignRouter) route on.
+    fn campaign(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Implements [`WebhookEvent`] for a provider's event by its inherent `kind`, `name`,
 /// `id` and `is_unknown` (which users call without importing the trait), plus any
-/// further items given (`fn id_is_signed`).
+/// further items given (`fn id_is_signed`, `fn campaign`).
 macro_rules! webhook_event_by_inherent_methods {
     ($event:ty, $kind:ty $(, $item:item)*) => {
         impl $crate::event::WebhookEvent for $event {

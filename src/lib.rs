@@ -38,9 +38,11 @@
 //! | [`claimr`], [`chainvine`], [`standard`], [`hmac_sender`] | one per sender: its provider, default scheme, events, signer and samples |
 //! | [`layer`] | the middleware: body cap and timeout, verification, parsing |
 //! | [`dispatch`] | handlers per event kind |
+//! | [`campaign`] | a dispatcher limited to some campaigns, or one dispatcher per campaign |
 //! | [`payout`] | ChainVine payment requests, paid at most once |
 //! | [`idempotency`] | the claim protocol and its stores (memory, SQLite, PostgreSQL) |
 //! | [`signature`], [`secret`] | schemes, the constant-time verifier, secrets and their rotation |
+//! | [`metrics`] | the metrics recorded (names, labels) and the per-delivery span |
 //! | [`event`], [`amount`], [`timestamp`], [`clock`] | value types |
 //! | [`testing`] | signed requests and sample events for tests (feature `testing`) |
 //!
@@ -72,7 +74,10 @@ mod provider;
 pub mod providers;
 mod rejection;
 mod verified;
-// Top: the middleware, dispatch, payouts and the claim protocol they run under.
+// What the layer and dispatch record: metric names and their recording functions.
+pub mod metrics;
+// Top: the middleware, dispatch, campaigns, payouts and the claim protocol they run under.
+pub mod campaign;
 pub mod dispatch;
 #[cfg(feature = "axum")]
 mod extract;
@@ -85,6 +90,7 @@ pub mod payout;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use campaign::CampaignRouter;
 pub use dispatch::Dispatcher;
 pub use error::{BoxError, ConfigError};
 pub use event::{ParseError, WebhookEvent};

@@ -54,13 +54,15 @@ use futures_util::future::BoxFuture;
 use futures_util::TryFutureExt;
 use http::StatusCode;
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
 
 use crate::chainvine::{Event, EventKind, PaymentRequest};
 use crate::dispatch::{claim_error, Dispatcher};
 use crate::error::BoxError;
 use crate::handler::{Handler, HandlerError};
 use crate::idempotency::Recovery;
-use crate::idempotency::{Attempt, Idempotency, Outcome};
+use crate::idempotency::{Attempt, Idempotency, Outcome, RunError};
+use crate::metrics::{self, PayoutOutcome};
 use crate::verified::Verified;
 
 /// The `Retry-After` a failed payout answers with unless told otherwise.
@@ -201,6 +203,15 @@ impl PayoutRefusal {
             PayoutRefusal::Unsigned => StatusCode::UNAUTHORIZED,
             PayoutRefusal::MissingId => StatusCode::UNPROCESSABLE_ENTITY,
             PayoutRefusal::NotAPaymentRequest => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// How the refusal is counted in `hookguard_payouts_total`.
+    fn outcome(&self) -> PayoutOutcome {
+        match self {
+            PayoutRefusal::Unsigned => PayoutOutcome::Unsigned,
+            PayoutRefusal::MissingId => PayoutOutcome::MissingId,
+            PayoutRefusal::NotAPaymentRequest => PayoutOutcome::NotAPaymentRequest,
         }
     }
 
@@ -532,6 +543,7 @@ impl<H: PayoutHandler> Handler<Event> for PayoutDispatch<H> {
             Ok(payout) => payout,
             Err(refusal) => {
                 tracing::error!(reason = %refusal, "payment request refused; nothing claimed, nothing paid");
+                metrics::payout_answered(refusal.outcome());
                 let err = HandlerError::msg(refusal.to_string())
                     .with_status(refusal.status())
                     .with_reason(refusal.body());
@@ -540,15 +552,22 @@ impl<H: PayoutHandler> Handler<Event> for PayoutDispatch<H> {
         };
         let idempotency = self.idempotency.clone();
         let handler = Arc::clone(&self.handler);
+        // The run is detached into a task of its own: it carries the delivery's span
+        // there, and the attempt it runs as.
+        let span = tracing::Span::current();
         Box::pin(async move {
             let key = payout.idempotency_key().to_owned();
             let fingerprint = payout.fingerprint().to_owned();
             let run = idempotency.run(key.clone(), fingerprint, move |attempt| {
+                span.record("attempt", attempt.number());
                 handler
                     .pay(payout.with_attempt(attempt))
                     .err_into::<HandlerError>()
+                    .instrument(span)
             });
-            match run.await {
+            let ran = run.await;
+            metrics::payout_answered(outcome_of(&ran));
+            match ran {
                 Ok(Outcome::AlreadyDone { attempt }) => {
                     tracing::info!(
                         key,
@@ -565,6 +584,23 @@ impl<H: PayoutHandler> Handler<Event> for PayoutDispatch<H> {
 
     fn guards_itself(&self) -> bool {
         true
+    }
+}
+
+/// How a payout run is counted in `hookguard_payouts_total`.
+fn outcome_of(ran: &Result<Outcome, RunError<HandlerError>>) -> PayoutOutcome {
+    match ran {
+        Ok(Outcome::Ran { .. }) => PayoutOutcome::Paid,
+        Ok(Outcome::AlreadyDone { .. }) => PayoutOutcome::AlreadyPaid,
+        Err(RunError::Handler(err)) if err.is_outcome_unknown() => PayoutOutcome::OutcomeUnknown,
+        Err(RunError::Handler(_)) => PayoutOutcome::Failed,
+        Err(RunError::Panicked) => PayoutOutcome::Panicked,
+        Err(RunError::Busy { .. }) => PayoutOutcome::Busy,
+        Err(RunError::Held { .. }) => PayoutOutcome::Held,
+        Err(RunError::Conflict { .. }) => PayoutOutcome::Conflict,
+        Err(RunError::LostClaim { .. }) => PayoutOutcome::LostClaim,
+        Err(RunError::Interrupted) => PayoutOutcome::Interrupted,
+        Err(RunError::Store(_)) => PayoutOutcome::StoreUnavailable,
     }
 }
 

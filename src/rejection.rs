@@ -81,6 +81,52 @@ impl Rejection {
         }
     }
 
+    /// A short, stable, snake_case name for why the delivery was refused: the `reason`
+    /// label of `hookguard_refusals_total` ([`metrics`](crate::metrics)), fit for your
+    /// own logs and alerts. One per kind of refusal; the text never holds request data.
+    ///
+    /// | refusal | reason |
+    /// |---|---|
+    /// | [`MethodNotAllowed`](Rejection::MethodNotAllowed) | `method_not_allowed` |
+    /// | [`UnsupportedMediaType`](Rejection::UnsupportedMediaType) | `unsupported_media_type` |
+    /// | [`PayloadTooLarge`](Rejection::PayloadTooLarge) | `body_too_large` |
+    /// | [`BodyRead`](Rejection::BodyRead) | `body_read_failed` |
+    /// | [`Timeout`](Rejection::Timeout) | `body_timeout` |
+    /// | [`Signature`](Rejection::Signature): [`Missing`](SignatureError::Missing) | `missing_signature` |
+    /// | [`Signature`](Rejection::Signature): [`Malformed`](SignatureError::Malformed) | `malformed_signature` |
+    /// | [`Signature`](Rejection::Signature): [`Mismatch`](SignatureError::Mismatch) | `signature_mismatch` |
+    /// | [`Signature`](Rejection::Signature): [`InvalidTimestamp`](SignatureError::InvalidTimestamp) | `malformed_timestamp` |
+    /// | [`Signature`](Rejection::Signature): [`TimestampOutOfWindow`](SignatureError::TimestampOutOfWindow) | `stale_timestamp` |
+    /// | [`MalformedJson`](Rejection::MalformedJson) | `malformed_json` |
+    /// | [`InvalidEvent`](Rejection::InvalidEvent) | `invalid_payload` |
+    /// | [`LayerMissing`](Rejection::LayerMissing) | `layer_missing` |
+    ///
+    /// ```
+    /// use hookguard::{Rejection, SignatureError};
+    ///
+    /// assert_eq!(Rejection::Signature(SignatureError::Mismatch).reason(), "signature_mismatch");
+    /// assert_eq!(Rejection::PayloadTooLarge { limit: 1024 }.reason(), "body_too_large");
+    /// ```
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Rejection::MethodNotAllowed => "method_not_allowed",
+            Rejection::UnsupportedMediaType => "unsupported_media_type",
+            Rejection::PayloadTooLarge { .. } => "body_too_large",
+            Rejection::BodyRead => "body_read_failed",
+            Rejection::Timeout => "body_timeout",
+            Rejection::Signature(err) => match err {
+                SignatureError::Missing => "missing_signature",
+                SignatureError::Malformed => "malformed_signature",
+                SignatureError::Mismatch => "signature_mismatch",
+                SignatureError::InvalidTimestamp => "malformed_timestamp",
+                SignatureError::TimestampOutOfWindow => "stale_timestamp",
+            },
+            Rejection::MalformedJson(_) => "malformed_json",
+            Rejection::InvalidEvent(_) => "invalid_payload",
+            Rejection::LayerMissing => "layer_missing",
+        }
+    }
+
     /// The response: the status, a short plain-text body, `Allow` on a 405, and
     /// `Connection: close` on a 408 (the rest of that body is not going to be read).
     pub fn to_response(&self) -> Response<Full<Bytes>> {

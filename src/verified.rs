@@ -59,6 +59,13 @@ impl<E: WebhookEvent> Verified<E> {
         self.event.name()
     }
 
+    /// The id of the campaign the event belongs to ([`WebhookEvent::campaign`]): claimr's
+    /// `campaign.id`, ChainVine's `source.campaign.id`; `None` for senders without
+    /// campaigns.
+    pub fn campaign(&self) -> Option<&str> {
+        self.event.campaign()
+    }
+
     /// Which kind of event this is ([`WebhookEvent::kind`]).
     pub fn kind(&self) -> E::Kind {
         self.event.kind()

@@ -260,3 +260,74 @@ async fn the_example_receiver_logs_without_colour_codes_to_a_file() {
         "colour codes in a log file: {text:?}"
     );
 }
+
+/// The example receiver serves its metrics as Prometheus text: after a delivery, the
+/// answer's count by provider and status, and the handler's time.
+#[tokio::test]
+async fn the_example_receiver_serves_prometheus_metrics() {
+    let receiver = start_example_receiver();
+    let client = http_client();
+    let body = fixture("claimr/user_login.json");
+    let (status, _) = send_to(&client, &receiver.base, claimr_request(body)).await;
+    assert_eq!(status, StatusCode::OK);
+    let unsigned = Request::post("/webhooks/claimr")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(fixture("claimr/user_login.json"))))
+        .unwrap();
+    assert_eq!(
+        send_to(&client, &receiver.base, unsigned).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let get = Request::get("/metrics")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let (status, text) = send_to(&client, &receiver.base, get).await;
+    assert_eq!(status, StatusCode::OK);
+    let series = |name: &str, labels: &[&str]| {
+        text.lines().any(|line| {
+            line.starts_with(&format!("{name}{{")) && labels.iter().all(|l| line.contains(l))
+        })
+    };
+    assert!(
+        series(
+            "hookguard_deliveries_total",
+            &[
+                "provider=\"claimr\"",
+                "event=\"user_login\"",
+                "status=\"200\""
+            ]
+        ),
+        "{text}"
+    );
+    assert!(
+        series(
+            "hookguard_deliveries_total",
+            &["provider=\"claimr\"", "status=\"401\""]
+        ),
+        "{text}"
+    );
+    assert!(
+        series(
+            "hookguard_refusals_total",
+            &["provider=\"claimr\"", "reason=\"missing_signature\""]
+        ),
+        "{text}"
+    );
+    assert!(
+        series(
+            "hookguard_handler_duration_seconds",
+            &["provider=\"claimr\"", "outcome=\"ok\""]
+        ) || series(
+            "hookguard_handler_duration_seconds_count",
+            &["provider=\"claimr\"", "outcome=\"ok\""]
+        ),
+        "{text}"
+    );
+    // The stdout lines are as they were: one per dispatched event.
+    let line = receiver
+        .lines
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a JSON line for the delivery");
+    assert!(line.contains("\"event\":\"user_login\""), "{line}");
+}

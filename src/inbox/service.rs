@@ -159,7 +159,10 @@ impl<P: Provider> InboxService<P> {
         match stored {
             Ok(new) => {
                 if new {
+                    crate::metrics::inbox_stored(delivery.provider());
                     shared.wake.notify_one();
+                } else {
+                    crate::metrics::inbox_duplicate(delivery.provider());
                 }
                 tracing::debug!(
                     provider = delivery.provider(),

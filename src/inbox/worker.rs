@@ -156,15 +156,28 @@ pub(crate) async fn work<P: Provider>(shared: Arc<Shared<P>>, mut stop: watch::R
     }
 }
 
-/// Keeps the store tidy and reports its depth: prunes handled deliveries past the
-/// retention, every minute.
+/// Reports the inbox's depth and the age of its oldest pending delivery every five
+/// seconds, and prunes handled deliveries past the retention every minute.
 pub(crate) async fn upkeep<P: Provider>(shared: Arc<Shared<P>>, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks: u64 = 0;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.changed() => return,
+        }
+        ticks += 1;
+        match shared.store.depth(&shared.name).await {
+            Ok((depth, oldest)) => {
+                crate::metrics::inbox_depth(&shared.name, depth);
+                crate::metrics::inbox_oldest_pending(&shared.name, oldest);
+            }
+            Err(err) => tracing::warn!(error = %err, "inbox: depth unavailable"),
+        }
+        // Pruning once a minute is plenty for a retention measured in days.
+        if ticks % 12 != 1 {
+            continue;
         }
         if let Some(retention) = shared.retention {
             match shared.store.prune(retention).await {
@@ -172,12 +185,6 @@ pub(crate) async fn upkeep<P: Provider>(shared: Arc<Shared<P>>, mut stop: watch:
                 Ok(pruned) => tracing::info!(pruned, "inbox: handled deliveries pruned"),
                 Err(err) => tracing::warn!(error = %err, "inbox: pruning failed"),
             }
-        }
-        match shared.store.depth(&shared.name).await {
-            Ok((depth, oldest)) => {
-                tracing::debug!(provider = &*shared.name, depth, oldest = ?oldest, "inbox depth");
-            }
-            Err(err) => tracing::warn!(error = %err, "inbox: depth unavailable"),
         }
     }
 }
@@ -238,6 +245,11 @@ impl<P: Provider> Shared<P> {
             Finish::Dead { .. } => "dead",
         };
         span.record("outcome", label);
+        match &finish {
+            Finish::Handled => crate::metrics::inbox_handled(&self.name, &claimed.event),
+            Finish::Retry { .. } => crate::metrics::inbox_retried(&self.name, &claimed.event),
+            Finish::Dead { .. } => crate::metrics::inbox_dead(&self.name, &claimed.event),
+        }
         match &finish {
             Finish::Handled => tracing::debug!(parent: &span, "inbox delivery handled"),
             Finish::Retry { error, delay } => {

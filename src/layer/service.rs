@@ -1,14 +1,18 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use ::metrics::SharedString;
 use bytes::Buf;
 use http::{header, Method, Request, Response};
 use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower_service::Service;
+use tracing::field::Empty;
+use tracing::Instrument;
 
 use super::{ResponseBody, ResponseFuture, VerifiedBody};
+use crate::metrics;
 use crate::provider::{accept, Provider};
 use crate::rejection::Rejection;
 
@@ -92,13 +96,21 @@ fn content_length(headers: &http::HeaderMap) -> Option<u64> {
         .ok()
 }
 
-fn reject<B>(provider: &str, rejection: &Rejection) -> Response<ResponseBody<B>> {
+/// The layer's own answer to a delivery it refuses: logged, counted, and recorded on the
+/// delivery's span (the current one, where the layer calls this).
+fn reject<B>(provider: &Arc<str>, rejection: &Rejection) -> Response<ResponseBody<B>> {
+    let status = rejection.status();
     tracing::warn!(
-        provider,
-        status = rejection.status().as_u16(),
+        provider = &**provider,
+        status = status.as_u16(),
         reason = %rejection,
         "webhook delivery refused"
     );
+    let span = tracing::Span::current();
+    span.record("status", status.as_u16());
+    span.record("outcome", rejection.reason());
+    metrics::refused(provider, rejection.reason());
+    metrics::delivery_answered(provider, SharedString::const_str(""), status);
     rejection.to_response().map(ResponseBody::rejection)
 }
 
@@ -124,6 +136,17 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // One span per delivery, around verification and handling; what is not known
+        // yet is recorded as it becomes known. Without a subscriber it is a no-op.
+        let span = tracing::info_span!(
+            "webhook",
+            provider = &*self.name,
+            event = Empty,
+            id = Empty,
+            attempt = Empty,
+            status = Empty,
+            outcome = Empty,
+        );
         // Everything decidable from the head is decided before a byte of body is read.
         let early = if request.method() != Method::POST {
             Some(Rejection::MethodNotAllowed)
@@ -144,6 +167,7 @@ where
             None
         };
         if let Some(rejection) = early {
+            let _entered = span.enter();
             return ResponseFuture::ready(reject(&self.name, &rejection));
         }
 
@@ -157,7 +181,7 @@ where
         // Split here rather than in the future, which would then hold the request and
         // its parts side by side: a smaller future stays in the allocator's fast path.
         let (mut parts, body) = request.into_parts();
-        ResponseFuture::pending(async move {
+        let delivery = async move {
             let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect());
             let body = match collected.await {
                 Ok(Ok(collected)) => collected.to_bytes(),
@@ -171,21 +195,39 @@ where
                     return Ok(reject(&name, &rejection));
                 }
             };
-            let verified = match accept(&*provider, &name, &parts.headers, body.clone()) {
-                Ok(verified) => verified,
-                Err(rejection) => return Ok(reject(&name, &rejection)),
+            // In a block of its own: a local of this body still in scope at the await
+            // below is stored in the future, and the verification's result alone would
+            // take it past 1 KiB, out of the allocator's per-thread cache.
+            let verified = {
+                let started = Instant::now();
+                let accepted = accept(&*provider, &name, &parts.headers, body.clone());
+                metrics::verified_in(&name, started.elapsed());
+                match accepted {
+                    Ok(verified) => verified,
+                    Err(rejection) => return Ok(reject(&name, &rejection)),
+                }
             };
+            {
+                let span = tracing::Span::current();
+                span.record("event", verified.name());
+                span.record("id", verified.id());
+            }
             tracing::debug!(
                 provider = &*name,
                 event = verified.name(),
                 id = verified.id(),
                 "webhook delivery verified"
             );
+            // Taken now: the delivery moves into the request.
+            let event = metrics::event_label(verified.name());
             parts.extensions.insert(verified);
             let request = Request::from_parts(parts, VerifiedBody::new(body));
             let response = inner.call(request).await?;
+            tracing::Span::current().record("status", response.status().as_u16());
+            metrics::delivery_answered(&name, event, response.status());
             Ok(response.map(ResponseBody::inner))
-        })
+        };
+        ResponseFuture::pending(delivery.instrument(span))
     }
 }
 

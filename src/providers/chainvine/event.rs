@@ -423,6 +423,25 @@ impl Event {
     pub fn is_unknown(&self) -> bool {
         matches!(self.payload, Payload::Unknown(_))
     }
+
+    /// The id of the campaign the event belongs to (`source.campaign.id`); `None` when it
+    /// is blank.
+    ///
+    /// ```
+    /// use hookguard::chainvine::Event;
+    ///
+    /// let body = br#"{"source":{"campaign":{"name":"C","created_on":"2024-01-01","id":"c_7"},
+    ///   "community":{"name":"Acme","id":"com_1"}},
+    ///   "event":{"name":"REFERRAL_CONVERSION","data":{"claimer":"u_1"}},
+    ///   "version":"1","secure_request":true,"request_id":"r","event_id":"e","sent_at":"2024-01-01T00:00:00Z"}"#;
+    /// assert_eq!(Event::from_slice(body)?.campaign(), Some("c_7"));
+    /// # Ok::<(), hookguard::ParseError>(())
+    /// ```
+    #[must_use]
+    pub fn campaign(&self) -> Option<&str> {
+        let id = self.source.campaign.id.as_str();
+        Some(id).filter(|id| !id.trim().is_empty())
+    }
 }
 
 crate::event::webhook_event_by_inherent_methods!(
@@ -430,6 +449,9 @@ crate::event::webhook_event_by_inherent_methods!(
     EventKind,
     fn may_be_payment_request(&self) -> bool {
         self.payment_request().is_some() || self.is_unknown()
+    },
+    fn campaign(&self) -> Option<&str> {
+        Event::campaign(self)
     }
 );
 

@@ -298,9 +298,31 @@ impl Event {
     pub fn is_unknown(&self) -> bool {
         matches!(self, Event::Unknown(_))
     }
+
+    /// The id of the campaign the event belongs to (`campaign.id`); `None` when the
+    /// payload names no campaign, names one with a blank id, or the scope is unknown.
+    ///
+    /// ```
+    /// use hookguard::claimr::Event;
+    ///
+    /// let event = Event::from_slice(br#"{"id":"1","scope":"user_login","campaign":{"id":"c_7"}}"#)?;
+    /// assert_eq!(event.campaign(), Some("c_7"));
+    /// # Ok::<(), hookguard::ParseError>(())
+    /// ```
+    #[must_use]
+    pub fn campaign(&self) -> Option<&str> {
+        let id = self.payload()?.campaign.as_ref()?.id.as_str();
+        Some(id).filter(|id| !id.trim().is_empty())
+    }
 }
 
-crate::event::webhook_event_by_inherent_methods!(Event, EventKind);
+crate::event::webhook_event_by_inherent_methods!(
+    Event,
+    EventKind,
+    fn campaign(&self) -> Option<&str> {
+        Event::campaign(self)
+    }
+);
 
 impl Serialize for Event {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
