@@ -122,6 +122,15 @@ impl Secret {
     /// As [`Secret::from_base64`].
     pub fn from_standard(text: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
         let text = text.as_ref();
+        // A public key is published: used as an HMAC secret, anyone could sign with it.
+        for given in [WHPK_PREFIX, WHSK_PREFIX] {
+            if text.starts_with(given.as_bytes()) {
+                return Err(ConfigError::WrongKeyPrefix {
+                    expected: WHSEC_PREFIX,
+                    given,
+                });
+            }
+        }
         let text = text.strip_prefix(WHSEC_PREFIX.as_bytes()).unwrap_or(text);
         Self::from_base64(text)
     }
@@ -368,6 +377,13 @@ impl PublicKey {
             .map_err(|_| ConfigError::InvalidPublicKey("not a point of the curve"))?;
         if key.is_weak() {
             return Err(ConfigError::InvalidPublicKey("a point of small order"));
+        }
+        // One point, one spelling: a key written with a y past the field's prime names
+        // a point whose own encoding differs (and under which nothing would verify).
+        if key.to_edwards().compress().to_bytes() != *bytes {
+            return Err(ConfigError::InvalidPublicKey(
+                "not the canonical encoding of its point",
+            ));
         }
         Ok(Self(key))
     }
@@ -811,6 +827,45 @@ mod tests {
             clone.current().len(),
             2,
             "a refused replacement changes nothing"
+        );
+    }
+
+    #[test]
+    fn a_key_given_as_a_secret_is_refused() {
+        // Anyone can sign with a published key: never an HMAC secret.
+        let public = SigningKey::from_seed([5; 32]).public_key().to_string();
+        assert_eq!(
+            Secret::from_standard(&public),
+            Err(ConfigError::WrongKeyPrefix {
+                expected: WHSEC_PREFIX,
+                given: WHPK_PREFIX
+            })
+        );
+        let signing = SigningKey::from_seed([5; 32]).expose_standard();
+        assert!(matches!(
+            Secret::from_standard(&*signing),
+            Err(ConfigError::WrongKeyPrefix {
+                given: WHSK_PREFIX,
+                ..
+            })
+        ));
+        assert!(Secret::from_standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_ok());
+    }
+
+    #[test]
+    fn a_public_key_in_a_non_canonical_encoding_is_refused() {
+        // y = 3 + p: decompresses to the point of y = 3, whose own encoding differs.
+        let mut bytes = [0xffu8; 32];
+        bytes[0] = 0xf0; // 3 + (2^255 - 19) = 2^255 - 16, little-endian
+        bytes[31] = 0x7f;
+        let mut canonical = [0u8; 32];
+        canonical[0] = 3;
+        assert!(PublicKey::from_bytes(&canonical).is_ok());
+        assert_eq!(
+            PublicKey::from_bytes(&bytes),
+            Err(ConfigError::InvalidPublicKey(
+                "not the canonical encoding of its point"
+            ))
         );
     }
 }

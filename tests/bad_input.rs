@@ -973,7 +973,7 @@ fn cases() -> Vec<Case> {
             Target::StandardSecretOnly,
             good_v1a.clone(),
             now,
-            "signature mismatch",
+            "malformed signature",
         ),
         (
             "v1a: signed with another key pair",

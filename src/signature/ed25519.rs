@@ -24,6 +24,32 @@ pub const SIGNATURE_LEN: usize = 64;
 /// and a request of sixteen forged `v1a` entries costs no more than four.
 pub const MAX_ASYMMETRIC_CANDIDATES: usize = 4;
 
+/// At most this many strict verifications (candidates times public keys) per delivery,
+/// each a SHA-512 of the whole signed content: a forged delivery costs a bounded amount
+/// of work however many keys the receiver holds. A sender's own signature is checked
+/// against every key before the next candidate, so a genuine delivery from a sender
+/// signing with one key verifies with up to four keys configured.
+pub const MAX_ASYMMETRIC_VERIFICATIONS: usize = 4;
+
+/// The scalar order ℓ of the base point, little-endian.
+const ELL: [u8; 32] = [
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+
+/// Whether a signature's `s` (its last 32 bytes, little-endian) is below ℓ. Checked here
+/// as well as by `verify_strict`: were another crate in the build to enable
+/// ed25519-dalek's `legacy_compatibility`, its own check would let the `s + ℓ` twin of
+/// a valid signature through.
+fn s_is_reduced(signature: &[u8; SIGNATURE_LEN]) -> bool {
+    for (byte, ell) in signature[32..].iter().zip(ELL).rev() {
+        if *byte != ell {
+            return *byte < ell;
+        }
+    }
+    false
+}
+
 /// Decodes one base64 candidate into a 64-byte signature, without allocating; `None`
 /// unless `text` is 86 to 88 characters that decode to exactly [`SIGNATURE_LEN`] bytes.
 pub(super) fn decode_signature(text: &[u8]) -> Option<[u8; SIGNATURE_LEN]> {
@@ -70,26 +96,34 @@ pub(super) fn verify_any(
     message: &[u8],
     candidates: &[[u8; SIGNATURE_LEN]],
 ) -> bool {
-    candidates.iter().any(|candidate| {
+    let mut budget = MAX_ASYMMETRIC_VERIFICATIONS;
+    for (n, candidate) in candidates.iter().enumerate() {
+        // A repeated candidate would only spend the budget again.
+        if !s_is_reduced(candidate) || candidates[..n].contains(candidate) {
+            continue;
+        }
         let signature = Signature::from_bytes(candidate);
-        keys.keys().iter().any(|key| {
-            key.verifying_key()
+        for key in keys.keys() {
+            if budget == 0 {
+                return false;
+            }
+            budget -= 1;
+            if key
+                .verifying_key()
                 .verify_strict(message, &signature)
                 .is_ok()
-        })
-    })
+            {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::secret::{PublicKey, SigningKey};
-
-    /// The scalar order ℓ of the base point, little-endian.
-    const ELL: [u8; 32] = [
-        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
-        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
-    ];
 
     fn keys(key: &SigningKey) -> PublicKeySet {
         PublicKeySet::new([key.public_key()]).unwrap()
@@ -114,6 +148,65 @@ mod tests {
             None
         );
         assert_eq!(decode_signature(b""), None);
+    }
+
+    #[test]
+    fn a_signature_with_a_small_order_r_is_refused_though_plain_verification_takes_it() {
+        use ed25519_dalek::Verifier as _;
+        let key = SigningKey::from_seed([9; 32]);
+        let message = b"msg_1.1700000000.{}";
+        // R is the identity point (a small-order point); s makes the plain equation hold.
+        let s = hex::decode("de26567ed0db42b5a4cf162050bff530e8e1d0ea91f0e74f7f74fe76b106b901")
+            .unwrap();
+        let mut forged = [0u8; SIGNATURE_LEN];
+        forged[0] = 1;
+        forged[32..].copy_from_slice(&s);
+        let public = key.public_key();
+        assert!(
+            public
+                .verifying_key()
+                .verify(message, &Signature::from_bytes(&forged))
+                .is_ok(),
+            "the vector is one that only strict verification refuses"
+        );
+        assert!(!verify_any(&keys(&key), message, &[forged]));
+    }
+
+    #[test]
+    fn the_work_per_delivery_is_bounded_by_candidates_times_keys() {
+        let signer = SigningKey::from_seed([3; 32]);
+        let message = b"msg_1.1700000000.{}";
+        let good = signer.sign(message);
+        // Five keys, the signer's last: its signature needs five verifications.
+        let others: Vec<_> = (10u8..14)
+            .map(|n| SigningKey::from_seed([n; 32]).public_key())
+            .collect();
+        let mut five = others.clone();
+        five.push(signer.public_key());
+        let five = PublicKeySet::new(five).unwrap();
+        assert!(!verify_any(&five, message, &[good]));
+        // With the signer's key among the first four it verifies.
+        let mut four = vec![signer.public_key()];
+        four.extend(others);
+        let four = PublicKeySet::new(four).unwrap();
+        assert!(verify_any(&four, message, &[good]));
+        // Forged candidates first use the budget up.
+        assert!(!verify_any(&four, message, &[[7; SIGNATURE_LEN], good]));
+        // A repeated candidate does not spend it twice.
+        let one = keys(&signer);
+        let forged = [7; SIGNATURE_LEN];
+        assert!(verify_any(&one, message, &[forged, forged, forged, good]));
+    }
+
+    #[test]
+    fn s_is_reduced_exactly_below_ell() {
+        let mut signature = [0u8; SIGNATURE_LEN];
+        signature[32..].copy_from_slice(&ELL);
+        assert!(!s_is_reduced(&signature));
+        signature[32] -= 1;
+        assert!(s_is_reduced(&signature));
+        signature[32..].copy_from_slice(&[0xff; 32]);
+        assert!(!s_is_reduced(&signature));
     }
 
     #[test]

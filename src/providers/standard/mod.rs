@@ -181,6 +181,9 @@ impl Standard {
     /// # Ok::<(), hookguard::ConfigError>(())
     /// ```
     ///
+    /// The keys get a handle of their own: a [`public_keys_handle`](Standard::public_keys_handle)
+    /// taken before this call no longer reaches them, so take it after.
+    ///
     /// # Errors
     ///
     /// As [`Standard::from_public_keys`].
@@ -580,8 +583,8 @@ mod tests {
             secret_only
                 .verifier()
                 .verify(&with_signature(SIGNATURE_V1A), PAYLOAD),
-            Err(SignatureError::Mismatch),
-            "v1a with no public key configured"
+            Err(SignatureError::Malformed),
+            "v1a with no public key configured: no signature it can check, as before v1a"
         );
         assert_eq!(
             keyed()
