@@ -665,40 +665,10 @@ fn attempts_that_never_ended_use_up_the_budget() {
     assert_eq!(runs.load(Ordering::SeqCst), 2);
 }
 
-/// A fresh schema on the test PostgreSQL server, as an inbox target; `None` (loudly)
-/// when no server is reachable outside CI.
-#[cfg(feature = "postgres")]
-async fn postgres_inbox_target() -> Option<String> {
-    use sqlx::Executor;
-    let url = std::env::var("HOOKGUARD_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://hookguard:hookguard@127.0.0.1:5432/hookguard".into());
-    let pool =
-        match tokio::time::timeout(Duration::from_secs(10), sqlx::PgPool::connect(&url)).await {
-            Ok(Ok(pool)) => pool,
-            failure => {
-                let why = match failure {
-                    Ok(Err(err)) => err.to_string(),
-                    _ => "timed out".into(),
-                };
-                if std::env::var_os("CI").is_some() {
-                    panic!("PostgreSQL at {url} is required in CI: {why}");
-                }
-                eprintln!("\n!!!!!!!! PostgreSQL TESTS SKIPPED: no server at {url} ({why}).\n");
-                return None;
-            }
-        };
-    let schema = unique_name("hg_inbox");
-    pool.execute(format!("CREATE SCHEMA {schema}").as_str())
-        .await
-        .unwrap();
-    let separator = if url.contains('?') { '&' } else { '?' };
-    Some(format!("{url}{separator}options=-csearch_path%3D{schema}"))
-}
-
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_id_holding_nul_is_stored_and_handled_on_postgresql() {
-    let Some(target) = postgres_inbox_target().await else {
+    let Some(target) = postgres_schema_url("hg_inbox").await else {
         return;
     };
     let inbox = fast_inbox(&target).await;

@@ -225,20 +225,10 @@ async fn a_dead_delivery_is_retried_from_the_cli() {
 #[cfg(feature = "postgres")]
 #[tokio::test]
 async fn two_processes_on_one_postgresql_inbox_handle_each_delivery_once() {
-    let Some(url) = postgres_url().await else {
+    // A schema of its own, so that no other run's deliveries are in the way.
+    let Some(db) = postgres_schema_url("hg_inbox").await else {
         return;
     };
-    // A schema of its own, so that no other run's deliveries are in the way.
-    let schema = unique_name("hg_inbox");
-    {
-        use sqlx::Executor;
-        let pool = sqlx::PgPool::connect(&url).await.unwrap();
-        pool.execute(format!("CREATE SCHEMA {schema}").as_str())
-            .await
-            .unwrap();
-    }
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let db = format!("{url}{separator}options=-csearch_path%3D{schema}");
     let a = start_inbox(&db, &[("HOOKGUARD_LEASE_MS", "5000")]);
     let b = start_inbox(&db, &[("HOOKGUARD_LEASE_MS", "5000")]);
     let ids: Vec<String> = (0..40)
@@ -309,28 +299,4 @@ async fn two_processes_on_one_postgresql_inbox_handle_each_delivery_once() {
     assert!(ok);
     assert_eq!(lines.lines().count(), ids.len());
     assert!(lines.lines().all(|l| l.contains("\"state\":\"handled\"")));
-}
-
-#[cfg(feature = "postgres")]
-/// The test PostgreSQL server's URL, or `None` (loudly) when none is reachable outside CI.
-async fn postgres_url() -> Option<String> {
-    let url = std::env::var("HOOKGUARD_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://hookguard:hookguard@127.0.0.1:5432/hookguard".into());
-    match tokio::time::timeout(Duration::from_secs(10), sqlx::PgPool::connect(&url)).await {
-        Ok(Ok(_)) => Some(url),
-        failure => {
-            let why = match failure {
-                Ok(Err(err)) => err.to_string(),
-                _ => "timed out".into(),
-            };
-            if std::env::var_os("CI").is_some() {
-                panic!("PostgreSQL at {url} is required in CI: {why}");
-            }
-            eprintln!(
-                "\n!!!!!!!! PostgreSQL TESTS SKIPPED: no server at {url} ({why}).\n\
-                 !!!!!!!! Run scripts/postgres.sh, or set HOOKGUARD_POSTGRES_URL.\n"
-            );
-            None
-        }
-    }
 }

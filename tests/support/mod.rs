@@ -353,3 +353,41 @@ pub async fn raw_http_status(
     let line = String::from_utf8_lossy(&head);
     line.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
 }
+
+/// The test PostgreSQL server's URL with a fresh schema of its own as the search path
+/// (so that a test's tables start empty and meet no other run's), or `None`, loudly, when
+/// no server is reachable outside CI.
+#[cfg(feature = "postgres")]
+pub async fn postgres_schema_url(prefix: &str) -> Option<String> {
+    use sqlx::Executor;
+    let url = std::env::var("HOOKGUARD_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://hookguard:hookguard@127.0.0.1:5432/hookguard".into());
+    let connected = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        sqlx::PgPool::connect(&url),
+    )
+    .await;
+    let pool = match connected {
+        Ok(Ok(pool)) => pool,
+        failure => {
+            let why = match failure {
+                Ok(Err(err)) => err.to_string(),
+                _ => "timed out".into(),
+            };
+            if std::env::var_os("CI").is_some() {
+                panic!("PostgreSQL at {url} is required in CI: {why}");
+            }
+            eprintln!(
+                "\n!!!!!!!! PostgreSQL TESTS SKIPPED: no server at {url} ({why}).\n\
+                 !!!!!!!! Run scripts/postgres.sh, or set HOOKGUARD_POSTGRES_URL.\n"
+            );
+            return None;
+        }
+    };
+    let schema = unique_name(prefix);
+    pool.execute(format!("CREATE SCHEMA {schema}").as_str())
+        .await
+        .unwrap();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{separator}options=-csearch_path%3D{schema}"))
+}
