@@ -252,6 +252,53 @@ fn the_secret_can_come_from_the_environment() {
 }
 
 #[test]
+fn keys_exported_for_standard_webhooks_do_not_break_the_other_providers() {
+    let (signing, public) = keygen();
+    let body = TempFile::new(b"{}");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_hookguard"))
+            .args(args)
+            .env("HOOKGUARD_SIGNING_KEY", &signing)
+            .env("HOOKGUARD_PUBLIC_KEY", &public)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let signed = run(&[
+        "sign",
+        "--provider",
+        "claimr",
+        "--secret",
+        CLAIMR_SECRET,
+        body.path(),
+    ]);
+    assert!(
+        signed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&signed.stderr)
+    );
+    let signed = String::from_utf8(signed.stdout).unwrap();
+    let mut list = vec!["verify", "--provider", "claimr", "--secret", CLAIMR_SECRET];
+    for line in signed.lines() {
+        list.extend(["--header", line]);
+    }
+    list.push(body.path());
+    let verified = run(&list);
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+    assert!(String::from_utf8(verified.stdout)
+        .unwrap()
+        .starts_with("valid"));
+    assert!(String::from_utf8(verified.stderr)
+        .unwrap()
+        .contains("ignored"));
+}
+
+#[test]
 fn sign_then_verify_round_trips_for_every_provider() {
     let body = Claimr::sample(claimr::EventKind::UserLogin).body();
     let file = TempFile::new(&body);

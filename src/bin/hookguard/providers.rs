@@ -71,6 +71,15 @@ impl ProviderArg {
             return self.signer(secret).map_err(|e| e.to_string());
         };
         if self != ProviderArg::Standard {
+            // A key exported for Standard Webhooks must not break the other providers'
+            // commands: with a secret to sign with, it is set aside, and said so.
+            if let Some(secret) = secret {
+                eprintln!(
+                    "hookguard: {}; ignored",
+                    ONLY_STANDARD.replace("{flag}", "--signing-key")
+                );
+                return self.signer(secret).map_err(|e| e.to_string());
+            }
             return Err(ONLY_STANDARD.replace("{flag}", "--signing-key"));
         }
         match secret {
@@ -95,6 +104,13 @@ impl ProviderArg {
             return self.verifier(secret).map_err(|e| e.to_string());
         }
         if self != ProviderArg::Standard {
+            if let Some(secret) = secret {
+                eprintln!(
+                    "hookguard: {}; ignored",
+                    ONLY_STANDARD.replace("{flag}", "--public-key")
+                );
+                return self.verifier(secret).map_err(|e| e.to_string());
+            }
             return Err(ONLY_STANDARD.replace("{flag}", "--public-key"));
         }
         let standard = match secret {
