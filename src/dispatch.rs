@@ -314,6 +314,15 @@ impl<E: WebhookEvent> Dispatcher<E> {
         self.registry.handlers.contains_key(&kind)
     }
 
+    /// The handler registered for `kind`, else the catch-all.
+    fn handler_for(&self, kind: E::Kind) -> Option<SharedHandler<E>> {
+        self.registry
+            .handlers
+            .get(&kind)
+            .or(self.registry.fallback.as_ref())
+            .cloned()
+    }
+
     /// Whether this dispatcher pays ([`on_payment_request`](Dispatcher::on_payment_request)).
     pub(crate) fn pays(&self) -> bool {
         self.registry.pays
@@ -345,12 +354,7 @@ impl<E: WebhookEvent> Dispatcher<E> {
                 return Ok(());
             }
         }
-        let handler = self
-            .registry
-            .handlers
-            .get(&delivery.kind())
-            .or(self.registry.fallback.as_ref())
-            .cloned();
+        let handler = self.handler_for(delivery.kind());
         let Some(handler) = handler else {
             tracing::debug!(
                 provider = delivery.provider(),
@@ -415,12 +419,7 @@ impl<E: WebhookEvent> Dispatcher<E> {
                 return Routed::Answered(campaign::outside(&delivery, refuse, payout));
             }
         }
-        let handler = self
-            .registry
-            .handlers
-            .get(&delivery.kind())
-            .or(self.registry.fallback.as_ref())
-            .cloned();
+        let handler = self.handler_for(delivery.kind());
         let unknown = delivery.is_unknown();
         // A dispatcher that pays never acknowledges what it cannot name: it may be a
         // payment request under a name nobody configured.
