@@ -36,8 +36,9 @@ impl<E: WebhookEvent> Dispatcher<E> {
     /// # Errors
     ///
     /// [`ConfigError::PayoutsInInbox`] for a dispatcher that pays: a payment request is
-    /// answered 2xx only once it is paid. [`ConfigError::NoRuntime`] outside a tokio
-    /// runtime.
+    /// answered 2xx only once it is paid. [`ConfigError::InboxProviderTaken`] when this
+    /// inbox already serves a dispatcher under `provider`'s name.
+    /// [`ConfigError::NoRuntime`] outside a tokio runtime.
     pub fn with_inbox<P>(self, inbox: &Inbox, provider: P) -> Result<InboxService<P>, ConfigError>
     where
         P: Provider<Event = E>,
@@ -85,7 +86,11 @@ impl<E: WebhookEvent> Dispatcher<E> {
 ///
 /// - stored (or already stored by an earlier delivery of the same id): `200 stored`;
 /// - the store cannot be written: `503` with `Retry-After: 5`, so the sender retries;
-/// - a payment request: `500`, not stored (its 2xx would say it was paid).
+/// - a payment request: `500`, not stored (its 2xx would say it was paid); so is an
+///   unknown event that may be one (ChainVine's), unless the dispatcher sets
+///   [`with_unknown_status`](Dispatcher::with_unknown_status);
+/// - a delivery whose provider name is not the inbox's: `500`, not stored (no worker
+///   would ever take it).
 pub struct InboxService<P: Provider> {
     shared: Arc<Shared<P>>,
 }

@@ -115,7 +115,8 @@ pub struct DeliverySummary {
     pub attempts: u32,
     /// When it was first stored.
     pub received_at: OffsetDateTime,
-    /// When it is next due (for a pending delivery).
+    /// When it is next due: a pending delivery's next attempt, a running one's lease end
+    /// (when it is run again if its run has died).
     pub next_attempt_at: OffsetDateTime,
     /// The last attempt's error, if it failed.
     pub last_error: Option<String>,
@@ -312,26 +313,25 @@ impl Sql {
         // cannot overwrite the new run's outcome.
         let fenced =
             "provider = $1 AND key = $2 AND state = 'running' AND lease_owner = $3 AND attempts = $4";
-        let s = |sql: String| positional(sql);
+        let s = positional;
         Self {
             insert: s(format!(
                 "INSERT INTO {DELIVERIES} (provider, key, delivery_id, event, headers, body, \
                    signed, state, attempts, budget_from, received_at, enqueued_at, \
-                   next_attempt_at, lease_until, lease_owner) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, 0, {now}, {now}, {now}, 0, '') \
+                   next_attempt_at, lease_owner) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, 0, {now}, {now}, {now}, '') \
                  ON CONFLICT (provider, key) DO NOTHING"
             )),
             claim: s(format!(
                 "UPDATE {DELIVERIES} SET state = 'running', attempts = attempts + 1, \
-                   lease_until = {now} + $2, next_attempt_at = {now} + $2, lease_owner = $3 \
+                   next_attempt_at = {now} + $2, lease_owner = $3 \
                  WHERE (provider, key) IN (SELECT provider, key FROM {DELIVERIES} \
                    WHERE provider = $1 AND {due} ORDER BY next_attempt_at LIMIT 1{skip_locked}) \
                  RETURNING key, delivery_id, event, headers, body, signed, attempts, \
                    attempts - budget_from, {now} - enqueued_at, {now}"
             )),
             renew: s(format!(
-                "UPDATE {DELIVERIES} SET lease_until = {now} + $5, next_attempt_at = {now} + $5 \
-                 WHERE {fenced}"
+                "UPDATE {DELIVERIES} SET next_attempt_at = {now} + $5 WHERE {fenced}"
             )),
             handled: s(format!(
                 "UPDATE {DELIVERIES} SET state = 'handled', finished_at = {now}, \
@@ -579,7 +579,7 @@ impl DeliveryStore {
                    signed BIGINT NOT NULL, state TEXT NOT NULL, attempts BIGINT NOT NULL, \
                    budget_from BIGINT NOT NULL, received_at BIGINT NOT NULL, \
                    enqueued_at BIGINT NOT NULL, next_attempt_at BIGINT NOT NULL, \
-                   lease_until BIGINT NOT NULL, lease_owner TEXT NOT NULL, \
+                   lease_owner TEXT NOT NULL, \
                    finished_at BIGINT, last_error TEXT, pruned_at BIGINT, \
                    PRIMARY KEY (provider, key))"
             ),
