@@ -314,6 +314,15 @@ impl<E: WebhookEvent> Dispatcher<E> {
         self.registry.handlers.contains_key(&kind)
     }
 
+    /// Whether `delivery`'s campaign is one this dispatcher serves (every one, unless
+    /// [`for_campaigns`](Dispatcher::for_campaigns) limits it).
+    fn serves_campaign_of(&self, delivery: &Verified<E>) -> bool {
+        self.registry
+            .campaigns
+            .as_ref()
+            .map_or(true, |campaigns| campaigns.serves(delivery.campaign()))
+    }
+
     /// The handler registered for `kind`, else the catch-all.
     fn handler_for(&self, kind: E::Kind) -> Option<SharedHandler<E>> {
         self.registry
@@ -342,17 +351,15 @@ impl<E: WebhookEvent> Dispatcher<E> {
     pub(crate) async fn handle(&self, delivery: Verified<E>) -> Result<(), HandlerError> {
         // Outside the campaigns served: skipped, as a request would be (payment requests,
         // which a request would refuse, never reach the inbox).
-        if let Some(campaigns) = &self.registry.campaigns {
-            if !campaigns.serves(delivery.campaign()) {
-                tracing::debug!(
-                    provider = delivery.provider(),
-                    event = delivery.name(),
-                    id = delivery.id(),
-                    campaign = delivery.campaign(),
-                    "inbox delivery of a campaign this dispatcher does not serve: skipped"
-                );
-                return Ok(());
-            }
+        if !self.serves_campaign_of(&delivery) {
+            tracing::debug!(
+                provider = delivery.provider(),
+                event = delivery.name(),
+                id = delivery.id(),
+                campaign = delivery.campaign(),
+                "inbox delivery of a campaign this dispatcher does not serve: skipped"
+            );
+            return Ok(());
         }
         let handler = self.handler_for(delivery.kind());
         let Some(handler) = handler else {
@@ -412,12 +419,10 @@ impl<E: WebhookEvent> Dispatcher<E> {
     /// there is none. Done before any future is built, so that the future of a
     /// delivery holds only what its handler needs.
     pub(crate) fn route(&self, delivery: Verified<E>) -> Routed {
-        if let Some(campaigns) = &self.registry.campaigns {
-            if !campaigns.serves(delivery.campaign()) {
-                let refuse = self.never_skips(&delivery);
-                let payout = self.pays_for(&delivery.kind());
-                return Routed::Answered(campaign::outside(&delivery, refuse, payout));
-            }
+        if !self.serves_campaign_of(&delivery) {
+            let refuse = self.never_skips(&delivery);
+            let payout = self.pays_for(&delivery.kind());
+            return Routed::Answered(campaign::outside(&delivery, refuse, payout));
         }
         let handler = self.handler_for(delivery.kind());
         let unknown = delivery.is_unknown();
