@@ -265,11 +265,29 @@ impl<E: WebhookEvent> Dispatcher<E> {
 
     /// Whether this dispatcher may never acknowledge `delivery` without handling it: a
     /// payment request (its kind is taken by the payout handler), or an unknown event in
-    /// a dispatcher that pays and was not given [`with_unknown_status`](Dispatcher::with_unknown_status),
-    /// since it may be a payment request under a name nobody configured.
+    /// a dispatcher that pays and would not acknowledge it
+    /// ([`refuses_unknown`](Dispatcher::refuses_unknown)), since it may be a payment
+    /// request under a name nobody configured.
     pub(crate) fn never_skips(&self, delivery: &Verified<E>) -> bool {
         self.pays_for(&delivery.kind())
-            || delivery.is_unknown() && self.registry.pays && self.registry.unknown_status.is_none()
+            || delivery.is_unknown() && self.registry.pays && self.refuses_unknown(true).is_some()
+    }
+
+    /// The status this dispatcher answers an unknown event with when that status is not
+    /// a 2xx; `None` when it acknowledges the event (its catch-all takes it, or the
+    /// unknown status is a 2xx). With `may_pay` (the event may be a payment request under
+    /// a name nobody configured), an unknown status that was never set refuses it with
+    /// 500, catch-all or not, as a dispatcher that pays does.
+    pub(crate) fn refuses_unknown(&self, may_pay: bool) -> Option<StatusCode> {
+        let status = match self.registry.unknown_status {
+            None if may_pay || self.registry.pays => {
+                return Some(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+            _ if self.registry.fallback.is_some() => return None,
+            None => StatusCode::OK,
+            Some(status) => status,
+        };
+        (!status.is_success()).then_some(status)
     }
 
     /// Whether `kind` is taken by a handler that pays (runs its own claim protocol).
@@ -335,12 +353,6 @@ impl<E: WebhookEvent> Dispatcher<E> {
     /// Whether this dispatcher pays ([`on_payment_request`](Dispatcher::on_payment_request)).
     pub(crate) fn pays(&self) -> bool {
         self.registry.pays
-    }
-
-    /// Whether [`with_unknown_status`](Dispatcher::with_unknown_status) was set: the
-    /// user has said how unknown events are to be answered.
-    pub(crate) fn answers_unknown_events(&self) -> bool {
-        self.registry.unknown_status.is_some()
     }
 
     /// Runs the handler for a delivery taken from the inbox, as a request would (its

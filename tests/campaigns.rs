@@ -346,3 +346,53 @@ async fn a_router_that_pays_never_acknowledges_an_unrouted_payment_request() {
         (StatusCode::OK, "skipped: campaign not served".into())
     );
 }
+
+/// A dispatcher that pays and answers unknown events 500: an unknown event of a campaign
+/// it does not serve (it may be a payment request under another name) is not skipped
+/// with a 2xx either, limited or routed.
+#[tokio::test]
+async fn an_unknown_event_outside_the_campaigns_keeps_the_refusal_its_dispatcher_chose() {
+    let paying = || {
+        Dispatcher::new()
+            .on_payment_request(MemoryStore::new(), |_payout| async { Ok(()) })
+            .with_unknown_status(StatusCode::INTERNAL_SERVER_ERROR)
+    };
+    let limited = receiver(
+        ChainVine::new(SECRET).unwrap(),
+        paying().for_campaigns([CHAINVINE_CAMPAIGN]).unwrap(),
+    );
+    let routed = receiver(
+        ChainVine::new(SECRET).unwrap(),
+        CampaignRouter::new()
+            .campaign(CHAINVINE_CAMPAIGN, paying())
+            .unwrap(),
+    );
+    for (name, status) in [
+        (
+            "limited",
+            answer(
+                &limited,
+                chainvine_delivery(chainvine::EventKind::Unknown, "winter"),
+            )
+            .await
+            .0,
+        ),
+        (
+            "routed",
+            answer(
+                &routed,
+                chainvine_delivery(chainvine::EventKind::Unknown, "winter"),
+            )
+            .await
+            .0,
+        ),
+    ] {
+        assert!(!status.is_success(), "{name}: {status}");
+    }
+    // In its own campaign the same event is answered as the dispatcher says: 500.
+    let own = chainvine_delivery(chainvine::EventKind::Unknown, CHAINVINE_CAMPAIGN);
+    assert_eq!(
+        answer(&limited, own).await.0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+}

@@ -466,6 +466,32 @@ async fn a_chainvine_event_of_unknown_name_is_refused_unless_unknown_events_are_
         .is_empty());
     inbox.shutdown(Duration::from_secs(1)).await;
 
+    // Told to answer unknown events 500 (and with no catch-all), the inbox refuses them
+    // as its dispatcher would: not stored, not acknowledged.
+    let inbox = fast_inbox(&temp_db("inbox_unknown_name_500")).await;
+    let chainvine = ChainVine::new(CHAINVINE_SECRET).unwrap();
+    let handlers = Dispatcher::<hookguard::chainvine::Event>::new()
+        .on(
+            hookguard::chainvine::EventKind::EarningCreated,
+            |_event| async { Ok(()) },
+        )
+        .with_unknown_status(StatusCode::INTERNAL_SERVER_ERROR)
+        .with_inbox(&inbox, chainvine.clone())
+        .unwrap();
+    let service = WebhookLayer::new(chainvine).layer(handlers);
+    let answer = service
+        .oneshot(chainvine_request(renamed.clone()))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(inbox
+        .store()
+        .list(&DeliveryFilter::new())
+        .await
+        .unwrap()
+        .is_empty());
+    inbox.shutdown(Duration::from_secs(1)).await;
+
     // Told how unknown events are answered, the inbox stores them; but a worker whose
     // provider knows the name as a payment request never runs it.
     let inbox = fast_inbox(&temp_db("inbox_unknown_name_2")).await;

@@ -119,25 +119,39 @@ impl<P: Provider> InboxService<P> {
         delivery: Verified<P::Event>,
         headers: http::HeaderMap,
     ) -> Response<Full<Bytes>> {
-        // A payment request's 2xx says it was paid: never stored to be handled later. An
-        // unknown event that may be one (a payment request under a name nobody
-        // configured) is refused too, until the dispatcher says how unknown events are
-        // answered, as a dispatcher that pays does.
-        if delivery.may_be_payment_request()
-            && (!delivery.is_unknown() || !shared.dispatcher.answers_unknown_events())
-        {
+        // A payment request's 2xx says it was paid: never stored to be handled later.
+        if delivery.may_be_payment_request() && !delivery.is_unknown() {
             tracing::error!(
                 provider = delivery.provider(),
                 event = delivery.name(),
                 id = delivery.id(),
-                "payment request (or an unknown event that may be one) refused by an inbox: \
-                 payouts are answered only once paid; serve them with on_payment_request on a \
-                 dispatcher without an inbox, or configure the event's name"
+                "payment request refused by an inbox: payouts are answered only once paid; \
+                 serve them with on_payment_request on a dispatcher without an inbox"
             );
             return plain_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "payment requests are not stored",
             );
+        }
+        // An unknown event is answered as the dispatcher answers it: one it would refuse
+        // is refused here too, not stored and acknowledged; one that may be a payment
+        // request under a name nobody configured is refused (500) unless the dispatcher
+        // was told how unknown events are answered.
+        if delivery.is_unknown() {
+            if let Some(status) = shared
+                .dispatcher
+                .refuses_unknown(delivery.may_be_payment_request())
+            {
+                tracing::error!(
+                    provider = delivery.provider(),
+                    event = delivery.name(),
+                    id = delivery.id(),
+                    status = status.as_u16(),
+                    "unknown event refused by an inbox, as its dispatcher refuses it: if it \
+                     is a payment request, configure its name"
+                );
+                return plain_response(status, "unknown event");
+            }
         }
         // Stored under another name than the workers claim, it would never be handled.
         if delivery.provider() != &*shared.name {
