@@ -745,3 +745,38 @@ async fn reaches_key(store: &DeliveryStore, key: &str, state: DeliveryState) -> 
     }
     false
 }
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_too_long_for_an_index_is_stored_and_handled_on_postgresql() {
+    let Some(target) = postgres_schema_url("hg_inbox").await else {
+        return;
+    };
+    let inbox = fast_inbox(&target).await;
+    let seen = Seen::default();
+    let service = receiver(&inbox, Arc::clone(&seen), 0);
+    let id = "x".repeat(3000);
+    let answer = service
+        .oneshot(claimr_request(claimr_body(&id)))
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.status(),
+        StatusCode::OK,
+        "{}",
+        body_text(answer.into_body()).await
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || seen
+            .lock()
+            .unwrap()
+            .contains_key(&id))
+        .await
+    );
+    let listed = inbox.store().list(&DeliveryFilter::new()).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].key.starts_with("key-sha256:"));
+    assert_eq!(listed[0].id.len(), 1024);
+    assert!(reaches_key(inbox.store(), &listed[0].key, DeliveryState::Handled).await);
+    inbox.shutdown(Duration::from_secs(1)).await;
+}

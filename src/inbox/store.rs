@@ -13,6 +13,11 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use sqlx::Row;
 use time::OffsetDateTime;
 
+/// The longest text kept in an indexed column (the id) or a key as it is: PostgreSQL
+/// refuses B-tree entries over about 2,700 bytes, so longer ones are cut (the id, which is
+/// for people reading the journal) or hashed (the key, which must stay exact).
+const MAX_INDEXED_TEXT: usize = 1024;
+
 /// The deliveries table.
 const DELIVERIES: &str = "hookguard_inbox";
 /// One row per finished attempt.
@@ -619,8 +624,9 @@ impl DeliveryStore {
     /// Stores a delivery, once: true when it is new, false when it was already stored.
     pub(crate) async fn insert(&self, delivery: NewDelivery<'_>) -> Result<bool, InboxStoreError> {
         let headers = encode_headers(delivery.headers);
-        // The key must stay exact: one holding NUL is kept as its SHA-256 instead.
-        let key = if delivery.key.contains('\0') {
+        // The key must stay exact: one holding NUL, or too long for PostgreSQL's index
+        // entries (about 2.7 KB), is kept as its SHA-256 instead.
+        let key = if delivery.key.contains('\0') || delivery.key.len() > MAX_INDEXED_TEXT {
             use sha2::Digest;
             format!(
                 "key-sha256:{}",
@@ -632,8 +638,8 @@ impl DeliveryStore {
         let done = on_pool!(self, pool => sqlx::query(&self.sql.insert)
             .bind(delivery.provider)
             .bind(&key)
-            .bind(column_text(delivery.id, 64 * 1024))
-            .bind(column_text(delivery.event, 64 * 1024))
+            .bind(column_text(delivery.id, MAX_INDEXED_TEXT))
+            .bind(column_text(delivery.event, MAX_INDEXED_TEXT))
             .bind(&headers)
             .bind(delivery.body)
             .bind(i64::from(delivery.signed))
