@@ -39,9 +39,11 @@
 //! worker runs it (the worker's provider names events otherwise) is dead at once, never
 //! run.
 //!
-//! **Leases.** A run holds its delivery under a lease, renewed every third of it while the
-//! handler runs. A run whose lease is lost (another run took the delivery over after a
-//! store outage longer than the lease, or a clock step) is stopped at its next `.await`,
+//! **Leases.** A run holds its delivery under a lease, renewed every quarter of it while the
+//! handler runs, each renewal given a quarter of the lease to answer. A run whose lease is
+//! lost (the store says another run holds it, after a clock step or an outage; or its
+//! renewals failed or hung until the lease might end before the next one lands) is
+//! stopped at its next `.await`,
 //! and its outcome is not written: the run that holds the lease decides. Attempts that
 //! started and never ended (the process died) count against the attempts allowed, so a
 //! handler that kills its process is not run for ever.

@@ -249,6 +249,9 @@ pub(crate) struct Claimed {
     pub(crate) age: Duration,
     /// When this attempt started, by the database's clock.
     pub(crate) started_ms: i64,
+    /// When this process asked for it: the lease began no earlier, by this process's
+    /// monotonic clock.
+    pub(crate) asked_at: tokio::time::Instant,
 }
 
 /// How an attempt ended, as the worker records it.
@@ -657,6 +660,7 @@ impl DeliveryStore {
         owner: &str,
     ) -> Result<Option<Claimed>, InboxStoreError> {
         let lease = millis(lease);
+        let asked_at = tokio::time::Instant::now();
         on_pool!(self, pool => {
             let row = sqlx::query(&self.sql.claim)
                 .bind(provider)
@@ -676,6 +680,7 @@ impl DeliveryStore {
                     attempts_in_budget: count(row.try_get(7)?)?,
                     age: Duration::from_millis(u64::try_from(row.try_get::<i64, _>(8)?).unwrap_or(0)),
                     started_ms: row.try_get(9)?,
+                    asked_at,
                 })
             })
             .transpose()

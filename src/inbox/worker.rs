@@ -212,7 +212,8 @@ impl<P: Provider> Shared<P> {
         // run, so that a handler that kills its process is not run for ever.
         let outcome = if claimed.attempts_in_budget > self.policy.max_attempts {
             Err(Failure::Permanent(format!(
-                "no attempts left: attempts up to {} ended without an outcome",
+                "no attempts left: attempt {} ended without an outcome (its process stopped, \
+                 or its outcome could not be written)",
                 claimed.attempt - 1
             )))
         } else {
@@ -306,26 +307,42 @@ impl<P: Provider> Shared<P> {
         }
     }
 
-    /// Renews the lease every third of it, in a task of its own (so that a slow store
+    /// Renews the lease every quarter of it, in a task of its own (so that a slow store
     /// does not hold up the handler); the future resolves when the lease is lost: the
-    /// store says another run holds it, or no renewal has succeeded for a whole lease.
+    /// store says another run holds it, or the lease may end before the next renewal
+    /// could land. Each renewal is given a quarter of the lease, so a store that hangs
+    /// cannot keep a run going past its lease.
     fn keep_lease(&self, claimed: &Claimed, owner: &str) -> impl Future<Output = ()> + 'static {
         let (store, name, lease) = (self.store.clone(), Arc::clone(&self.name), self.lease);
         let (key, owner, attempt) = (claimed.key.clone(), owner.to_owned(), claimed.attempt);
+        // The lease in the store began after this instant, and each renewal after the
+        // instant it was sent: measured from these, the run stops before the store's
+        // lease ends.
+        let mut renewed = claimed.asked_at;
         let (lost, on_lost) = tokio::sync::oneshot::channel::<()>();
         let renewal = tokio::spawn(async move {
-            let mut renewed = tokio::time::Instant::now();
+            // A quarter: one failed renewal can be followed by another before the end.
+            let step = lease / 4;
             loop {
-                tokio::time::sleep(lease / 3).await;
-                match store.renew(&name, &key, &owner, attempt, lease).await {
-                    Ok(true) => renewed = tokio::time::Instant::now(),
-                    Ok(false) => break,
-                    Err(err) if renewed.elapsed() < lease => {
-                        tracing::warn!(error = %err, "inbox lease renewal failed");
-                    }
-                    Err(err) => {
-                        tracing::error!(error = %err, "inbox lease not renewed for a whole lease");
-                        break;
+                tokio::time::sleep(step).await;
+                let sent = tokio::time::Instant::now();
+                match tokio::time::timeout(step, store.renew(&name, &key, &owner, attempt, lease))
+                    .await
+                {
+                    Ok(Ok(true)) => renewed = sent,
+                    Ok(Ok(false)) => break,
+                    failed => {
+                        let why = match failed {
+                            Ok(Err(err)) => err.to_string(),
+                            _ => "no answer within a quarter of the lease".to_owned(),
+                        };
+                        // The next renewal lands at the latest a sleep and a timeout from
+                        // now: past the lease's end, the delivery may be another run's.
+                        if renewed.elapsed() + 2 * step >= lease {
+                            tracing::error!(error = %why, "inbox lease not renewed in time");
+                            break;
+                        }
+                        tracing::warn!(error = %why, "inbox lease renewal failed");
                     }
                 }
             }
