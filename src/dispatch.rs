@@ -9,7 +9,7 @@
 //!
 //! let dispatcher = Dispatcher::new()
 //!     .on(claimr::EventKind::UserReward, |event| async move {
-//!         println!("reward for {:?}", event.payload().and_then(|p| p.user_id.clone()));
+//!         println!("reward for {:?}", event.payload().and_then(|p| p.user_id()));
 //!         let _points: u32 = "50".parse()?;
 //!         Ok(())
 //!     })

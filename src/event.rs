@@ -10,6 +10,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+/// The string of an event's fields: UTF-8 text that shares the delivery body's bytes (a
+/// clone or a field is a reference count, not a copy). It derefs to `str`.
+pub use bytestring::ByteString;
+
 /// A provider's typed event, as the layer hands it to handlers.
 ///
 /// Implemented by each provider's `Event`: [`claimr::Event`](crate::claimr::Event),
@@ -187,15 +191,15 @@ impl<E> fmt::Display for NamedKind<E> {
 }
 
 /// A free-form JSON value (claimr's `action.meta`), kept exactly as sent and parsed only
-/// when asked: reading a delivery copies its text once instead of building a tree of maps
-/// and strings for a field most handlers never open.
+/// when asked: reading a delivery shares the body's bytes instead of building a tree of
+/// maps and strings for a field most handlers never open.
 ///
 /// Two values are equal when their text is the same, or when both parse to the same
 /// `serde_json::Value` (whitespace and key order aside; numbers compare as that type
 /// reads them, and a repeated key keeps its last value). The text was checked as JSON
-/// syntax when serde_json read it, not as values: a lone `\ud800` escape or `1e400` is
-/// kept, and refused by [`parse_as`](RawJson::parse_as). Read from a deserializer other
-/// than serde_json, a `RawJson` is not checked at all: build it with [`RawJson::new`] from
+/// syntax when it was read, not as values: a lone `\ud800` escape or `1e400` is kept,
+/// and refused by [`parse_as`](RawJson::parse_as). Read from a deserializer other than
+/// serde_json, a `RawJson` is not checked at all: build it with [`RawJson::new`] from
 /// text you do not trust.
 ///
 /// ```
@@ -209,25 +213,33 @@ impl<E> fmt::Display for NamedKind<E> {
 /// # Ok::<(), hookguard::ParseError>(())
 /// ```
 #[derive(Clone)]
-pub struct RawJson(Box<RawValue>);
+pub struct RawJson(ByteString);
 
 impl RawJson {
-    /// The value of `text`, which must be one JSON value.
+    /// The value of `text`, which must be one JSON value (surrounding whitespace is
+    /// dropped).
     ///
     /// # Errors
     ///
     /// [`ParseError::Syntax`] when `text` is not JSON.
     pub fn new(text: impl Into<String>) -> Result<Self, ParseError> {
-        RawValue::from_string(text.into())
-            .map(RawJson)
+        let text = ByteString::from(text.into());
+        let trimmed = serde_json::from_str::<&RawValue>(&text)
             .map_err(|err| ParseError::Syntax {
                 message: err.to_string(),
-            })
+            })?
+            .get();
+        Ok(RawJson(text.slice_ref(trimmed)))
+    }
+
+    /// A value whose text the caller has read as one JSON value.
+    pub(crate) fn from_checked(text: ByteString) -> Self {
+        RawJson(text)
     }
 
     /// The JSON text, exactly as sent.
     pub fn get(&self) -> &str {
-        self.0.get()
+        &self.0
     }
 
     /// The value as your own type (a `serde_json::Value`, or a struct).
@@ -259,13 +271,18 @@ impl Debug for RawJson {
 impl Serialize for RawJson {
     /// Writes the value back, unchanged.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        // The text is one JSON value (checked when it was read), so this only finds its
+        // bounds again for serde_json's raw-value token.
+        let raw =
+            serde_json::from_str::<&RawValue>(self.get()).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for RawJson {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Box::<RawValue>::deserialize(deserializer).map(RawJson)
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        Ok(RawJson(ByteString::from(Box::<str>::from(raw))))
     }
 }
 

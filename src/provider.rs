@@ -39,7 +39,7 @@ pub trait Provider: Clone + Send + Sync + 'static {
     /// # Errors
     ///
     /// A [`ParseError`]: malformed JSON or a body of the wrong shape.
-    fn parse(&self, headers: &HeaderMap, body: &[u8]) -> Result<Self::Event, ParseError>;
+    fn parse(&self, headers: &HeaderMap, body: &Bytes) -> Result<Self::Event, ParseError>;
 
     /// Checks a parsed event against what the signature alone cannot, such as
     /// ChainVine's `sent_at` window; accepts every event by default.
@@ -109,7 +109,7 @@ mod tests {
             self.0.verifier()
         }
 
-        fn parse(&self, headers: &HeaderMap, body: &[u8]) -> Result<Self::Event, ParseError> {
+        fn parse(&self, headers: &HeaderMap, body: &Bytes) -> Result<Self::Event, ParseError> {
             self.0.parse(headers, body)
         }
 

@@ -1261,10 +1261,10 @@ async fn deeply_nested_free_form_json_is_kept_as_sent_and_refused_when_parsed() 
     let event = claimr::Event::from_slice(&body).unwrap();
     let meta = event
         .payload()
-        .and_then(|p| p.event.as_ref())
-        .and_then(|e| e.data.as_ref())
-        .and_then(|d| d.action.as_ref())
-        .and_then(|a| a.meta.as_ref())
+        .and_then(|p| p.event())
+        .and_then(|e| e.data())
+        .and_then(|d| d.action())
+        .and_then(|a| a.meta())
         .expect("meta kept");
     assert_eq!(meta.get().len(), 3000);
     let err = meta.parse_as::<serde_json::Value>().unwrap_err();
@@ -1306,17 +1306,10 @@ fn nesting_to_the_default_cap_never_overflows_the_stack() {
                 assert!(body.len() <= hookguard::layer::DEFAULT_BODY_LIMIT);
                 let event = claimr::Event::from_slice(body.as_bytes());
                 // A free-form value kept as sent is parsed under the same limit.
-                let meta = event.as_ref().ok().and_then(|e| {
-                    e.payload()?
-                        .event
-                        .as_ref()?
-                        .data
-                        .as_ref()?
-                        .action
-                        .as_ref()?
-                        .meta
-                        .clone()
-                });
+                let meta = event
+                    .as_ref()
+                    .ok()
+                    .and_then(|e| e.payload()?.event()?.data()?.action()?.meta());
                 if let Some(meta) = meta {
                     assert!(meta.parse_as::<serde_json::Value>().is_err());
                 }

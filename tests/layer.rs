@@ -374,7 +374,7 @@ async fn unknown_events_are_acknowledged_and_keep_their_raw_json() {
     let (status, _) = status_and_text(service, claimr_request(body.clone())).await;
     assert_eq!(status, StatusCode::OK);
     let (scope, raw) = seen.lock().unwrap().clone().expect("the catch-all ran");
-    assert!(!["user_activity", "user_login", "user_reward", "referral"].contains(&scope.as_str()));
+    assert!(!["user_activity", "user_login", "user_reward", "referral"].contains(&&*scope));
     assert_eq!(raw.as_bytes(), body.trim_ascii());
 }
 

@@ -20,8 +20,8 @@
 //! # fn tokio_test() { let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap(); rt.block_on(async {
 //! let receiver = WebhookLayer::new(Claimr::new("my-claimr-secret")?).layer(
 //!     Dispatcher::new().on(claimr::EventKind::UserReward, |event| async move {
-//!         let user = event.payload().and_then(|p| p.user.clone());
-//!         assert_eq!(user.as_deref(), Some("user-42"));
+//!         let user = event.payload().and_then(|p| p.user());
+//!         assert_eq!(user, Some("user-42"));
 //!         Ok(())
 //!     }),
 //! );
@@ -85,4 +85,21 @@ pub fn verify<P: Provider>(
     body: impl Into<Bytes>,
 ) -> Result<Verified<P::Event>, Rejection> {
     accept(provider, &Arc::from(provider.name()), headers, body.into())
+}
+
+/// Checks the typed parsers' fast path against their serde path on `body`: wherever the
+/// scanner reads an event, serde must read the same one (or the body must be one the
+/// scanner declines). For the fuzz targets and property tests that hold the two to that;
+/// `Err` describes a disagreement.
+///
+/// ```
+/// hookguard::testing::check_fast_path(br#"{"id":"1","scope":"user_login"}"#)?;
+/// # Ok::<(), String>(())
+/// ```
+///
+/// # Errors
+///
+/// A description of the first disagreement found.
+pub fn check_fast_path(body: &[u8]) -> Result<(), String> {
+    crate::claimr::fast_path_agrees(body)
 }

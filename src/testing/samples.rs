@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 /// let b = Claimr::sample(claimr::EventKind::UserActivity);
 /// assert_ne!(a.id(), b.id());
 /// let event = claimr::Event::from_slice(&a.body())?;
-/// assert_eq!(event.payload().and_then(|p| p.user.as_deref()), Some("u-1"));
+/// assert_eq!(event.payload().and_then(|p| p.user()), Some("u-1"));
 /// # Ok::<(), hookguard::ParseError>(())
 /// ```
 #[derive(Debug, Clone)]

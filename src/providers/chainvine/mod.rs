@@ -70,6 +70,7 @@ mod samples;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::HeaderMap;
 
 pub(crate) use de::payment_id;
@@ -239,7 +240,7 @@ impl Provider for ChainVine {
         &self.verifier
     }
 
-    fn parse(&self, _headers: &HeaderMap, body: &[u8]) -> Result<Event, ParseError> {
+    fn parse(&self, _headers: &HeaderMap, body: &Bytes) -> Result<Event, ParseError> {
         Event::from_slice_with(body, &self.names)
     }
 

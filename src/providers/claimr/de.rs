@@ -1,12 +1,162 @@
 //! Reading a claimr body into its [`Event`]: the payload in one pass, and, for a scope
 //! this crate does not know, the raw body.
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use bytes::Bytes;
+use serde::{Deserialize, Deserializer};
 
+use super::payload::{ActionSpans, CampaignSpans, DataSpans, EventSpans};
 use super::{Event, EventKind, Payload, Unknown};
-use crate::event::ParseError;
-use crate::json::lenient_id;
+use crate::event::{ByteString, ParseError, RawJson};
+use crate::json::scan::{Span, Text};
+use crate::json::{lenient_id, opt_string_or_number, string_or_number};
+
+/// A payload as serde reads it: the shape every fast-path read must agree with.
+#[derive(Deserialize)]
+struct PayloadRepr {
+    #[serde(deserialize_with = "string_or_number")]
+    id: String,
+    scope: String,
+    #[serde(default, deserialize_with = "opt_string_or_number")]
+    user: Option<String>,
+    #[serde(default, deserialize_with = "opt_string_or_number")]
+    user_id: Option<String>,
+    #[serde(default)]
+    wallet: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    campaign: Option<CampaignRepr>,
+    #[serde(default)]
+    event: Option<EventRepr>,
+    #[serde(default)]
+    total_xp: Option<f64>,
+    #[serde(default)]
+    ref_xp: Option<f64>,
+    #[serde(default)]
+    ugc_xp: Option<f64>,
+    #[serde(default)]
+    xp_mul: Option<f64>,
+    #[serde(default)]
+    rank: Option<u64>,
+    #[serde(default)]
+    team: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CampaignRepr {
+    #[serde(deserialize_with = "string_or_number")]
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct EventRepr {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    data: Option<DataRepr>,
+}
+
+#[derive(Deserialize)]
+struct DataRepr {
+    #[serde(default, deserialize_with = "opt_string_or_number")]
+    account: Option<String>,
+    #[serde(default)]
+    action: Option<ActionRepr>,
+    #[serde(default)]
+    xp: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct ActionRepr {
+    #[serde(default, deserialize_with = "opt_string_or_number")]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    meta: Option<RawJson>,
+}
+
+impl PayloadRepr {
+    /// The payload, its strings moved into one text; `None` past 4 GiB of strings.
+    fn into_payload(self) -> Option<Payload> {
+        let mut text = Text::new();
+        let mut own = |value: Option<String>| -> Option<Option<Span>> {
+            value
+                .map(|value| text.push(&value))
+                .map_or(Some(None), |span| span.map(Some))
+        };
+        let user = own(self.user)?;
+        let user_id = own(self.user_id)?;
+        let wallet = own(self.wallet)?;
+        let email = own(self.email)?;
+        let team = own(self.team)?;
+        let campaign = match self.campaign {
+            Some(campaign) => Some(CampaignSpans {
+                id: own(Some(campaign.id))??,
+                name: own(campaign.name)?,
+            }),
+            None => None,
+        };
+        let event = match self.event {
+            Some(event) => Some(EventSpans {
+                kind: own(event.kind)?,
+                data: match event.data {
+                    Some(data) => Some(DataSpans {
+                        account: own(data.account)?,
+                        action: match data.action {
+                            Some(action) => Some(ActionSpans {
+                                id: own(action.id)?,
+                                name: own(action.name)?,
+                                kind: own(action.kind)?,
+                                meta: own(action.meta.map(|meta| meta.get().to_owned()))?,
+                            }),
+                            None => None,
+                        },
+                        xp: data.xp,
+                    }),
+                    None => None,
+                },
+            }),
+            None => None,
+        };
+        let id = own(Some(self.id))??;
+        let scope = own(Some(self.scope))??;
+        Some(Payload {
+            text,
+            id,
+            scope,
+            user,
+            user_id,
+            wallet,
+            email,
+            campaign,
+            event,
+            total_xp: self.total_xp,
+            ref_xp: self.ref_xp,
+            ugc_xp: self.ugc_xp,
+            xp_mul: self.xp_mul,
+            rank: self.rank,
+            team,
+        })
+    }
+}
+
+/// Refuses what no span can hold: a body of over 4 GiB of strings.
+fn too_large<E: serde::de::Error>() -> E {
+    E::custom("the payload's strings exceed 4 GiB")
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        PayloadRepr::deserialize(deserializer)?
+            .into_payload()
+            .ok_or_else(too_large)
+    }
+}
 
 /// The least a body needs to be told apart: its `scope`, and its `id` if usable.
 #[derive(Deserialize)]
@@ -30,16 +180,35 @@ impl Event {
     /// no string `scope` (path `scope`), or has a known scope but a field of the wrong
     /// shape (path of the field, such as `campaign.id`).
     pub fn from_slice(body: &[u8]) -> Result<Event, ParseError> {
+        Event::from_bytes(Bytes::copy_from_slice(body))
+    }
+
+    /// [`Event::from_slice`] for a body you hold as [`Bytes`], as the layer does: the
+    /// event's strings share the body's bytes instead of copying them.
+    ///
+    /// # Errors
+    ///
+    /// As [`Event::from_slice`].
+    pub fn from_bytes(body: Bytes) -> Result<Event, ParseError> {
+        match super::scan::event(crate::json::text(body)?) {
+            Ok(event) => Ok(event),
+            Err(body) => Event::from_text(&body),
+        }
+    }
+
+    /// The serde path: what the scanner declined, and every error with its path.
+    pub(super) fn from_text(text: &ByteString) -> Result<Event, ParseError> {
+        let body = text.as_bytes();
         match crate::json::from_slice::<Payload>(body) {
-            Ok(payload) => Ok(match EventKind::from_name(&payload.scope) {
+            Ok(payload) => Ok(match EventKind::from_name(payload.scope()) {
                 EventKind::UserActivity => Event::UserActivity(payload),
                 EventKind::UserLogin => Event::UserLogin(payload),
                 EventKind::UserReward => Event::UserReward(payload),
                 EventKind::Referral => Event::Referral(payload),
                 EventKind::Unknown => Event::Unknown(Unknown {
-                    id: Some(payload.id),
-                    scope: payload.scope,
-                    raw: raw_body(body)?,
+                    id: Some(ByteString::from(payload.id())),
+                    scope: ByteString::from(payload.scope()),
+                    raw: raw_body(text)?,
                 }),
             }),
             Err(err @ ParseError::Data { .. }) => {
@@ -50,9 +219,9 @@ impl Event {
                 match head.scope {
                     Some(scope) if EventKind::from_name(&scope) == EventKind::Unknown => {
                         Ok(Event::Unknown(Unknown {
-                            id: head.id,
-                            scope,
-                            raw: raw_body(body)?,
+                            id: head.id.map(ByteString::from),
+                            scope: ByteString::from(scope),
+                            raw: raw_body(text)?,
                         }))
                     }
                     // A field missing at the root is reported at path `.`; name it.
@@ -79,12 +248,12 @@ fn is_missing_id(err: &ParseError) -> bool {
     )
 }
 
-/// The body as a `RawValue`; the body has already parsed as JSON, so errors are unlikely.
-fn raw_body(body: &[u8]) -> Result<Box<RawValue>, ParseError> {
-    let text = String::from_utf8(body.to_vec()).map_err(|err| ParseError::Syntax {
-        message: err.to_string(),
+/// The whole body, already parsed as JSON, as a [`RawJson`] (less surrounding whitespace).
+fn raw_body(text: &ByteString) -> Result<RawJson, ParseError> {
+    let raw = serde_json::from_str::<&serde_json::value::RawValue>(text).map_err(|err| {
+        ParseError::Syntax {
+            message: err.to_string(),
+        }
     })?;
-    RawValue::from_string(text).map_err(|err| ParseError::Syntax {
-        message: err.to_string(),
-    })
+    Ok(RawJson::from_checked(text.slice_ref(raw.get())))
 }

@@ -4,131 +4,10 @@ use std::convert::Infallible;
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize, Serializer};
-use serde_json::value::RawValue;
+use serde::{Serialize, Serializer};
 
-use crate::event::RawJson;
-use crate::json::{opt_string_or_number, string_or_number};
-
-/// The body claimr sends for every hook: who did what, in which campaign, and the
-/// user's points after it.
-///
-/// Only `id` and `scope` are required; claimr's page lists the other fields without
-/// saying which hooks send which, so each of them is optional.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Payload {
-    /// The identifier of this webhook message (a JSON number is kept as its text).
-    #[serde(deserialize_with = "string_or_number")]
-    pub id: String,
-    /// Which hook fired: `user_activity`, `user_login`, `user_reward` or `referral`.
-    pub scope: String,
-    /// The ID of the user who acted.
-    #[serde(
-        default,
-        deserialize_with = "opt_string_or_number",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub user: Option<String>,
-    /// The ID of the user (claimr sends both `user` and `user_id`).
-    #[serde(
-        default,
-        deserialize_with = "opt_string_or_number",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub user_id: Option<String>,
-    /// The user's connected wallet address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wallet: Option<String>,
-    /// The user's email address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    /// The campaign the event belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub campaign: Option<Campaign>,
-    /// What happened, for hooks that report an action.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event: Option<ActivityEvent>,
-    /// The user's total points.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_xp: Option<f64>,
-    /// Points the user earned from referrals.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ref_xp: Option<f64>,
-    /// Points the user earned from user-generated content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ugc_xp: Option<f64>,
-    /// The user's points multiplier.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub xp_mul: Option<f64>,
-    /// The user's rank.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rank: Option<u64>,
-    /// The user's team.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team: Option<String>,
-}
-
-/// The campaign a claimr event belongs to (the `campaign` field).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Campaign {
-    /// The campaign's unique ID (a JSON number is kept as its text).
-    #[serde(deserialize_with = "string_or_number")]
-    pub id: String,
-    /// The campaign's name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-}
-
-/// What happened, in the payload's `event` field.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ActivityEvent {
-    /// The type of event, such as an action being completed (JSON `type`).
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// More about the event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<ActivityData>,
-}
-
-/// More about an event (`event.data`): the account, the action and the points awarded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ActivityData {
-    /// The associated account (a JSON number is kept as its text).
-    #[serde(
-        default,
-        deserialize_with = "opt_string_or_number",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub account: Option<String>,
-    /// The action that was completed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<Action>,
-    /// The points awarded for it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub xp: Option<f64>,
-}
-
-/// The action a user completed (`event.data.action`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Action {
-    /// The action's ID (a JSON number is kept as its text).
-    #[serde(
-        default,
-        deserialize_with = "opt_string_or_number",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub id: Option<String>,
-    /// The action's name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// The action's type (JSON `type`).
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// The action's additional metadata, whatever its shape, as sent: read it with
-    /// [`RawJson::parse_as`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<RawJson>,
-}
+use super::Payload;
+use crate::event::{ByteString, RawJson};
 
 /// A claimr webhook delivery, by the hook that fired.
 ///
@@ -153,11 +32,11 @@ pub enum Event {
 #[derive(Debug, Clone)]
 pub struct Unknown {
     /// The message's `id`, if the body has one that is a string or a number.
-    pub id: Option<String>,
+    pub id: Option<ByteString>,
     /// The `scope` as sent.
-    pub scope: String,
+    pub scope: ByteString,
     /// The whole body's JSON text, exactly as sent (less surrounding whitespace).
-    pub raw: Box<RawValue>,
+    pub raw: RawJson,
 }
 
 /// Which claimr hook fired: what handlers are registered for.
@@ -276,7 +155,7 @@ impl Event {
             Event::UserActivity(payload)
             | Event::UserLogin(payload)
             | Event::UserReward(payload)
-            | Event::Referral(payload) => &payload.scope,
+            | Event::Referral(payload) => payload.scope(),
             Event::Unknown(unknown) => &unknown.scope,
         }
     }
@@ -288,7 +167,7 @@ impl Event {
             Event::UserActivity(payload)
             | Event::UserLogin(payload)
             | Event::UserReward(payload)
-            | Event::Referral(payload) => &payload.id,
+            | Event::Referral(payload) => payload.id(),
             Event::Unknown(unknown) => unknown.id.as_deref().unwrap_or(""),
         }
     }
@@ -311,7 +190,7 @@ impl Event {
     /// ```
     #[must_use]
     pub fn campaign(&self) -> Option<&str> {
-        let id = self.payload()?.campaign.as_ref()?.id.as_str();
+        let id = self.payload()?.campaign()?.id();
         Some(id).filter(|id| !id.trim().is_empty())
     }
 }
@@ -378,41 +257,51 @@ mod tests {
         let Event::UserActivity(payload) = &event else {
             panic!("wrong variant: {event:?}");
         };
-        let expected = Payload {
-            id: "a6f1c2e4-3b7d-4c8e-9f10-2d5e8b7a9c31".into(),
-            scope: "user_activity".into(),
-            user: Some("6643219fa2c1b8e5d4f70a12".into()),
-            user_id: Some("6643219fa2c1b8e5d4f70a12".into()),
-            wallet: Some("0x9f3b2C7a1E4d5F6081a2B3c4D5e6F708192a3B4c".into()),
-            email: Some("maria.kowalska@example.com".into()),
-            campaign: Some(Campaign {
-                id: "66421b0c9e8f7a6b5c4d3e2f".into(),
-                name: Some("Summer Quest 2024".into()),
-            }),
-            event: Some(ActivityEvent {
-                kind: Some("action_completed".into()),
-                data: Some(ActivityData {
-                    account: Some("@maria_k".into()),
-                    action: Some(Action {
-                        id: Some("665a0e7d4b3c2a1f0e9d8c7b".into()),
-                        name: Some("Follow @claimr_io on X".into()),
-                        kind: Some("twitter_follow".into()),
-                        meta: Some(
-                            RawJson::new(r#"{"handle": "claimr_io", "verified": true}"#).unwrap(),
-                        ),
-                    }),
-                    xp: Some(50.0),
-                }),
-            }),
-            total_xp: Some(1250.0),
-            ref_xp: Some(200.0),
-            ugc_xp: Some(75.5),
-            xp_mul: Some(1.25),
-            rank: Some(18),
-            team: Some("Blue Whales".into()),
-        };
-        assert_eq!(payload, &expected);
-        assert_eq!(event.payload(), Some(&expected));
+        assert_eq!(
+            serde_json::to_value(payload).unwrap(),
+            serde_json::json!({
+                "id": "a6f1c2e4-3b7d-4c8e-9f10-2d5e8b7a9c31",
+                "scope": "user_activity",
+                "user": "6643219fa2c1b8e5d4f70a12",
+                "user_id": "6643219fa2c1b8e5d4f70a12",
+                "wallet": "0x9f3b2C7a1E4d5F6081a2B3c4D5e6F708192a3B4c",
+                "email": "maria.kowalska@example.com",
+                "campaign": {"id": "66421b0c9e8f7a6b5c4d3e2f", "name": "Summer Quest 2024"},
+                "event": {
+                    "type": "action_completed",
+                    "data": {
+                        "account": "@maria_k",
+                        "action": {
+                            "id": "665a0e7d4b3c2a1f0e9d8c7b",
+                            "name": "Follow @claimr_io on X",
+                            "type": "twitter_follow",
+                            "meta": {"handle": "claimr_io", "verified": true}
+                        },
+                        "xp": 50.0
+                    }
+                },
+                "total_xp": 1250.0,
+                "ref_xp": 200.0,
+                "ugc_xp": 75.5,
+                "xp_mul": 1.25,
+                "rank": 18,
+                "team": "Blue Whales"
+            })
+        );
+        let action = payload.event().unwrap().data().unwrap().action().unwrap();
+        assert_eq!(action.name(), Some("Follow @claimr_io on X"));
+        assert_eq!(
+            action.meta(),
+            Some(RawJson::new(r#"{"handle": "claimr_io", "verified": true}"#).unwrap())
+        );
+        assert_eq!(
+            payload.campaign().unwrap().name(),
+            Some("Summer Quest 2024")
+        );
+        assert_eq!(payload.xp_mul(), Some(1.25));
+        // The serde path reads the same payload.
+        let serde: Payload = serde_json::from_slice(USER_ACTIVITY).unwrap();
+        assert_eq!(&serde, payload);
     }
 
     #[test]
@@ -421,16 +310,13 @@ mod tests {
         assert_eq!(event.kind(), EventKind::UserLogin);
         assert!(matches!(event, Event::UserLogin(_)));
         let payload = event.payload().unwrap();
-        assert_eq!(payload.id, "0c3e9b1a-7d52-4f6e-8a14-5b9c2d7e6f03");
-        let data = payload.event.as_ref().unwrap().data.as_ref().unwrap();
-        assert_eq!(
-            data.account.as_deref(),
-            Some("google-oauth2|109384756120394857612")
-        );
-        assert_eq!(data.action, None);
-        assert_eq!(data.xp, Some(5.0));
-        assert_eq!(payload.total_xp, Some(1255.0));
-        assert_eq!(payload.team, None);
+        assert_eq!(payload.id(), "0c3e9b1a-7d52-4f6e-8a14-5b9c2d7e6f03");
+        let data = payload.event().unwrap().data().unwrap();
+        assert_eq!(data.account(), Some("google-oauth2|109384756120394857612"));
+        assert!(data.action().is_none());
+        assert_eq!(data.xp(), Some(5.0));
+        assert_eq!(payload.total_xp(), Some(1255.0));
+        assert_eq!(payload.team(), None);
     }
 
     #[test]
@@ -440,21 +326,21 @@ mod tests {
         let Event::UserReward(payload) = event else {
             panic!("wrong variant");
         };
-        assert_eq!(payload.user.as_deref(), Some("66432a7be1d0c9f8a7b6c5d4"));
-        assert_eq!(payload.email.as_deref(), Some("jonas.berg@example.org"));
-        let action = payload.event.unwrap().data.unwrap().action.unwrap();
-        assert_eq!(action.kind.as_deref(), Some("reward"));
+        assert_eq!(payload.user(), Some("66432a7be1d0c9f8a7b6c5d4"));
+        assert_eq!(payload.email(), Some("jonas.berg@example.org"));
+        let action = payload.event().unwrap().data().unwrap().action().unwrap();
+        assert_eq!(action.kind(), Some("reward"));
         assert_eq!(
             action
-                .meta
+                .meta()
                 .unwrap()
                 .parse_as::<serde_json::Value>()
                 .unwrap()["reward"],
             serde_json::json!("Early Supporter NFT")
         );
-        assert_eq!(payload.total_xp, Some(3120.5));
-        assert_eq!(payload.rank, Some(3));
-        assert_eq!(payload.team.as_deref(), Some("Night Owls"));
+        assert_eq!(payload.total_xp(), Some(3120.5));
+        assert_eq!(payload.rank(), Some(3));
+        assert_eq!(payload.team(), Some("Night Owls"));
     }
 
     #[test]
@@ -463,12 +349,12 @@ mod tests {
         assert_eq!(event.kind(), EventKind::Referral);
         assert_eq!(event.id(), "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d");
         let payload = event.into_payload().unwrap();
-        let activity = payload.event.unwrap();
-        assert_eq!(activity.kind.as_deref(), Some("referral_signup"));
-        let data = activity.data.unwrap();
-        assert_eq!(data.account.as_deref(), Some("6645c3d2e1f0a9b8c7d6e5f4"));
-        assert_eq!(data.xp, Some(100.0));
-        assert_eq!(payload.ref_xp, Some(300.0));
+        let activity = payload.event().unwrap();
+        assert_eq!(activity.kind(), Some("referral_signup"));
+        let data = activity.data().unwrap();
+        assert_eq!(data.account(), Some("6645c3d2e1f0a9b8c7d6e5f4"));
+        assert_eq!(data.xp(), Some(100.0));
+        assert_eq!(payload.ref_xp(), Some(300.0));
     }
 
     #[test]
@@ -609,14 +495,14 @@ mod tests {
             "event": {"type": null, "data": {"account": 5550001, "action": {"id": 12}}}
         }"#;
         let payload = Event::from_slice(body).unwrap().into_payload().unwrap();
-        assert_eq!(payload.id, "987654321");
-        assert_eq!(payload.user.as_deref(), Some("42"));
-        assert_eq!(payload.user_id.as_deref(), Some("-7"));
-        let campaign = payload.campaign.unwrap();
-        assert_eq!((campaign.id.as_str(), campaign.name), ("1001", None));
-        let data = payload.event.unwrap().data.unwrap();
-        assert_eq!(data.account.as_deref(), Some("5550001"));
-        assert_eq!(data.action.unwrap().id.as_deref(), Some("12"));
+        assert_eq!(payload.id(), "987654321");
+        assert_eq!(payload.user(), Some("42"));
+        assert_eq!(payload.user_id(), Some("-7"));
+        let campaign = payload.campaign().unwrap();
+        assert_eq!((campaign.id(), campaign.name()), ("1001", None));
+        let data = payload.event().unwrap().data().unwrap();
+        assert_eq!(data.account(), Some("5550001"));
+        assert_eq!(data.action().unwrap().id(), Some("12"));
     }
 
     #[test]
@@ -630,24 +516,12 @@ mod tests {
         }"#;
         let payload = Event::from_slice(body).unwrap().into_payload().unwrap();
         assert_eq!(
-            payload,
-            Payload {
-                id: "m-9".into(),
-                scope: "user_reward".into(),
-                user: None,
-                user_id: None,
-                wallet: None,
-                email: None,
-                campaign: None,
-                event: None,
-                total_xp: None,
-                ref_xp: None,
-                ugc_xp: None,
-                xp_mul: None,
-                rank: None,
-                team: None,
-            }
+            serde_json::to_value(&payload).unwrap(),
+            serde_json::json!({"id": "m-9", "scope": "user_reward"})
         );
+        assert_eq!(payload.user(), None);
+        assert!(payload.campaign().is_none() && payload.event().is_none());
+        assert_eq!(payload.rank(), None);
     }
 
     #[test]

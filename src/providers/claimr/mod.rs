@@ -32,23 +32,28 @@
 //! assert_eq!(event.kind(), EventKind::UserActivity);
 //! assert_eq!(event.id(), "wh_01HXZ3V8Q4");
 //! let payload = event.payload().expect("a known scope carries a payload");
-//! assert_eq!(payload.campaign.as_ref().map(|c| c.id.as_str()), Some("cmp_42"));
-//! assert_eq!(payload.total_xp, Some(1250.0));
+//! assert_eq!(payload.campaign().map(|c| c.id()), Some("cmp_42"));
+//! assert_eq!(payload.total_xp(), Some(1250.0));
 //! # Ok::<(), hookguard::event::ParseError>(())
 //! ```
 
 mod de;
 mod event;
+mod payload;
+mod scan;
+
+#[cfg(any(test, feature = "testing"))]
+pub(crate) use scan::agrees as fast_path_agrees;
 #[cfg(feature = "testing")]
 mod samples;
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use http::HeaderMap;
 
-pub use event::{
-    Action, ActivityData, ActivityEvent, Campaign, Event, EventKind, Payload, Unknown,
-};
+pub use event::{Event, EventKind, Unknown};
+pub use payload::{Action, ActivityData, ActivityEvent, Campaign, Payload};
 
 use crate::error::ConfigError;
 use crate::event::ParseError;
@@ -136,7 +141,7 @@ impl Provider for Claimr {
         &self.verifier
     }
 
-    fn parse(&self, _headers: &HeaderMap, body: &[u8]) -> Result<Event, ParseError> {
-        Event::from_slice(body)
+    fn parse(&self, _headers: &HeaderMap, body: &Bytes) -> Result<Event, ParseError> {
+        Event::from_bytes(body.clone())
     }
 }

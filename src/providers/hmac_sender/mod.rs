@@ -28,7 +28,7 @@
 //! headers.insert("x-acme-signature", signature);
 //!
 //! acme.verifier().verify(&headers, body)?;
-//! let event = acme.parse(&headers, body)?;
+//! let event = acme.parse(&headers, &bytes::Bytes::from_static(body))?;
 //! assert_eq!((event.name(), event.id()), ("order.shipped", "evt_1"));
 //! assert_eq!(acme.name(), "hmac");
 //! assert_eq!(HmacSender::github().with_secret("s").build()?.name(), "github");
@@ -39,6 +39,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::header::HeaderName;
 use http::HeaderMap;
 
@@ -362,7 +363,7 @@ impl Provider for HmacSender {
         &self.verifier
     }
 
-    fn parse(&self, headers: &HeaderMap, body: &[u8]) -> Result<Event, ParseError> {
+    fn parse(&self, headers: &HeaderMap, body: &Bytes) -> Result<Event, ParseError> {
         let (raw, head) = crate::json::raw_with_head(body)?;
         let from_header = |name: &Option<HeaderName>| {
             name.as_ref().map(|name| {
@@ -481,7 +482,7 @@ mod tests {
         );
 
         let body = br#"{"zen":"Keep it logically awesome.","hook_id":1}"#;
-        let event = github.parse(&headers, body).unwrap();
+        let event = github.parse(&headers, &Bytes::from_static(body)).unwrap();
         assert_eq!((event.name(), event.id()), ("ping", "72d3162e"));
         assert_eq!(event.kind(), EventKind::named("ping"));
     }
@@ -503,7 +504,7 @@ mod tests {
             ),
         );
         assert_eq!(stripe.verifier().verify(&headers, body), Ok(()));
-        let event = stripe.parse(&headers, body).unwrap();
+        let event = stripe.parse(&headers, &Bytes::from_static(body)).unwrap();
         assert_eq!((event.name(), event.id()), ("", "evt_test_webhook"));
         assert!(event.is_unknown());
     }
@@ -536,7 +537,7 @@ mod tests {
             custom.verifier().verify(&headers, body),
             Err(SignatureError::TimestampOutOfWindow)
         );
-        let event = custom.parse(&headers, body).unwrap();
+        let event = custom.parse(&headers, &Bytes::from_static(body)).unwrap();
         assert_eq!((event.name(), event.id()), ("a.b", "1"));
         #[derive(serde::Deserialize)]
         struct Body {

@@ -41,7 +41,7 @@
 //! headers.insert("webhook-signature", signature);
 //!
 //! standard.verifier().verify(&headers, body)?;
-//! let event = standard.parse(&headers, body)?;
+//! let event = standard.parse(&headers, &bytes::Bytes::from_static(body))?;
 //! assert_eq!(event.id(), "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W");
 //! assert_eq!(event.name(), "invoice.paid");
 //! assert_eq!(event.data().map(|d| d.get()), Some(r#"{"amount":"12.50"}"#));
@@ -57,6 +57,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::header::HeaderName;
 use http::HeaderMap;
 
@@ -341,7 +342,7 @@ impl Provider for Standard {
         &self.verifier
     }
 
-    fn parse(&self, headers: &HeaderMap, body: &[u8]) -> Result<Event, ParseError> {
+    fn parse(&self, headers: &HeaderMap, body: &Bytes) -> Result<Event, ParseError> {
         // The id is signed, so it is present once the delivery is verified; its bytes
         // need not be UTF-8, hence the lossy read.
         let id = headers
@@ -391,7 +392,9 @@ mod tests {
             .with_clock(ManualClock::at_unix(TIMESTAMP + 10));
         let headers = headers("webhook");
         assert_eq!(standard.verifier().verify(&headers, PAYLOAD), Ok(()));
-        let event = standard.parse(&headers, PAYLOAD).unwrap();
+        let event = standard
+            .parse(&headers, &Bytes::from_static(PAYLOAD))
+            .unwrap();
         assert_eq!(event.id(), MSG_ID);
         assert_eq!(event.name(), "");
         assert!(event.is_unknown());
@@ -433,7 +436,13 @@ mod tests {
             .with_svix_headers();
         let headers = headers("svix");
         assert_eq!(standard.verifier().verify(&headers, PAYLOAD), Ok(()));
-        assert_eq!(standard.parse(&headers, PAYLOAD).unwrap().id(), MSG_ID);
+        assert_eq!(
+            standard
+                .parse(&headers, &Bytes::from_static(PAYLOAD))
+                .unwrap()
+                .id(),
+            MSG_ID
+        );
         assert_eq!(
             standard
                 .verifier()
@@ -534,7 +543,13 @@ mod tests {
         let standard = keyed();
         let headers = with_signature(SIGNATURE_V1A);
         assert_eq!(standard.verifier().verify(&headers, PAYLOAD), Ok(()));
-        assert_eq!(standard.parse(&headers, PAYLOAD).unwrap().id(), MSG_ID);
+        assert_eq!(
+            standard
+                .parse(&headers, &Bytes::from_static(PAYLOAD))
+                .unwrap()
+                .id(),
+            MSG_ID
+        );
 
         // One byte changed anywhere that is signed: refused.
         assert_eq!(

@@ -1,6 +1,9 @@
 //! The JSON helpers every provider's parser shares: one-pass parsing with the path of a
 //! bad field, lenient readers for fields of unknown shape, and ids sent as strings or
-//! numbers.
+//! numbers. [`scan`] is the parsers' fast path: a scanner that hands out slices of the
+//! body.
+
+pub(crate) mod scan;
 
 use std::fmt;
 
@@ -8,8 +11,20 @@ use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::event::ParseError;
+use crate::event::{ByteString, ParseError};
 use crate::timestamp::Timestamp;
+
+/// The body as text, checked as UTF-8 once: the typed parsers share its bytes.
+///
+/// # Errors
+///
+/// [`ParseError::Syntax`] when a byte is not UTF-8 (JSON text is UTF-8 throughout, RFC
+/// 8259), with the same message as [`from_slice`].
+pub(crate) fn text(body: bytes::Bytes) -> Result<ByteString, ParseError> {
+    ByteString::try_from(body).map_err(|err| ParseError::Syntax {
+        message: format!("invalid UTF-8 at byte {}", err.valid_up_to()),
+    })
+}
 
 /// Parses `body` as `T` in one pass, reporting the path of a field of the wrong shape.
 ///
@@ -111,15 +126,21 @@ pub(crate) fn raw_with_head(body: &[u8]) -> Result<(Box<RawValue>, Head), ParseE
 /// Deserializes an id sent as a JSON string or integer into its text.
 ///
 /// Floats are refused: a large id sent as a number may already have lost digits.
-pub(crate) fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    d.deserialize_any(IdVisitor)
+pub(crate) fn string_or_number<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: From<String>,
+{
+    d.deserialize_any(IdVisitor).map(T::from)
 }
 
 /// [`string_or_number`] for optional fields: `null` is `None`.
-pub(crate) fn opt_string_or_number<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<String>, D::Error> {
-    d.deserialize_option(OptionalIdVisitor)
+pub(crate) fn opt_string_or_number<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: From<String>,
+{
+    Ok(d.deserialize_option(OptionalIdVisitor)?.map(T::from))
 }
 
 /// Deserializes any JSON value: a string or an integer is an id, anything else `None`.
@@ -171,7 +192,7 @@ impl<'de> Visitor<'de> for OptionalIdVisitor {
     }
 
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        string_or_number(d).map(Some)
+        string_or_number::<D, String>(d).map(Some)
     }
 }
 

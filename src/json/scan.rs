@@ -1,0 +1,779 @@
+//! A validating JSON scanner that hands out slices of the text it reads, for the typed
+//! parsers' fast path.
+//!
+//! The scanner never allocates: a string without escapes is a slice of the body, a value
+//! nobody reads is checked and skipped, a value kept raw is the slice it spans. It is
+//! *sound*, not complete: whatever it accepts is JSON that serde_json accepts too, read
+//! the same way, but it may decline JSON that serde_json would take (a key with escapes,
+//! an escaped surrogate pair, a nesting deeper than [`MAX_DEPTH`]). Every method answers
+//! `None` for "declined", and a parser that meets `None` falls back to its serde path,
+//! which gives the real answer and, for a bad body, the error with its field path.
+//!
+//! `fuzz/fuzz_targets/fast_path.rs` holds the parsers built on it to that contract.
+
+use crate::event::{ByteString, RawJson};
+
+/// How deep objects and arrays may nest: serde_json's own recursion limit.
+pub(crate) const MAX_DEPTH: u32 = 128;
+
+/// A key a parser expects, with its first bytes and closing quote as one word, so that
+/// [`Scanner::key`] matches it with one comparison where it stands.
+#[derive(Clone, Copy)]
+pub(crate) struct Name {
+    text: &'static str,
+    /// Up to eight bytes of `"{text}"` after the opening quote, little-endian.
+    word: u64,
+    /// Which bytes of `word` count.
+    mask: u64,
+}
+
+impl Name {
+    /// The key `text`, which must be plain text: no quote, backslash or control
+    /// character (checked at compile time where the names are constants).
+    pub(crate) const fn new(text: &'static str) -> Name {
+        let bytes = text.as_bytes();
+        let (mut word, mut mask, mut i) = (0u64, 0u64, 0);
+        while i < 8 && i <= bytes.len() {
+            let byte = if i < bytes.len() { bytes[i] } else { b'"' };
+            assert!(i == bytes.len() || (byte != b'"' && byte != b'\\' && byte >= 0x20));
+            word |= (byte as u64) << (8 * i);
+            mask |= 0xff << (8 * i);
+            i += 1;
+        }
+        Name { text, word, mask }
+    }
+
+    /// [`Name::new`] for each of `texts`.
+    pub(crate) const fn all<const N: usize>(texts: [&'static str; N]) -> [Name; N] {
+        let mut names = [Name::new(""); N];
+        let mut i = 0;
+        while i < N {
+            names[i] = Name::new(texts[i]);
+            i += 1;
+        }
+        names
+    }
+}
+
+/// An object's key as [`Scanner::key`] reads it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Key<'a> {
+    /// The key the caller expected.
+    Expected,
+    /// Another key.
+    Other(&'a str),
+}
+
+/// A cursor over one JSON text, already known to be UTF-8.
+pub(crate) struct Scanner<'a> {
+    text: &'a str,
+    pos: usize,
+    depth: u32,
+}
+
+impl<'a> Scanner<'a> {
+    /// A scanner at the start of `text`.
+    pub(crate) fn new(text: &'a str) -> Self {
+        Scanner {
+            text,
+            pos: 0,
+            depth: 0,
+        }
+    }
+
+    #[inline]
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    #[inline]
+    fn skip_whitespace(&mut self) {
+        let bytes = self.bytes();
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    /// The next byte that is not whitespace, left unread.
+    #[inline]
+    pub(crate) fn peek(&mut self) -> Option<u8> {
+        // Every byte that starts a token is above the space, and whitespace is not: one
+        // comparison in the common case of a body without whitespace between tokens.
+        match self.bytes().get(self.pos) {
+            Some(&byte) if byte > b' ' => Some(byte),
+            _ => {
+                self.skip_whitespace();
+                self.bytes().get(self.pos).copied()
+            }
+        }
+    }
+
+    #[inline]
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.pos += 1)
+    }
+
+    /// The end of the text: only whitespace may follow the value.
+    #[inline]
+    pub(crate) fn end(&mut self) -> Option<()> {
+        self.skip_whitespace();
+        (self.pos == self.text.len()).then_some(())
+    }
+
+    /// Reads `true` or `false`.
+    #[inline]
+    pub(crate) fn boolean(&mut self) -> Option<bool> {
+        match self.peek()? {
+            b't' => self.literal("true").map(|()| true),
+            b'f' => self.literal("false").map(|()| false),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn literal(&mut self, word: &str) -> Option<()> {
+        let rest = self.text.get(self.pos..)?;
+        rest.starts_with(word).then(|| self.pos += word.len())
+    }
+
+    /// Enters an object: reads its `{`.
+    #[inline]
+    pub(crate) fn object(&mut self) -> Option<()> {
+        self.eat(b'{')?;
+        self.enter()
+    }
+
+    #[inline]
+    fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth <= MAX_DEPTH).then_some(())
+    }
+
+    /// The next key of the object being read, with its `:` read; `Some(None)` at the
+    /// object's end (its `}` read). `first` says whether no member has been read yet. A
+    /// key with an escape is declined: serde would match it only once decoded.
+    ///
+    /// `expected` is the key the caller guesses comes next: when it does, it is matched
+    /// byte for byte where it stands ([`Key::Expected`]), without a scan for the closing
+    /// quote. It must be plain text (no quote, backslash or control character).
+    #[inline]
+    pub(crate) fn key(&mut self, first: bool, expected: Option<&Name>) -> Option<Option<Key<'a>>> {
+        match self.peek()? {
+            b'}' => {
+                self.pos += 1;
+                self.depth -= 1;
+                return Some(None);
+            }
+            b',' if !first => {
+                self.pos += 1;
+            }
+            b'"' if first => {}
+            _ => return None,
+        }
+        self.eat(b'"')?;
+        if let Some(name) = expected {
+            if self.at(name) {
+                self.pos += name.text.len() + 1;
+                self.eat(b':')?;
+                return Some(Some(Key::Expected));
+            }
+        }
+        let start = self.pos;
+        if self.string_tail()? {
+            return None;
+        }
+        let key = self.text.get(start..self.pos - 1)?;
+        self.eat(b':')?;
+        Some(Some(Key::Other(key)))
+    }
+
+    /// Whether `name` and its closing quote come next.
+    #[inline]
+    fn at(&self, name: &Name) -> bool {
+        let bytes = self.bytes();
+        let Some(chunk) = bytes.get(self.pos..).and_then(<[u8]>::first_chunk::<8>) else {
+            // Near the end of the body: no room for a word, nor for much of a key.
+            let end = self.pos + name.text.len();
+            return bytes.get(self.pos..end) == Some(name.text.as_bytes())
+                && bytes.get(end) == Some(&b'"');
+        };
+        if u64::from_le_bytes(*chunk) & name.mask != name.word {
+            return false;
+        }
+        // Names of eight bytes or more: the rest, then the quote.
+        let len = name.text.len();
+        len < 8 || {
+            bytes.get(self.pos + 8..self.pos + len) == name.text.as_bytes().get(8..)
+                && bytes.get(self.pos + len) == Some(&b'"')
+        }
+    }
+
+    /// Reads a string: the text between its quotes, escapes undecoded, and whether it
+    /// had any.
+    #[inline]
+    pub(crate) fn string_span(&mut self) -> Option<(&'a str, bool)> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        let escaped = self.string_tail()?;
+        Some((self.text.get(start..self.pos - 1)?, escaped))
+    }
+
+    /// Decodes `inner`, the string just read, which has escapes.
+    fn decode(&self, inner: &str) -> Option<String> {
+        // Escapes are rare in the fields a parser keeps; serde_json decodes them exactly
+        // as its own path would (the quotes included in the slice).
+        let quoted = self.text.get(self.pos - inner.len() - 2..self.pos)?;
+        serde_json::from_str::<String>(quoted).ok()
+    }
+
+    /// Reads the rest of a string after its opening quote, through the closing one;
+    /// whether it had escapes.
+    #[inline]
+    fn string_tail(&mut self) -> Option<bool> {
+        let bytes = self.bytes();
+        let mut pos = self.pos;
+        let mut escaped = false;
+        loop {
+            // Most of a body is string bytes: skip them eight at a time to the next
+            // quote, backslash or control character.
+            while let Some(chunk) = bytes.get(pos..).and_then(<[u8]>::first_chunk::<8>) {
+                let special = special_bytes(u64::from_le_bytes(*chunk));
+                if special != 0 {
+                    pos += (special.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                pos += 8;
+            }
+            let byte = *bytes.get(pos)?;
+            pos += 1;
+            match byte {
+                b'"' => {
+                    self.pos = pos;
+                    return Some(escaped);
+                }
+                b'\\' => {
+                    escaped = true;
+                    self.pos = pos;
+                    self.escape()?;
+                    pos = self.pos;
+                }
+                // Control characters must be escaped (RFC 8259, section 7).
+                0x00..=0x1f => return None,
+                _ => {}
+            }
+        }
+    }
+
+    /// One escape after its backslash. An escaped surrogate must be a high one followed
+    /// by an escaped low one; anything else is declined.
+    fn escape(&mut self) -> Option<()> {
+        let bytes = self.bytes();
+        let byte = *bytes.get(self.pos)?;
+        self.pos += 1;
+        match byte {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(()),
+            b'u' => {
+                let unit = self.hex4()?;
+                match unit {
+                    0xD800..=0xDBFF => {
+                        if bytes.get(self.pos..self.pos + 2)? != b"\\u" {
+                            return None;
+                        }
+                        self.pos += 2;
+                        matches!(self.hex4()?, 0xDC00..=0xDFFF).then_some(())
+                    }
+                    0xDC00..=0xDFFF => None,
+                    _ => Some(()),
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn hex4(&mut self) -> Option<u16> {
+        let digits = self.bytes().get(self.pos..self.pos + 4)?;
+        let mut unit = 0u16;
+        for &digit in digits {
+            let value = (digit as char).to_digit(16)?;
+            unit = unit << 4 | value as u16;
+        }
+        self.pos += 4;
+        Some(unit)
+    }
+
+    /// Reads a number: its text, as JSON's grammar has it.
+    #[inline]
+    pub(crate) fn number(&mut self) -> Option<&'a str> {
+        self.skip_whitespace();
+        let start = self.pos;
+        let bytes = self.bytes();
+        if bytes.get(self.pos) == Some(&b'-') {
+            self.pos += 1;
+        }
+        match bytes.get(self.pos)? {
+            b'0' => self.pos += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if bytes.get(self.pos) == Some(&b'.') {
+            self.pos += 1;
+            self.some_digits()?;
+        }
+        if let Some(b'e' | b'E') = bytes.get(self.pos) {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = bytes.get(self.pos) {
+                self.pos += 1;
+            }
+            self.some_digits()?;
+        }
+        self.text.get(start..self.pos)
+    }
+
+    #[inline]
+    fn digits(&mut self) {
+        let bytes = self.bytes();
+        while bytes.get(self.pos).is_some_and(u8::is_ascii_digit) {
+            self.pos += 1;
+        }
+    }
+
+    #[inline]
+    fn some_digits(&mut self) -> Option<()> {
+        let start = self.pos;
+        self.digits();
+        (self.pos > start).then_some(())
+    }
+
+    /// Reads any value and gives its text, exactly as sent.
+    #[inline]
+    pub(crate) fn raw(&mut self) -> Option<&'a str> {
+        self.skip_whitespace();
+        let start = self.pos;
+        self.skip()?;
+        self.text.get(start..self.pos)
+    }
+
+    /// Reads any value, checking it and keeping nothing.
+    pub(crate) fn skip(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string_span().map(drop),
+            b'{' => {
+                self.object()?;
+                let mut first = true;
+                while self.key(first, None)?.is_some() {
+                    first = false;
+                    self.skip()?;
+                }
+                Some(())
+            }
+            b'[' => {
+                self.pos += 1;
+                self.enter()?;
+                if self.peek()? == b']' {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Some(());
+                }
+                loop {
+                    self.skip()?;
+                    match self.peek()? {
+                        b',' => self.pos += 1,
+                        b']' => {
+                            self.pos += 1;
+                            self.depth -= 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b't' | b'f' => self.boolean().map(drop),
+            b'n' => self.literal("null"),
+            _ => self.number().map(drop),
+        }
+    }
+}
+
+/// The high bit of each byte of `chunk` (read little-endian) that is a quote, a backslash
+/// or a control character: the bytes that end a run of plain string text. Bits above the
+/// lowest may be spurious (a borrow carries into the next byte); the lowest is exact, and
+/// only it is used.
+fn special_bytes(chunk: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let control = chunk.wrapping_sub(ONES * 0x20);
+    let quote = chunk ^ (ONES * u64::from(b'"'));
+    let quote = quote.wrapping_sub(ONES) & !quote;
+    let backslash = chunk ^ (ONES * u64::from(b'\\'));
+    let backslash = backslash.wrapping_sub(ONES) & !backslash;
+    (control | quote | backslash) & !chunk & (ONES << 7)
+}
+
+/// Where a string of a parsed event is, in its [`Text`]. An event keeps one reference to
+/// its body and a span per field, so that reading a delivery costs one reference count,
+/// not one per field (nor an allocation).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Span {
+    start: u32,
+    end: u32,
+}
+
+/// The text an event's spans point into: the body, then, past its end, the strings that
+/// are not the body's own bytes (a string with escapes, decoded, or every string that
+/// serde read).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Text {
+    body: ByteString,
+    decoded: String,
+}
+
+impl Text {
+    /// The text of a [`Reader`]'s spans: the body it read (moved in, so that an event
+    /// costs no reference count of its own) and [`Reader::into_decoded`].
+    pub(crate) fn read(body: ByteString, decoded: String) -> Self {
+        Text { body, decoded }
+    }
+
+    /// Text with no body, for strings read by serde: [`Text::push`] them.
+    pub(crate) fn new() -> Self {
+        Text::default()
+    }
+
+    /// The body the spans of the body's own strings point into.
+    pub(crate) fn body(&self) -> &ByteString {
+        &self.body
+    }
+
+    /// The text of `span`.
+    #[inline]
+    pub(crate) fn get(&self, span: Span) -> &str {
+        let (start, end) = (span.start as usize, span.end as usize);
+        let len = self.body.len();
+        // Spans are made only by this text's reader, so `get` always finds one.
+        if end <= len {
+            self.body.get(start..end).unwrap_or_default()
+        } else {
+            self.decoded.get(start - len..end - len).unwrap_or_default()
+        }
+    }
+
+    /// The span of `text`, added past the body; `None` past 4 GiB in all (a body that
+    /// large is refused long before it is parsed).
+    pub(crate) fn push(&mut self, text: &str) -> Option<Span> {
+        let start = u32::try_from(self.body.len() + self.decoded.len()).ok()?;
+        let end = start.checked_add(u32::try_from(text.len()).ok()?)?;
+        self.decoded.push_str(text);
+        Some(Span { start, end })
+    }
+
+    /// The value of `span`, a JSON value, sharing the body's bytes when it is the body's.
+    pub(crate) fn raw_json(&self, span: Span) -> RawJson {
+        let text = self.get(span);
+        RawJson::from_checked(if (span.end as usize) <= self.body.len() {
+            self.body.slice_ref(text)
+        } else {
+            ByteString::from(text)
+        })
+    }
+}
+
+/// A [`Scanner`] whose strings are [`Span`]s of a [`Text`]: the typed parsers' reading
+/// primitives, each read as serde would read the field's type (and declined where serde
+/// might read it otherwise).
+pub(crate) struct Reader<'a> {
+    /// The cursor; a parser reads structure (objects, `null`) with it directly.
+    pub(crate) scanner: Scanner<'a>,
+    /// The strings that are not the body's own bytes, which spans past its end point to.
+    decoded: Text,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader at the start of `body`; `None` when the body is too large for a span.
+    pub(crate) fn new(body: &'a str) -> Option<Self> {
+        u32::try_from(body.len()).ok()?;
+        Some(Reader {
+            scanner: Scanner::new(body),
+            decoded: Text {
+                body: ByteString::new(),
+                decoded: String::new(),
+            },
+        })
+    }
+
+    /// The strings read that are not the body's own bytes: with the body, the text the
+    /// spans read point into ([`Text::read`]).
+    pub(crate) fn into_decoded(self) -> String {
+        self.decoded.decoded
+    }
+
+    #[inline]
+    fn span(&self, start: usize, end: usize) -> Span {
+        // The body's length fits a u32 (checked in `new`).
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+
+    /// Reads the members of an object whose known keys are `names`, handing `member` the
+    /// index in `names` of each key (`names.len()` for any other key), which must read the
+    /// value. A key repeated among `names` is declined: serde's derive refuses a duplicate
+    /// field, and the fast path must not pick one silently.
+    ///
+    /// Senders write their fields in one order, so each key is first compared with the
+    /// name after the last one found: one comparison, where a search through `names`
+    /// would be a branch the processor cannot foresee.
+    #[inline]
+    pub(crate) fn fields(
+        &mut self,
+        names: &[Name],
+        mut member: impl FnMut(&mut Self, usize) -> Option<()>,
+    ) -> Option<()> {
+        debug_assert!(names.len() < 64);
+        self.scanner.object()?;
+        let mut seen = 0u64;
+        let mut next = 0;
+        let mut first = true;
+        while let Some(key) = self.scanner.key(first, names.get(next))? {
+            first = false;
+            let index = match key {
+                Key::Expected => next,
+                Key::Other(key) => names
+                    .iter()
+                    .position(|name| name.text == key)
+                    .unwrap_or(names.len()),
+            };
+            if index < names.len() {
+                let bit = 1u64 << index;
+                if seen & bit != 0 {
+                    return None;
+                }
+                seen |= bit;
+                next = index + 1;
+            }
+            member(self, index)?;
+        }
+        Some(())
+    }
+
+    /// `Some(None)` for `null`; otherwise `read`'s value.
+    #[inline]
+    pub(crate) fn nullable<T>(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Option<T>,
+    ) -> Option<Option<T>> {
+        if self.scanner.peek()? == b'n' {
+            self.scanner.literal("null")?;
+            return Some(None);
+        }
+        read(self).map(Some)
+    }
+
+    /// A string (serde's `String`).
+    #[inline]
+    pub(crate) fn text(&mut self) -> Option<Span> {
+        let (inner, escaped) = self.scanner.string_span()?;
+        let end = self.scanner.pos - 1;
+        if !escaped {
+            return Some(self.span(end - inner.len(), end));
+        }
+        let decoded = self.scanner.decode(inner)?;
+        // Past the body's end: the span of `decoded` once the body is in front of it.
+        let start = u32::try_from(self.scanner.text.len() + self.decoded.decoded.len()).ok()?;
+        let end = start.checked_add(u32::try_from(decoded.len()).ok()?)?;
+        self.decoded.decoded.push_str(&decoded);
+        Some(Span { start, end })
+    }
+
+    /// A string, or a non-negative integer's digits (`crate::json::string_or_number`).
+    /// A negative or fractional number, or one past `u64`, is declined: serde reads
+    /// `-0` as a float, for one.
+    #[inline]
+    pub(crate) fn id(&mut self) -> Option<Span> {
+        if self.scanner.peek()? == b'"' {
+            return self.text();
+        }
+        let digits = self.scanner.number()?;
+        // JSON has no leading zeros, so a u64's digits are its decimal text.
+        digits.parse::<u64>().ok()?;
+        let end = self.scanner.pos;
+        Some(self.span(end - digits.len(), end))
+    }
+
+    /// A number as serde_json reads an `f64`. Only numbers it computes exactly are read
+    /// here: at most 15 digits and no exponent, so that the digits are an exact integer
+    /// and serde_json's one division by a power of ten (also exact) is the one rounding;
+    /// the same operation is done here. Others are declined rather than risk a last bit
+    /// that differs from serde_json's.
+    #[inline]
+    pub(crate) fn float(&mut self) -> Option<f64> {
+        const POW10: [f64; 16] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+        ];
+        let number = self.scanner.number()?;
+        let (negative, digits) = match number.strip_prefix('-') {
+            Some(digits) => (true, digits),
+            None => (false, number),
+        };
+        let (mut significand, mut count, mut fraction) = (0u64, 0usize, None);
+        for byte in digits.bytes() {
+            match byte {
+                b'0'..=b'9' => {
+                    significand = significand * 10 + u64::from(byte - b'0');
+                    count += 1;
+                    if count > 15 {
+                        return None;
+                    }
+                    fraction = fraction.map(|digits: usize| digits + 1);
+                }
+                b'.' => fraction = Some(0),
+                _ => return None,
+            }
+        }
+        // At most 15 digits: below 2^53, so exact as an f64.
+        #[allow(clippy::cast_precision_loss)]
+        let value = significand as f64 / POW10[fraction.unwrap_or(0)];
+        Some(if negative { -value } else { value })
+    }
+
+    /// A non-negative integer that fits a `u64`.
+    #[inline]
+    pub(crate) fn unsigned(&mut self) -> Option<u64> {
+        let number = self.scanner.number()?;
+        if !number.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        number.parse().ok()
+    }
+
+    /// Any value, kept as its text.
+    #[inline]
+    pub(crate) fn raw(&mut self) -> Option<Span> {
+        let text = self.scanner.raw()?;
+        let end = self.scanner.pos;
+        Some(self.span(end - text.len(), end))
+    }
+
+    /// Any value, checked and dropped.
+    #[inline]
+    pub(crate) fn skip(&mut self) -> Option<()> {
+        self.scanner.skip()
+    }
+
+    /// The end of the body.
+    #[inline]
+    pub(crate) fn end(&mut self) -> Option<()> {
+        self.scanner.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn skips(text: &str) -> bool {
+        let mut scanner = Scanner::new(text);
+        scanner.skip().is_some() && scanner.end().is_some()
+    }
+
+    #[test]
+    fn accepts_only_json() {
+        for good in [
+            r#"{"a":[1,-0.5e+3,true,false,null,"x\"\u00e9\ud83d\ude00"],"b":{}}"#,
+            " [ ] ",
+            "0",
+            "\"\"",
+            r#"{"":{"":[[]]}}"#,
+        ] {
+            assert!(skips(good), "{good}");
+        }
+        for bad in [
+            "{",
+            "[1,]",
+            "{\"a\":1,}",
+            "01",
+            "1.",
+            "-",
+            ".5",
+            "1e",
+            "tru",
+            "nul",
+            "\"\u{1}\"",
+            "\"\\x\"",
+            "\"\\ud800\"",
+            "\"\\udc00x\"",
+            "{\"a\" 1}",
+            "{,\"a\":1}",
+            "[1 2]",
+            "1 2",
+            "{\"a\":1 \"b\":2}",
+            "\"\\u12g4\"",
+        ] {
+            assert!(!skips(bad), "{bad}");
+        }
+        let deep = "[".repeat(MAX_DEPTH as usize + 1) + &"]".repeat(MAX_DEPTH as usize + 1);
+        assert!(!skips(&deep));
+        let limit = "[".repeat(MAX_DEPTH as usize) + &"]".repeat(MAX_DEPTH as usize);
+        assert!(skips(&limit));
+    }
+
+    #[test]
+    fn hands_out_slices_and_decodes_escapes() {
+        let mut scanner = Scanner::new(r#"{"a":"plain","b":"t\u00e9\n","c":{"x":[1]} }"#);
+        scanner.object().unwrap();
+        assert_eq!(
+            scanner.key(true, Some(&Name::new("b"))),
+            Some(Some(Key::Other("a")))
+        );
+        assert_eq!(scanner.string_span(), Some(("plain", false)));
+        assert_eq!(
+            scanner.key(false, Some(&Name::new("b"))),
+            Some(Some(Key::Expected))
+        );
+        let (inner, escaped) = scanner.string_span().unwrap();
+        assert!(escaped);
+        assert_eq!(scanner.decode(inner).as_deref(), Some("té\n"));
+        assert_eq!(
+            scanner.key(false, Some(&Name::new("cc"))),
+            Some(Some(Key::Other("c")))
+        );
+        assert_eq!(scanner.raw(), Some(r#"{"x":[1]}"#));
+        assert_eq!(scanner.key(false, None), Some(None));
+        assert_eq!(scanner.end(), Some(()));
+    }
+
+    #[test]
+    fn the_first_special_byte_of_a_chunk_is_found() {
+        let naive = |chunk: [u8; 8]| {
+            chunk
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        };
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let mut chunk = state.to_le_bytes();
+            // Bias toward the interesting bytes and their neighbours.
+            for byte in &mut chunk {
+                *byte = match *byte % 8 {
+                    0 => b'"',
+                    1 => b'\\',
+                    2 => *byte % 0x21,
+                    3 => 0x80 | *byte,
+                    _ => *byte,
+                };
+            }
+            let special = special_bytes(u64::from_le_bytes(chunk));
+            let found = (special != 0).then(|| (special.trailing_zeros() / 8) as usize);
+            assert_eq!(found, naive(chunk), "{chunk:?}");
+        }
+    }
+
+    #[test]
+    fn keys_with_escapes_are_declined() {
+        let mut scanner = Scanner::new(r#"{"\u0069d":1}"#);
+        scanner.object().unwrap();
+        assert_eq!(scanner.key(true, Some(&Name::new("id"))), None);
+    }
+}
