@@ -457,7 +457,7 @@ impl Listener {
         let recorded = match &self.inspector {
             Some(inspector) => {
                 inspector
-                    .received(&parts, &body, &outcome, status, answer)
+                    .received(&self.providers, &parts, &body, &outcome, status, answer)
                     .await
             }
             None => None,

@@ -287,6 +287,7 @@ impl Inspector {
     /// what its verifiers found; the key it is kept under.
     pub async fn received(
         &self,
+        listener_providers: &[ProviderArg],
         parts: &Parts,
         body: &Bytes,
         outcome: &Result<ProviderArg, (Option<ProviderArg>, SignatureError)>,
@@ -297,8 +298,13 @@ impl Inspector {
             Ok(provider) => (Some(*provider), None),
             Err((provider, err)) => (*provider, Some(err)),
         };
-        let (event, id) = provider
-            .and_then(|p| providers::describe(p.name(), &parts.headers, body))
+        // A sender none of the schemes recognised may still be one whose events the
+        // listener can read: its event and id help find the delivery in the list.
+        let readers = provider.map_or_else(|| listener_providers.to_vec(), |p| vec![p]);
+        let (event, id) = readers
+            .iter()
+            .filter_map(|p| providers::describe(p.name(), &parts.headers, body))
+            .find(|(event, id)| !event.is_empty() || !id.is_empty())
             .unwrap_or_default();
         // In the layer's order: the content type, the signature, then the body.
         let verdict = if !is_json(&parts.headers) {
