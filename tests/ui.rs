@@ -6,9 +6,9 @@
 #![cfg(all(feature = "cli", unix))]
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-mod support;
 #[path = "support/browser.rs"]
 mod browser;
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -212,19 +212,36 @@ async fn signed_and_tampered_deliveries_appear_live_with_their_verdicts() {
     let listen = Listen::start(&dir.db(), &[]);
     browser.open(&listen.base).await;
     // Set on this page only: a reload would lose it.
-    browser.eval("window.stillThisPage = 'yes'; return null").await;
+    browser
+        .eval("window.stillThisPage = 'yes'; return null")
+        .await;
 
     let signer = Claimr::signer(CLAIMR_SECRET).unwrap();
     let body = claimr_body("msg_signed", "user_login", "u_1");
-    assert_eq!(post_signed(&listen.addr, "/webhooks/claimr", &signer, &body), 200);
+    assert_eq!(
+        post_signed(&listen.addr, "/webhooks/claimr", &signer, &body),
+        200
+    );
     assert_eq!(verdict_of(&browser, "msg_signed").await, "verified");
 
     // Signed, then changed on the way.
     let signed = claimr_body("msg_tampered", "user_reward", "u_1");
     let headers = signer.headers(&signed).unwrap();
     let tampered = claimr_body("msg_tampered", "user_reward", "u_2");
-    assert_eq!(send(&listen.addr, "POST", "/webhooks/claimr", &headers, &tampered), 401);
-    assert_eq!(verdict_of(&browser, "msg_tampered").await, "signature mismatch");
+    assert_eq!(
+        send(
+            &listen.addr,
+            "POST",
+            "/webhooks/claimr",
+            &headers,
+            &tampered
+        ),
+        401
+    );
+    assert_eq!(
+        verdict_of(&browser, "msg_tampered").await,
+        "signature mismatch"
+    );
 
     // Not JSON, correctly signed: the layer's words for it.
     let garbage = b"not json at all".to_vec();
@@ -266,7 +283,10 @@ async fn signed_and_tampered_deliveries_appear_live_with_their_verdicts() {
         .eval("return document.getElementById('body-pretty').textContent")
         .await;
     assert!(
-        pretty.as_str().unwrap().contains("\"scope\": \"user_login\""),
+        pretty
+            .as_str()
+            .unwrap()
+            .contains("\"scope\": \"user_login\""),
         "{pretty}"
     );
     // The tampered one: refused, and what --detect makes of it (no scheme verifies it).
@@ -275,7 +295,10 @@ async fn signed_and_tampered_deliveries_appear_live_with_their_verdicts() {
         .eval("return document.getElementById('detect').innerText")
         .await;
     assert!(
-        detect.as_str().unwrap().contains("None of the known shapes"),
+        detect
+            .as_str()
+            .unwrap()
+            .contains("None of the known shapes"),
         "{detect}"
     );
     let answer = browser
@@ -288,7 +311,10 @@ async fn signed_and_tampered_deliveries_appear_live_with_their_verdicts() {
     let overflow = browser
         .eval("return document.documentElement.scrollWidth - window.innerWidth")
         .await;
-    assert!(overflow.as_i64().unwrap() <= 0, "wider than the window by {overflow}");
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "wider than the window by {overflow}"
+    );
     browser.close().await;
 }
 
@@ -318,7 +344,10 @@ async fn the_detect_panel_names_the_scheme_of_a_delivery_signed_with_another_hea
         .with_format(SignatureFormat::List { prefix: None });
     let acme = Signer::new(scheme, Secret::new(CLAIMR_SECRET).unwrap());
     let body = claimr_body("msg_acme", "user_reward", "u_9");
-    assert_eq!(post_signed(&listen.addr, "/webhooks/acme", &acme, &body), 401);
+    assert_eq!(
+        post_signed(&listen.addr, "/webhooks/acme", &acme, &body),
+        401
+    );
     assert_eq!(verdict_of(&browser, "msg_acme").await, "missing signature");
 
     open_delivery(&browser, "msg_acme").await;
@@ -433,7 +462,10 @@ async fn replay_reaches_the_forward_target_and_shows_its_status() {
     assert_eq!(status, "202");
     let bodies = bodies.lock().unwrap().clone();
     assert_eq!(bodies.len(), 2, "the replay did not reach the target");
-    assert_eq!(bodies[1], body, "the replay is not the delivery as received");
+    assert_eq!(
+        bodies[1], body,
+        "the replay is not the delivery as received"
+    );
     // Kept with the delivery.
     browser
         .wait_for(
@@ -463,7 +495,12 @@ async fn a_body_with_a_script_shows_as_text() {
     .unwrap();
     let signer = Claimr::signer(CLAIMR_SECRET).unwrap();
     let mut headers = signer.headers(&body).unwrap();
-    headers.insert("x-note", "<b>bold</b><script>window.pwned=3</script>".parse().unwrap());
+    headers.insert(
+        "x-note",
+        "<b>bold</b><script>window.pwned=3</script>"
+            .parse()
+            .unwrap(),
+    );
     send(
         &listen.addr,
         "POST",
@@ -584,7 +621,13 @@ fn the_inspector_is_only_at_get_slash() {
     assert_eq!(send(&listen.addr, "POST", "/", &none, b"{}"), 401);
     // An action without the page's header is refused.
     assert_eq!(
-        send(&listen.addr, "GET", "/?send=claimr&event=user_login", &none, b""),
+        send(
+            &listen.addr,
+            "GET",
+            "/?send=claimr&event=user_login",
+            &none,
+            b""
+        ),
         403
     );
     assert!(listen.stderr.try_recv().is_err());

@@ -6,8 +6,8 @@
 //! fails when `CI` is set, and otherwise says loudly on stderr that it did not run.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -186,7 +186,10 @@ impl Browser {
     /// Opens the inspector at `base` and waits until it is live (its history loaded
     /// and its event stream open).
     pub async fn open(&self, base: &str) {
-        self.client.goto(&format!("{base}/")).await.expect("the page");
+        self.client
+            .goto(&format!("{base}/"))
+            .await
+            .expect("the page");
         self.wait_for(
             "the inspector going live",
             "return document.body.dataset.live === 'true'",

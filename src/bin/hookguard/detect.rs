@@ -613,7 +613,9 @@ mod tests {
         let fields = &report.matches[0].fields;
         assert!(fields.contains(&("header".to_owned(), "x-acme-sig".to_owned())));
         assert!(fields.contains(&("encoding".to_owned(), "base64".to_owned())));
-        assert!(report.matches[0].snippet.contains("SignatureScheme::new(\"X-Acme-Sig\")"));
+        assert!(report.matches[0]
+            .snippet
+            .contains("SignatureScheme::new(\"X-Acme-Sig\")"));
         assert!(super::report(&["k1".to_owned()], &[], &headers, body)
             .matches
             .is_empty());

@@ -292,7 +292,9 @@ pub async fn listen(args: ListenArgs) -> ExitCode {
     let inspector = if args.ui {
         let path = match args.db.clone().or_else(ui::default_db) {
             Some(path) => path,
-            None => return crate::usage("no data directory (set HOME or XDG_DATA_HOME), give --db"),
+            None => {
+                return crate::usage("no data directory (set HOME or XDG_DATA_HOME), give --db")
+            }
         };
         match Inspector::open(&path).await {
             Ok(inspector) => Some(inspector),
@@ -364,10 +366,7 @@ const NOT_POST: &str = "POST only\n";
 const TOO_LARGE: &str = "body too large\n";
 
 impl Listener {
-    async fn handle(
-        self: &Arc<Self>,
-        request: Request<hyper::body::Incoming>,
-    ) -> Response<Body> {
+    async fn handle(self: &Arc<Self>, request: Request<hyper::body::Incoming>) -> Response<Body> {
         if let Some(inspector) = &self.inspector {
             if request.method() == Method::GET && request.uri().path() == "/" {
                 return inspector.serve(self, request).await;
@@ -377,7 +376,12 @@ impl Listener {
             if let Some(inspector) = &self.inspector {
                 let (parts, _) = request.into_parts();
                 inspector
-                    .refused(&parts, "method not allowed", StatusCode::METHOD_NOT_ALLOWED, NOT_POST)
+                    .refused(
+                        &parts,
+                        "method not allowed",
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        NOT_POST,
+                    )
                     .await;
             }
             return text_response(StatusCode::METHOD_NOT_ALLOWED, NOT_POST);
@@ -402,7 +406,12 @@ impl Listener {
         let Some(body) = body else {
             if let Some(inspector) = &self.inspector {
                 inspector
-                    .refused(&parts, "payload too large", StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE)
+                    .refused(
+                        &parts,
+                        "payload too large",
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        TOO_LARGE,
+                    )
                     .await;
             }
             return text_response(StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE);
@@ -486,7 +495,12 @@ impl Listener {
     }
 
     /// Re-sends `body` with `headers` (less `Host`) to `target`, and what it answered.
-    pub async fn forward(&self, target: &Uri, headers: &http::HeaderMap, body: &Bytes) -> Forwarded {
+    pub async fn forward(
+        &self,
+        target: &Uri,
+        headers: &http::HeaderMap,
+        body: &Bytes,
+    ) -> Forwarded {
         let mut forward = Request::post(target.clone())
             .body(Full::new(body.clone()))
             .unwrap_or_default();
@@ -511,9 +525,7 @@ impl Listener {
                 .unwrap_or_default();
                 Forwarded::answered(target, status, &data)
             }
-            Ok(Err(err)) => {
-                Forwarded::failed(target, format!("failed: {}", error_chain(&err)))
-            }
+            Ok(Err(err)) => Forwarded::failed(target, format!("failed: {}", error_chain(&err))),
             Err(_) => Forwarded::failed(target, "no answer in 30 s".to_owned()),
         }
     }

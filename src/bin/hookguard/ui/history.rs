@@ -61,7 +61,10 @@ impl History {
                 .await
                 .map_err(|e| e.to_string())?;
             if held > 0 {
-                return Err("this file holds a receiver's inbox; give the listener a file of its own".into());
+                return Err(
+                    "this file holds a receiver's inbox; give the listener a file of its own"
+                        .into(),
+                );
             }
         }
         sqlx::query(&format!(
@@ -111,7 +114,10 @@ impl History {
 
     /// A delivery's entry, and its headers and body from the journal (when they are
     /// still there).
-    pub async fn get(&self, key: &str) -> Result<Option<(Entry, Option<(HeaderMap, Bytes)>)>, String> {
+    pub async fn get(
+        &self,
+        key: &str,
+    ) -> Result<Option<(Entry, Option<(HeaderMap, Bytes)>)>, String> {
         let Some(entry) = self.entry(key).await? else {
             return Ok(None);
         };

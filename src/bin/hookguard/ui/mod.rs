@@ -31,8 +31,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use clap::ValueEnum;
 use hookguard::inbox::ReceivedDelivery;
-use hookguard::{chainvine, claimr, standard, HmacSender, ParseError, Provider, SignatureError};
 use hookguard::WebhookEvent;
+use hookguard::{chainvine, claimr, standard, HmacSender, ParseError, Provider, SignatureError};
 use http::header::{
     CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HOST, ORIGIN, TRANSFER_ENCODING, USER_AGENT,
 };
@@ -82,11 +82,8 @@ const SIGNATURE_VERDICTS: [&str; 5] = [
 /// `listen.db` in the user's data directory: `$XDG_DATA_HOME/hookguard`, or
 /// `~/.local/share/hookguard`.
 pub fn default_db() -> Option<PathBuf> {
-    data_dir(
-        std::env::var_os("XDG_DATA_HOME"),
-        std::env::var_os("HOME"),
-    )
-    .map(|dir| dir.join("hookguard").join("listen.db"))
+    data_dir(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME"))
+        .map(|dir| dir.join("hookguard").join("listen.db"))
 }
 
 fn data_dir(xdg: Option<std::ffi::OsString>, home: Option<std::ffi::OsString>) -> Option<PathBuf> {
@@ -137,7 +134,10 @@ impl Forwarded {
             at: now_text(),
             success: true,
             status: Some(status.as_u16()),
-            data: String::from_utf8_lossy(data).chars().take(DATA_KEPT).collect(),
+            data: String::from_utf8_lossy(data)
+                .chars()
+                .take(DATA_KEPT)
+                .collect(),
             error: None,
         }
     }
@@ -395,7 +395,9 @@ impl Inspector {
                         value,
                         param("event").unwrap_or_default(),
                         param("user").filter(|user| !user.is_empty()),
-                        param("path").filter(|path| !path.is_empty()).unwrap_or("/sample"),
+                        param("path")
+                            .filter(|path| !path.is_empty())
+                            .unwrap_or("/sample"),
                     )
                     .await
                 }
@@ -455,9 +457,11 @@ impl Inspector {
             Ok(event) => event,
             Err(err) => json!({ "error": err.to_string() }),
         });
-        let detect = SIGNATURE_VERDICTS.contains(&entry.verdict.as_str()).then(|| {
-            crate::detect::report(&listener.secrets, &listener.public_keys, &headers, &body)
-        });
+        let detect = SIGNATURE_VERDICTS
+            .contains(&entry.verdict.as_str())
+            .then(|| {
+                crate::detect::report(&listener.secrets, &listener.public_keys, &headers, &body)
+            });
         let header_list: Vec<(String, String)> = headers
             .iter()
             .map(|(name, value)| {
@@ -634,7 +638,10 @@ fn action_allowed(headers: &HeaderMap) -> bool {
     match headers.get(ORIGIN) {
         None => true,
         Some(origin) => {
-            let host = headers.get(HOST).map(HeaderValue::as_bytes).unwrap_or_default();
+            let host = headers
+                .get(HOST)
+                .map(HeaderValue::as_bytes)
+                .unwrap_or_default();
             origin.as_bytes().strip_prefix(b"http://") == Some(host)
         }
     }
@@ -776,7 +783,10 @@ async fn send_sample(
         .ok()
         .filter(|p| listener.providers.contains(p))
     else {
-        return error(StatusCode::BAD_REQUEST, "not a provider this listener serves");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "not a provider this listener serves",
+        );
     };
     let Some(secret) = signing_secret(listener, provider) else {
         return error(
