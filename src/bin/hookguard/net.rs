@@ -464,11 +464,11 @@ impl Listener {
             Err(_) => (StatusCode::UNAUTHORIZED, "invalid signature\n"),
         };
         let recorded = match &self.inspector {
-            Some(inspector) => {
+            Some(inspector) => Some(
                 inspector
                     .received(&self.providers, &parts, &body, &outcome, status, answer)
-                    .await
-            }
+                    .await,
+            ),
             None => None,
         };
 

@@ -293,7 +293,7 @@ impl Inspector {
         outcome: &Result<ProviderArg, (Option<ProviderArg>, SignatureError)>,
         status: StatusCode,
         answer: &str,
-    ) -> Option<String> {
+    ) -> String {
         let (provider, signature) = match outcome {
             Ok(provider) => (Some(*provider), None),
             Err((provider, err)) => (*provider, Some(err)),
@@ -336,7 +336,7 @@ impl Inspector {
             body_kept: true,
         };
         self.keep(&entry, &parts.headers, body).await;
-        Some(entry.key)
+        entry.key
     }
 
     /// Records what the forward target answered the delivery kept under `key`.
