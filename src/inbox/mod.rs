@@ -102,7 +102,7 @@ mod worker;
 pub use service::{InboxFuture, InboxService};
 pub use store::{
     AttemptRecord, DeliveryFilter, DeliveryRecord, DeliveryState, DeliveryStore, DeliverySummary,
-    InboxStoreError,
+    InboxStoreError, ReceivedDelivery,
 };
 
 /// How many attempts a delivery gets by default before it is dead.

@@ -303,6 +303,7 @@ struct Sql {
     requeue: String,
     prune: String,
     depth: String,
+    received: String,
 }
 
 impl Sql {
@@ -398,6 +399,14 @@ impl Sql {
                 "SELECT COUNT(*), COALESCE({now} - MIN(CASE WHEN state = 'pending' \
                    THEN enqueued_at END), 0) FROM {DELIVERIES} \
                  WHERE provider = $1 AND state IN ('pending', 'running')"
+            )),
+            // Finished on arrival: never due, so no worker takes it.
+            received: s(format!(
+                "INSERT INTO {DELIVERIES} (provider, key, delivery_id, event, headers, body, \
+                   signed, state, attempts, budget_from, received_at, enqueued_at, \
+                   next_attempt_at, lease_owner, finished_at, last_error) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, 0, 0, {now}, {now}, {now}, '', {now}, $8) \
+                 ON CONFLICT (provider, key) DO NOTHING"
             )),
         }
     }
@@ -912,6 +921,116 @@ impl DeliveryStore {
         })
     }
 }
+
+// ---- Deliveries received outside an inbox ---------------------------------------------
+// `hookguard listen --ui` keeps what it receives in these same tables, so that the
+// journal's readers (`hookguard deliveries`) show it too.
+
+/// A delivery that was received and answered outside an inbox (by a local listener such
+/// as `hookguard listen --ui`), to keep in the journal as it ended: handled when it was
+/// accepted, dead with the refusal's words when it was refused. It is stored finished,
+/// never pending, so no worker runs it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use hookguard::inbox::{DeliveryFilter, DeliveryState, DeliveryStore, ReceivedDelivery};
+///
+/// # let dir = std::env::temp_dir().join(format!("hookguard-received-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let store = DeliveryStore::open(dir.join("listen.db").to_str().ok_or("path")?).await?;
+/// let headers = http::HeaderMap::new();
+/// let refused = ReceivedDelivery::new("claimr", "listen-1", &headers, b"{}")
+///     .with_event("msg_1", "user_login")
+///     .refused("signature mismatch");
+/// assert!(store.record_received(&refused).await?);
+/// let listed = store.list(&DeliveryFilter::new()).await?;
+/// assert_eq!(listed[0].state, DeliveryState::Dead);
+/// assert_eq!(listed[0].last_error.as_deref(), Some("signature mismatch"));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ReceivedDelivery<'a> {
+    /// The provider's name, or what the receiver calls a sender it did not recognise.
+    pub provider: &'a str,
+    /// What the delivery is stored once under (unique per provider).
+    pub key: &'a str,
+    /// The delivery's id, as the provider sent it (empty when unknown).
+    pub id: &'a str,
+    /// The event's name, as the provider sent it (empty when unknown).
+    pub event: &'a str,
+    /// The request's headers, as received.
+    pub headers: &'a HeaderMap,
+    /// The body, as received.
+    pub body: &'a [u8],
+    /// Why it was refused, when it was: kept as the journal's last error.
+    pub refusal: Option<&'a str>,
+}
+
+impl<'a> ReceivedDelivery<'a> {
+    /// An accepted delivery of `provider` stored under `key`, with no id or event name.
+    pub fn new(provider: &'a str, key: &'a str, headers: &'a HeaderMap, body: &'a [u8]) -> Self {
+        Self {
+            provider,
+            key,
+            id: "",
+            event: "",
+            headers,
+            body,
+            refusal: None,
+        }
+    }
+
+    /// With the delivery's id and event name.
+    #[must_use]
+    pub fn with_event(mut self, id: &'a str, event: &'a str) -> Self {
+        self.id = id;
+        self.event = event;
+        self
+    }
+
+    /// Refused, for `reason` (such as `signature mismatch`).
+    #[must_use]
+    pub fn refused(mut self, reason: &'a str) -> Self {
+        self.refusal = Some(reason);
+        self
+    }
+}
+
+impl DeliveryStore {
+    /// Keeps a delivery received outside an inbox in the journal, finished as it ended
+    /// ([`DeliveryState::Handled`], or [`DeliveryState::Dead`] with the refusal as its
+    /// last error): true when it is new, false when its key was already stored.
+    ///
+    /// # Errors
+    ///
+    /// [`InboxStoreError::Unavailable`] when the database cannot be written.
+    pub async fn record_received(
+        &self,
+        delivery: &ReceivedDelivery<'_>,
+    ) -> Result<bool, InboxStoreError> {
+        let state = match delivery.refusal {
+            None => DeliveryState::Handled,
+            Some(_) => DeliveryState::Dead,
+        };
+        let done = on_pool!(self, pool => sqlx::query(&self.sql.received)
+            .bind(delivery.provider)
+            .bind(column_text(delivery.key, MAX_INDEXED_TEXT))
+            .bind(column_text(delivery.id, MAX_INDEXED_TEXT))
+            .bind(column_text(delivery.event, MAX_INDEXED_TEXT))
+            .bind(encode_headers(delivery.headers))
+            .bind(delivery.body)
+            .bind(state.as_str())
+            .bind(delivery.refusal.map(|reason| column_text(reason, 4096)))
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(done == 1)
+    }
+}
+// ---- end of deliveries received outside an inbox --------------------------------------
 
 fn summary<R: Row>(row: &R) -> Result<DeliverySummary, InboxStoreError>
 where

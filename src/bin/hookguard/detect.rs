@@ -403,6 +403,86 @@ fn asymmetric_snippet(found: &AsymmetricMatch) -> &'static str {
     }
 }
 
+/// One configuration that verifies a delivery, as the inspector shows it.
+#[derive(serde::Serialize)]
+pub struct Found {
+    /// The `key=value` pairs of the summary line (`header`, `encoding`, `format`, ...).
+    pub fields: Vec<(String, String)>,
+    /// The Rust that configures it.
+    pub snippet: String,
+}
+
+/// What `verify --detect` finds for a delivery with every given secret and public key.
+#[derive(serde::Serialize)]
+pub struct Report {
+    /// The configurations that verify it; empty when none of the known shapes does.
+    pub matches: Vec<Found>,
+    /// How many headers could have held the signature.
+    pub headers_tried: usize,
+    /// Remarks on `v1a` (ed25519) entries that no given public key checked.
+    pub notes: Vec<String>,
+}
+
+fn fields(summary: &str) -> Vec<(String, String)> {
+    summary
+        .split(' ')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect()
+}
+
+/// Every configuration under which the delivery verifies with one of `secrets` or
+/// `public_keys`, as `run` prints them, for the inspector.
+pub fn report(
+    secrets: &[String],
+    public_keys: &[PublicKey],
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Report {
+    let mut matches: Vec<Found> = Vec::new();
+    for secret in secrets {
+        for found in find(secret, headers, body) {
+            let summary = summary(&found);
+            let fields = fields(&summary);
+            if !matches.iter().any(|m| m.fields == fields) {
+                matches.push(Found {
+                    fields,
+                    snippet: snippet(&found),
+                });
+            }
+        }
+    }
+    let asymmetric = find_asymmetric(public_keys, headers, body);
+    for found in &asymmetric {
+        matches.push(Found {
+            fields: fields(&asymmetric_summary(found)),
+            snippet: asymmetric_snippet(found).to_owned(),
+        });
+    }
+    let mut notes = Vec::new();
+    if asymmetric.is_empty() {
+        for name in asymmetric_headers(headers) {
+            let why = if public_keys.is_empty() {
+                "start the listener with the sender's public key (--public-key) to check it"
+            } else {
+                "no given public key verifies it"
+            };
+            notes.push(format!(
+                "{} holds a v1a (ed25519) entry; {why}",
+                display_name(&name)
+            ));
+        }
+    }
+    Report {
+        matches,
+        headers_tried: headers
+            .keys()
+            .filter(|n| !NOT_SIGNATURES.contains(&n.as_str()))
+            .count(),
+        notes,
+    }
+}
+
 /// Prints every configuration under which the delivery verifies; 1 when none does.
 pub fn run(
     secret: Option<&str>,
@@ -516,6 +596,29 @@ mod tests {
               timestamp=- secret=utf8 preset=github"
             ]
         );
+    }
+
+    #[test]
+    fn the_report_names_a_scheme_in_a_header_of_its_own() {
+        let scheme = SignatureScheme::new("X-Acme-Sig")
+            .unwrap()
+            .with_encoding(Encoding::Base64)
+            .with_format(SignatureFormat::List { prefix: None });
+        let signer = Signer::new(scheme, Secret::new("k2").unwrap());
+        let body = br#"{"type":"ping"}"#;
+        let headers = signer.headers(body).unwrap();
+        let secrets = ["k1".to_owned(), "k2".to_owned()];
+        let report = report(&secrets, &[], &headers, body);
+        assert_eq!(report.matches.len(), 1);
+        let fields = &report.matches[0].fields;
+        assert!(fields.contains(&("header".to_owned(), "x-acme-sig".to_owned())));
+        assert!(fields.contains(&("encoding".to_owned(), "base64".to_owned())));
+        assert!(report.matches[0]
+            .snippet
+            .contains("SignatureScheme::new(\"X-Acme-Sig\")"));
+        assert!(super::report(&["k1".to_owned()], &[], &headers, body)
+            .matches
+            .is_empty());
     }
 
     #[test]

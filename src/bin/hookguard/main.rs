@@ -6,6 +6,7 @@
 //! hookguard verify --detect --secret S --header '…' --header '…' body.json
 //! hookguard send   --provider claimr --event user_activity --secret S http://127.0.0.1:3000/webhooks/claimr
 //! hookguard listen --secret S --forward-to http://127.0.0.1:3000/webhooks/claimr
+//! hookguard listen --ui --secret S   # and open http://127.0.0.1:4000/
 //! hookguard deliveries list --db ./inbox.db --state dead
 //! hookguard deliveries show --db ./inbox.db <id>
 //! hookguard deliveries replay --db ./inbox.db <id> [--to http://…]
@@ -33,6 +34,7 @@ mod detect;
 mod net;
 mod providers;
 mod style;
+mod ui;
 
 use providers::ProviderArg;
 

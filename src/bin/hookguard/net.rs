@@ -11,10 +11,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Args;
+use hookguard::secret::PublicKey;
 use hookguard::signature::Verifier;
 use hookguard::testing::Sample;
 use hookguard::{SignatureError, Standard};
-use http::header::{HOST, USER_AGENT};
+use http::header::{CONTENT_LENGTH, HOST, USER_AGENT};
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -23,19 +24,20 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use crate::providers::{self, ProviderArg};
 use crate::style::Style;
+use crate::ui::{self, Body, Forwarded, Inspector};
 
 /// How much of a response's body `send` shows, as claimr's Test tool shows the start.
 const DATA_SHOWN: usize = 500;
 /// The largest delivery `listen` reads.
-const BODY_LIMIT: usize = 1024 * 1024;
+pub const BODY_LIMIT: usize = 1024 * 1024;
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
-fn client() -> HttpClient {
+pub fn client() -> HttpClient {
     Client::builder(TokioExecutor::new()).build_http()
 }
 
-fn user_agent() -> HeaderValue {
+pub fn user_agent() -> HeaderValue {
     HeaderValue::from_static(concat!("hookguard/", env!("CARGO_PKG_VERSION")))
 }
 
@@ -88,7 +90,7 @@ pub struct SendArgs {
     url: String,
 }
 
-fn sample(provider: ProviderArg, event: &str) -> Result<Sample, String> {
+pub fn sample(provider: ProviderArg, event: &str) -> Result<Sample, String> {
     let builtin = provider.builtin();
     match builtin.sample(event) {
         Some(sample) => Ok(sample),
@@ -185,7 +187,7 @@ pub async fn send(args: SendArgs) -> ExitCode {
     }
 }
 
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
@@ -219,13 +221,33 @@ pub struct ListenArgs {
     /// Re-send each delivery (its headers and body as received) to this `http://` URL.
     #[arg(long)]
     forward_to: Option<Uri>,
+    /// Also serve the delivery inspector, a live page, at `GET /` (every other request
+    /// is a delivery).
+    #[arg(long)]
+    ui: bool,
+    /// The SQLite file the inspector keeps its history in (default: `listen.db` in the
+    /// user's data directory, `$XDG_DATA_HOME/hookguard` or `~/.local/share/hookguard`).
+    #[arg(long, requires = "ui")]
+    db: Option<PathBuf>,
 }
 
-struct Listener {
-    verifiers: Vec<(ProviderArg, Verifier)>,
-    forward_to: Option<Uri>,
-    client: HttpClient,
+/// The listener's configuration and, with `--ui`, its inspector.
+pub struct Listener {
+    pub verifiers: Vec<(ProviderArg, Verifier)>,
+    /// The providers listened for.
+    pub providers: Vec<ProviderArg>,
+    /// The secrets given, for `--detect` and for signing samples.
+    pub secrets: Vec<String>,
+    /// The public keys given, for `--detect`.
+    pub public_keys: Vec<PublicKey>,
+    pub forward_to: Option<Uri>,
+    pub client: HttpClient,
     style: Style,
+    /// Where the listener can be reached from this machine.
+    pub local: SocketAddr,
+    /// The address it is bound to.
+    pub bound: SocketAddr,
+    pub inspector: Option<Inspector>,
 }
 
 /// Receives, verifies and prints deliveries until interrupted.
@@ -260,20 +282,58 @@ pub async fn listen(args: ListenArgs) -> ExitCode {
             return crate::usage("--forward-to takes an http:// URL");
         }
     }
+    let mut public_keys = Vec::new();
+    for key in &args.public_key {
+        match PublicKey::from_standard(key) {
+            Ok(key) => public_keys.push(key),
+            Err(err) => return crate::usage(err),
+        }
+    }
+    let inspector = if args.ui {
+        let path = match args.db.clone().or_else(ui::default_db) {
+            Some(path) => path,
+            None => {
+                return crate::usage("no data directory (set HOME or XDG_DATA_HOME), give --db")
+            }
+        };
+        match Inspector::open(&path).await {
+            Ok(inspector) => Some(inspector),
+            Err(err) => return crate::usage(format_args!("{}: {err}", path.display())),
+        }
+    } else {
+        None
+    };
     let listener = match tokio::net::TcpListener::bind(args.addr).await {
         Ok(listener) => listener,
         Err(err) => return crate::usage(format_args!("cannot listen on {}: {err}", args.addr)),
     };
+    let local = listener.local_addr().unwrap_or(args.addr);
     let state = Arc::new(Listener {
         verifiers,
+        providers,
+        secrets: args.secret,
+        public_keys,
         forward_to: args.forward_to,
         client: client(),
         style: Style::stdout(),
+        local: ui::reachable(local),
+        bound: local,
+        inspector,
     });
-    let local = listener.local_addr().unwrap_or(args.addr);
     println!("listening on http://{local}");
     if let Some(uri) = &state.forward_to {
         println!("forwarding to {uri}");
+    }
+    if let Some(inspector) = &state.inspector {
+        println!("inspector at http://{}/", state.local);
+        println!("history in {}", inspector.path().display());
+        if !local.ip().is_loopback() {
+            eprintln!(
+                "hookguard: warning: {local} is not a loopback address: the inspector, with \
+                 every delivery's headers and body, and its replay and send buttons, is \
+                 reachable from the network; use --addr 127.0.0.1:PORT to keep it on this machine"
+            );
+        }
     }
     let _ = std::io::stdout().flush();
     loop {
@@ -295,21 +355,66 @@ pub async fn listen(args: ListenArgs) -> ExitCode {
     }
 }
 
-fn text_response(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+fn text_response(status: StatusCode, text: &'static str) -> Response<Body> {
+    let mut response = Response::new(ui::full(Bytes::from_static(text.as_bytes())));
     *response.status_mut() = status;
     response
 }
 
+/// What the listener answers a refused delivery, as the inspector records it.
+const NOT_POST: &str = "POST only\n";
+const TOO_LARGE: &str = "body too large\n";
+
 impl Listener {
-    async fn handle(&self, request: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+    async fn handle(self: &Arc<Self>, request: Request<hyper::body::Incoming>) -> Response<Body> {
+        if let Some(inspector) = &self.inspector {
+            if request.method() == Method::GET && request.uri().path() == "/" {
+                return inspector.serve(self, request).await;
+            }
+        }
         if request.method() != Method::POST {
-            return text_response(StatusCode::METHOD_NOT_ALLOWED, "POST only\n");
+            if let Some(inspector) = &self.inspector {
+                let (parts, _) = request.into_parts();
+                inspector
+                    .refused(
+                        &parts,
+                        "method not allowed",
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        NOT_POST,
+                    )
+                    .await;
+            }
+            return text_response(StatusCode::METHOD_NOT_ALLOWED, NOT_POST);
         }
         let (parts, body) = request.into_parts();
-        let body = match Limited::new(body, BODY_LIMIT).collect().await {
-            Ok(body) => body.to_bytes(),
-            Err(_) => return text_response(StatusCode::PAYLOAD_TOO_LARGE, "body too large\n"),
+        // As the layer does: a declared length over the cap is refused before a byte is
+        // read, and a streamed body passing it as soon as it does.
+        let declared = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok());
+        let body = if declared.is_some_and(|length| length > BODY_LIMIT as u64) {
+            None
+        } else {
+            Limited::new(body, BODY_LIMIT)
+                .collect()
+                .await
+                .ok()
+                .map(|body| body.to_bytes())
+        };
+        let Some(body) = body else {
+            if let Some(inspector) = &self.inspector {
+                inspector
+                    .refused(
+                        &parts,
+                        "payload too large",
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        TOO_LARGE,
+                    )
+                    .await;
+            }
+            return text_response(StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE);
         };
         let style = self.style;
 
@@ -354,25 +459,30 @@ impl Listener {
         }
         out.push('\n');
 
+        let (status, answer) = match outcome {
+            Ok(_) => (StatusCode::OK, "OK\n"),
+            Err(_) => (StatusCode::UNAUTHORIZED, "invalid signature\n"),
+        };
+        let recorded = match &self.inspector {
+            Some(inspector) => Some(
+                inspector
+                    .received(&self.providers, &parts, &body, &outcome, status, answer)
+                    .await,
+            ),
+            None => None,
+        };
+
         if let Some(target) = &self.forward_to {
-            let mut forward = Request::post(target.clone())
-                .body(Full::new(body.clone()))
-                .unwrap_or_default();
-            let mut headers = parts.headers.clone();
-            headers.remove(HOST);
-            *forward.headers_mut() = headers;
-            let answer =
-                tokio::time::timeout(Duration::from_secs(30), self.client.request(forward)).await;
-            match answer {
-                Ok(Ok(response)) => out.push_str(&format!(
-                    "forwarded to {target}: {}\n",
-                    response.status().as_u16()
-                )),
-                Ok(Err(err)) => out.push_str(&format!(
-                    "forwarded to {target}: failed: {}\n",
-                    error_chain(&err)
-                )),
-                Err(_) => out.push_str(&format!("forwarded to {target}: no answer in 30 s\n")),
+            let forwarded = self.forward(target, &parts.headers, &body).await;
+            match (forwarded.status(), forwarded.error()) {
+                (Some(status), _) => {
+                    out.push_str(&format!("forwarded to {target}: {status}\n"));
+                }
+                (None, Some(error)) => out.push_str(&format!("forwarded to {target}: {error}\n")),
+                (None, None) => {}
+            }
+            if let (Some(inspector), Some(key)) = (&self.inspector, &recorded) {
+                inspector.forwarded(key, forwarded).await;
             }
         }
 
@@ -381,9 +491,42 @@ impl Listener {
             let _ = stdout.write_all(out.as_bytes());
             let _ = stdout.flush();
         }
-        match outcome {
-            Ok(_) => text_response(StatusCode::OK, "OK\n"),
-            Err(_) => text_response(StatusCode::UNAUTHORIZED, "invalid signature\n"),
+        text_response(status, answer)
+    }
+
+    /// Re-sends `body` with `headers` (less `Host`) to `target`, and what it answered.
+    pub async fn forward(
+        &self,
+        target: &Uri,
+        headers: &http::HeaderMap,
+        body: &Bytes,
+    ) -> Forwarded {
+        let mut forward = Request::post(target.clone())
+            .body(Full::new(body.clone()))
+            .unwrap_or_default();
+        let mut headers = headers.clone();
+        headers.remove(HOST);
+        *forward.headers_mut() = headers;
+        let answer =
+            tokio::time::timeout(Duration::from_secs(30), self.client.request(forward)).await;
+        match answer {
+            Ok(Ok(response)) => {
+                let status = response.status();
+                // The status is the answer; the start of the body is for people to read, so
+                // a target that never finishes it does not hold the delivery up for long.
+                let data = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    Limited::new(response.into_body(), 64 * 1024).collect(),
+                )
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .map(|body| body.to_bytes())
+                .unwrap_or_default();
+                Forwarded::answered(target, status, &data)
+            }
+            Ok(Err(err)) => Forwarded::failed(target, format!("failed: {}", error_chain(&err))),
+            Err(_) => Forwarded::failed(target, "no answer in 30 s".to_owned()),
         }
     }
 }
