@@ -21,9 +21,13 @@ use crate::timestamp::Timestamp;
 /// [`ParseError::Syntax`] when a byte is not UTF-8 (JSON text is UTF-8 throughout, RFC
 /// 8259), with the same message as [`from_slice`].
 pub(crate) fn text(body: bytes::Bytes) -> Result<ByteString, ParseError> {
-    ByteString::try_from(body).map_err(|err| ParseError::Syntax {
+    ByteString::try_from(body).map_err(not_utf8)
+}
+
+fn not_utf8(err: std::str::Utf8Error) -> ParseError {
+    ParseError::Syntax {
         message: format!("invalid UTF-8 at byte {}", err.valid_up_to()),
-    })
+    }
 }
 
 /// Parses `body` as `T` in one pass, reporting the path of a field of the wrong shape.
@@ -36,9 +40,7 @@ pub(crate) fn text(body: bytes::Bytes) -> Result<ByteString, ParseError> {
 pub(crate) fn from_slice<T: DeserializeOwned>(body: &[u8]) -> Result<T, ParseError> {
     // serde_json checks UTF-8 only in the strings it keeps; JSON text is UTF-8 throughout
     // (RFC 8259), so a body with bad bytes in a field nobody reads is refused as well.
-    let body = std::str::from_utf8(body).map_err(|err| ParseError::Syntax {
-        message: format!("invalid UTF-8 at byte {}", err.valid_up_to()),
-    })?;
+    let body = std::str::from_utf8(body).map_err(not_utf8)?;
     // The common case, a body of the right shape, is parsed without tracking the path:
     // tracking nearly doubles the instructions. Only a failed parse is run again with it, to
     // report the same error with the path of the offending field.

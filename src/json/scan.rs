@@ -459,10 +459,7 @@ impl Text {
     /// The span of `text`, added past the body; `None` past 4 GiB in all (a body that
     /// large is refused long before it is parsed).
     pub(crate) fn push(&mut self, text: &str) -> Option<Span> {
-        let start = u32::try_from(self.body.len() + self.decoded.len()).ok()?;
-        let end = start.checked_add(u32::try_from(text.len()).ok()?)?;
-        self.decoded.push_str(text);
-        Some(Span { start, end })
+        append(&mut self.decoded, self.body.len(), text)
     }
 
     /// The value of `span`, a JSON value, sharing the body's bytes when it is the body's.
@@ -476,6 +473,15 @@ impl Text {
     }
 }
 
+/// Appends `text` to `decoded`, the strings past a body of `body_len` bytes: its span
+/// once the body is in front of them; `None` past 4 GiB in all.
+fn append(decoded: &mut String, body_len: usize, text: &str) -> Option<Span> {
+    let start = u32::try_from(body_len + decoded.len()).ok()?;
+    let end = start.checked_add(u32::try_from(text.len()).ok()?)?;
+    decoded.push_str(text);
+    Some(Span { start, end })
+}
+
 /// A [`Scanner`] whose strings are [`Span`]s of a [`Text`]: the typed parsers' reading
 /// primitives, each read as serde would read the field's type (and declined where serde
 /// might read it otherwise).
@@ -483,7 +489,7 @@ pub(crate) struct Reader<'a> {
     /// The cursor; a parser reads structure (objects, `null`) with it directly.
     pub(crate) scanner: Scanner<'a>,
     /// The strings that are not the body's own bytes, which spans past its end point to.
-    decoded: Text,
+    decoded: String,
 }
 
 impl<'a> Reader<'a> {
@@ -492,17 +498,14 @@ impl<'a> Reader<'a> {
         u32::try_from(body.len()).ok()?;
         Some(Reader {
             scanner: Scanner::new(body),
-            decoded: Text {
-                body: ByteString::new(),
-                decoded: String::new(),
-            },
+            decoded: String::new(),
         })
     }
 
     /// The strings read that are not the body's own bytes: with the body, the text the
     /// spans read point into ([`Text::read`]).
     pub(crate) fn into_decoded(self) -> String {
-        self.decoded.decoded
+        self.decoded
     }
 
     #[inline]
@@ -577,11 +580,7 @@ impl<'a> Reader<'a> {
             return Some(self.span(end - inner.len(), end));
         }
         let decoded = self.scanner.decode(inner)?;
-        // Past the body's end: the span of `decoded` once the body is in front of it.
-        let start = u32::try_from(self.scanner.text.len() + self.decoded.decoded.len()).ok()?;
-        let end = start.checked_add(u32::try_from(decoded.len()).ok()?)?;
-        self.decoded.decoded.push_str(&decoded);
-        Some(Span { start, end })
+        append(&mut self.decoded, self.scanner.text.len(), &decoded)
     }
 
     /// A string, or a non-negative integer's digits (`crate::json::string_or_number`).

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Deserializer};
 
 use super::payload::{ActionSpans, CampaignSpans, DataSpans, EventSpans};
+use super::scan::raw_body;
 use super::{Event, EventKind, Payload, Unknown};
 use crate::event::{ByteString, ParseError, RawJson};
 use crate::json::scan::{Span, Text};
@@ -196,21 +197,26 @@ impl Event {
         }
     }
 
+    /// The event of a payload, by its scope; `raw` gives an unknown scope's whole body.
+    pub(super) fn of_payload(payload: Payload, raw: impl FnOnce(&Payload) -> RawJson) -> Event {
+        match EventKind::from_name(payload.scope()) {
+            EventKind::UserActivity => Event::UserActivity(payload),
+            EventKind::UserLogin => Event::UserLogin(payload),
+            EventKind::UserReward => Event::UserReward(payload),
+            EventKind::Referral => Event::Referral(payload),
+            EventKind::Unknown => Event::Unknown(Unknown {
+                id: Some(ByteString::from(payload.id())),
+                scope: ByteString::from(payload.scope()),
+                raw: raw(&payload),
+            }),
+        }
+    }
+
     /// The serde path: what the scanner declined, and every error with its path.
     pub(super) fn from_text(text: &ByteString) -> Result<Event, ParseError> {
         let body = text.as_bytes();
         match crate::json::from_slice::<Payload>(body) {
-            Ok(payload) => Ok(match EventKind::from_name(payload.scope()) {
-                EventKind::UserActivity => Event::UserActivity(payload),
-                EventKind::UserLogin => Event::UserLogin(payload),
-                EventKind::UserReward => Event::UserReward(payload),
-                EventKind::Referral => Event::Referral(payload),
-                EventKind::Unknown => Event::Unknown(Unknown {
-                    id: Some(ByteString::from(payload.id())),
-                    scope: ByteString::from(payload.scope()),
-                    raw: raw_body(text)?,
-                }),
-            }),
+            Ok(payload) => Ok(Event::of_payload(payload, |_| raw_body(text))),
             Err(err @ ParseError::Data { .. }) => {
                 // The body is JSON but not a payload: it may still be a hook we do not know.
                 let Ok(head) = crate::json::from_slice::<Head>(body) else {
@@ -221,7 +227,7 @@ impl Event {
                         Ok(Event::Unknown(Unknown {
                             id: head.id.map(ByteString::from),
                             scope: ByteString::from(scope),
-                            raw: raw_body(text)?,
+                            raw: raw_body(text),
                         }))
                     }
                     // A field missing at the root is reported at path `.`; name it.
@@ -246,14 +252,4 @@ fn is_missing_id(err: &ParseError) -> bool {
         ParseError::Data { path, message }
             if path == "." && message.starts_with("missing field `id`")
     )
-}
-
-/// The whole body, already parsed as JSON, as a [`RawJson`] (less surrounding whitespace).
-fn raw_body(text: &ByteString) -> Result<RawJson, ParseError> {
-    let raw = serde_json::from_str::<&serde_json::value::RawValue>(text).map_err(|err| {
-        ParseError::Syntax {
-            message: err.to_string(),
-        }
-    })?;
-    Ok(RawJson::from_checked(text.slice_ref(raw.get())))
 }

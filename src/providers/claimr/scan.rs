@@ -3,7 +3,7 @@
 //! which also gives a bad body's error with its path.
 
 use super::payload::{ActionSpans, CampaignSpans, DataSpans, EventSpans};
-use super::{Event, EventKind, Payload, Unknown};
+use super::{Event, Payload};
 use crate::event::{ByteString, RawJson};
 use crate::json::scan::{Name, Reader, Span, Text};
 
@@ -17,20 +17,15 @@ pub(super) fn event(body: ByteString) -> Result<Event, ByteString> {
     };
     let decoded = reader.into_decoded();
     payload.text = Text::read(body, decoded);
-    Ok(match EventKind::from_name(payload.scope()) {
-        EventKind::UserActivity => Event::UserActivity(payload),
-        EventKind::UserLogin => Event::UserLogin(payload),
-        EventKind::UserReward => Event::UserReward(payload),
-        EventKind::Referral => Event::Referral(payload),
-        EventKind::Unknown => Event::Unknown(Unknown {
-            id: Some(ByteString::from(payload.id())),
-            scope: ByteString::from(payload.scope()),
-            raw: {
-                let body = payload.text.body();
-                RawJson::from_checked(body.slice_ref(body.trim_matches(is_whitespace)))
-            },
-        }),
-    })
+    Ok(Event::of_payload(payload, |payload| {
+        raw_body(payload.text.body())
+    }))
+}
+
+/// The whole body, which has been read as one JSON value, as a [`RawJson`] less the
+/// whitespace around it.
+pub(super) fn raw_body(body: &ByteString) -> RawJson {
+    RawJson::from_checked(body.slice_ref(body.trim_matches(is_whitespace)))
 }
 
 /// The payload and the reader past it, at the end of the body.
