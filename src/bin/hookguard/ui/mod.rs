@@ -442,14 +442,22 @@ impl Inspector {
         }
     }
 
-    async fn detail(&self, listener: &Listener, key: &str) -> Response<Body> {
+    /// The delivery kept under `key`, or the answer that says why there is none.
+    async fn find(&self, key: &str) -> Result<(Entry, Option<(HeaderMap, Bytes)>), Response<Body>> {
         if !is_key(key) {
-            return error(StatusCode::BAD_REQUEST, "not a delivery key");
+            return Err(error(StatusCode::BAD_REQUEST, "not a delivery key"));
         }
-        let (entry, record) = match self.history.get(key).await {
-            Ok(Some(found)) => found,
-            Ok(None) => return error(StatusCode::NOT_FOUND, "no such delivery"),
-            Err(err) => return error(StatusCode::SERVICE_UNAVAILABLE, &err),
+        match self.history.get(key).await {
+            Ok(Some(found)) => Ok(found),
+            Ok(None) => Err(error(StatusCode::NOT_FOUND, "no such delivery")),
+            Err(err) => Err(error(StatusCode::SERVICE_UNAVAILABLE, &err)),
+        }
+    }
+
+    async fn detail(&self, listener: &Listener, key: &str) -> Response<Body> {
+        let (entry, record) = match self.find(key).await {
+            Ok(found) => found,
+            Err(response) => return response,
         };
         let (headers, body) = record.unwrap_or_default();
         let provider = ProviderArg::from_str(&entry.provider, true).ok();
@@ -495,13 +503,9 @@ impl Inspector {
                 "replay re-sends to --forward-to: start the listener with it",
             );
         };
-        if !is_key(key) {
-            return error(StatusCode::BAD_REQUEST, "not a delivery key");
-        }
-        let (entry, record) = match self.history.get(key).await {
-            Ok(Some(found)) => found,
-            Ok(None) => return error(StatusCode::NOT_FOUND, "no such delivery"),
-            Err(err) => return error(StatusCode::SERVICE_UNAVAILABLE, &err),
+        let (entry, record) = match self.find(key).await {
+            Ok(found) => found,
+            Err(response) => return response,
         };
         let Some((headers, body)) = record.filter(|_| entry.body_kept) else {
             return error(StatusCode::CONFLICT, "this delivery's body was not kept");
