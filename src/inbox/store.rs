@@ -387,7 +387,8 @@ impl Sql {
                 "UPDATE {DELIVERIES} SET state = 'pending', next_attempt_at = {now}, \
                    enqueued_at = {now}, budget_from = attempts, finished_at = NULL \
                  WHERE provider = $1 AND key = $2 AND state <> 'running' \
-                   AND pruned_at IS NULL AND ($3 IS NULL OR state = $3)"
+                   AND pruned_at IS NULL AND ($3 IS NULL OR state = $3) \
+                   AND lease_owner <> '{RECEIVED_OWNER}'"
             )),
             // The row stays, without its headers and body: its key still tells a replay
             // of the same delivery that it was handled (as the payout claims keep theirs).
@@ -400,12 +401,15 @@ impl Sql {
                    THEN enqueued_at END), 0) FROM {DELIVERIES} \
                  WHERE provider = $1 AND state IN ('pending', 'running')"
             )),
-            // Finished on arrival: never due, so no worker takes it.
+            // Finished on arrival: never due, so no worker takes it; marked by its lease
+            // owner (which only a claim of a pending row ever sets) so that `requeue` never
+            // makes it due either. Signed only when it was not refused.
             received: s(format!(
                 "INSERT INTO {DELIVERIES} (provider, key, delivery_id, event, headers, body, \
                    signed, state, attempts, budget_from, received_at, enqueued_at, \
                    next_attempt_at, lease_owner, finished_at, last_error) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, 0, 0, {now}, {now}, {now}, '', {now}, $8) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $9, $7, 0, 0, {now}, {now}, {now}, \
+                   '{RECEIVED_OWNER}', {now}, $8) \
                  ON CONFLICT (provider, key) DO NOTHING"
             )),
         }
@@ -867,8 +871,10 @@ impl DeliveryStore {
 
     /// Makes a stored delivery due again at once, with a fresh budget of attempts and age
     /// (the receiver's workers then run its handlers again): true when it was requeued,
-    /// false when it is being handled right now. With `only`, only a delivery in that
-    /// state is requeued.
+    /// false when it is being handled right now, or was kept by
+    /// [`record_received`](DeliveryStore::record_received) (never run by workers: it was
+    /// not received by an inbox, and may have been forged). With `only`, only a delivery
+    /// in that state is requeued.
     ///
     /// # Errors
     ///
@@ -923,13 +929,19 @@ impl DeliveryStore {
 }
 
 // ---- Deliveries received outside an inbox ---------------------------------------------
+
+/// The lease owner of a delivery kept by [`DeliveryStore::record_received`]: no worker's
+/// (a worker's owner is a random token), and refused by `requeue`, so that neither a
+/// retry nor a replay can hand such a delivery, which may have been forged, to workers.
+const RECEIVED_OWNER: &str = "received-outside-an-inbox";
 // `hookguard listen --ui` keeps what it receives in these same tables, so that the
 // journal's readers (`hookguard deliveries`) show it too.
 
 /// A delivery that was received and answered outside an inbox (by a local listener such
 /// as `hookguard listen --ui`), to keep in the journal as it ended: handled when it was
 /// accepted, dead with the refusal's words when it was refused. It is stored finished,
-/// never pending, so no worker runs it.
+/// never pending, and [`DeliveryStore::requeue`] refuses it (so neither
+/// `hookguard deliveries retry` nor `replay` makes it due): no worker runs it.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -947,6 +959,9 @@ impl DeliveryStore {
 /// let listed = store.list(&DeliveryFilter::new()).await?;
 /// assert_eq!(listed[0].state, DeliveryState::Dead);
 /// assert_eq!(listed[0].last_error.as_deref(), Some("signature mismatch"));
+/// // Never made due: a retry would hand a forged delivery to a receiver's workers.
+/// assert!(!store.requeue("claimr", "listen-1", None).await?);
+/// assert_eq!(store.list(&DeliveryFilter::new()).await?[0].state, DeliveryState::Dead);
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok(()) }
 /// ```
@@ -1024,6 +1039,7 @@ impl DeliveryStore {
             .bind(delivery.body)
             .bind(state.as_str())
             .bind(delivery.refusal.map(|reason| column_text(reason, 4096)))
+            .bind(delivery.refusal.is_none())
             .execute(pool)
             .await?
             .rows_affected());

@@ -416,7 +416,8 @@ async fn replay_delivery(
             );
         } else {
             println!(
-                "{} {} is being handled right now; try again when it ends",
+                "{} {} was not requeued: it is being handled right now (try again when it \
+                 ends), or it was kept by a listener and never runs in a receiver",
                 record.summary.provider, record.summary.id
             );
         }

@@ -52,21 +52,22 @@ impl History {
                 .fetch_optional(&pool)
                 .await
                 .map_err(|e| e.to_string())?;
+        // A file with a receiver's inbox (even an empty one) is not the listener's: what the
+        // listener keeps must never sit beside deliveries a receiver's workers run.
+        let inbox: Option<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'hookguard_inbox'",
+        )
+        .fetch_optional(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+        if ours.is_none() && inbox.is_some() {
+            return Err(
+                "this file holds a receiver's inbox; give the listener a file of its own".into(),
+            );
+        }
         let store = DeliveryStore::sqlite(pool.clone())
             .await
             .map_err(|e| e.to_string())?;
-        if ours.is_none() {
-            let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM hookguard_inbox")
-                .fetch_one(&pool)
-                .await
-                .map_err(|e| e.to_string())?;
-            if held > 0 {
-                return Err(
-                    "this file holds a receiver's inbox; give the listener a file of its own"
-                        .into(),
-                );
-            }
-        }
         sqlx::query(&format!(
             "CREATE TABLE IF NOT EXISTS {TABLE} (seq INTEGER PRIMARY KEY AUTOINCREMENT, \
                key TEXT NOT NULL UNIQUE, entry TEXT NOT NULL)"
