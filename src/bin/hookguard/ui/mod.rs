@@ -593,7 +593,8 @@ fn shell_quote(text: &str) -> String {
 /// The delivery as a `curl` command that sends it again to the listener.
 fn curl(local: SocketAddr, entry: &Entry, headers: &HeaderMap, body: &[u8]) -> String {
     let mut parts = vec![format!(
-        "curl -i {}",
+        // `--globoff`: a sender's path with `[1-9]` or `{a,b}` is one URL, not many.
+        "curl -i --globoff {}",
         shell_quote(&format!("http://{local}{}", entry.target))
     )];
     if entry.method != "POST" {
@@ -609,7 +610,9 @@ fn curl(local: SocketAddr, entry: &Entry, headers: &HeaderMap, body: &[u8]) -> S
     }
     if !body.is_empty() || entry.method == "POST" {
         parts.push(format!(
-            "--data-binary {}",
+            // `--data-raw`: a body starting with `@` is sent as it is, not read from the
+            // file it names.
+            "--data-raw {}",
             shell_quote(&String::from_utf8_lossy(body))
         ));
     }
@@ -941,8 +944,18 @@ mod tests {
         );
         assert_eq!(
             text,
-            "curl -i 'http://127.0.0.1:4000/hook?x=1' \\\n  -H 'x-sig: it'\\''s' \\\n  \
-             --data-binary '{\"a\":\"b'\\''c\"}'"
+            "curl -i --globoff 'http://127.0.0.1:4000/hook?x=1' \\\n  -H 'x-sig: it'\\''s' \\\n  \
+             --data-raw '{\"a\":\"b'\\''c\"}'"
+        );
+        let file = curl(
+            "127.0.0.1:4000".parse().unwrap(),
+            &entry,
+            &HeaderMap::new(),
+            b"@/home/dev/.aws/credentials",
+        );
+        assert!(
+            file.ends_with("--data-raw '@/home/dev/.aws/credentials'"),
+            "{file}"
         );
     }
 
