@@ -70,7 +70,7 @@ impl DemoPayments {
              ON CONFLICT (key) DO NOTHING",
         )
         .bind(payout.idempotency_key())
-        .bind(&payout.event().event_id)
+        .bind(payout.event().id())
         .bind(i64::from(payout.attempt()))
         .execute(&self.ledger)
         .await?;

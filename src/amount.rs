@@ -20,6 +20,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::de::{self, Deserializer, Visitor};
+use bytestring::ByteString;
 use serde::{Deserialize, Serialize, Serializer};
 
 /// An exact decimal amount of money, such as `"15.000"` or `"-0.5"`, kept as its text.
@@ -34,7 +35,7 @@ use serde::{Deserialize, Serialize, Serializer};
 ///
 /// It deserializes only from a JSON string and serializes back to the same string.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Amount(String);
+pub struct Amount(ByteString);
 
 /// Why a text is not an [`Amount`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,7 +79,16 @@ impl Amount {
     /// Gives back the amount's text.
     #[must_use]
     pub fn into_string(self) -> String {
-        self.0
+        String::from(&*self.0)
+    }
+
+    /// The amount of `text`, sharing its bytes (the body's, in a parsed event).
+    pub(crate) fn from_shared(text: ByteString) -> Result<Self, InvalidAmount> {
+        if is_decimal(&text) {
+            Ok(Self(text))
+        } else {
+            Err(InvalidAmount)
+        }
     }
 }
 
@@ -98,7 +108,7 @@ impl FromStr for Amount {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         if is_decimal(text) {
-            Ok(Self(text.to_owned()))
+            Ok(Self(ByteString::from(text)))
         } else {
             Err(InvalidAmount)
         }
@@ -110,7 +120,7 @@ impl TryFrom<String> for Amount {
 
     fn try_from(text: String) -> Result<Self, Self::Error> {
         if is_decimal(&text) {
-            Ok(Self(text))
+            Ok(Self(ByteString::from(text)))
         } else {
             Err(InvalidAmount)
         }
@@ -127,7 +137,7 @@ impl TryFrom<&str> for Amount {
 
 impl From<Amount> for String {
     fn from(amount: Amount) -> Self {
-        amount.0
+        amount.into_string()
     }
 }
 

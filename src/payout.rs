@@ -258,7 +258,7 @@ pub fn idempotency_key(envelope: &Event) -> Result<String, PayoutRefusal> {
     let community = key_part(&envelope.source.community.id);
     let data_id = match envelope.payment_request() {
         Some(request) => {
-            crate::chainvine::payment_id(&request.raw).map_err(|_| PayoutRefusal::MissingId)?
+            crate::chainvine::payment_id(request.raw.get()).map_err(|_| PayoutRefusal::MissingId)?
         }
         None => None,
     };
@@ -327,7 +327,7 @@ pub fn fingerprint(request: &PaymentRequest) -> String {
                 let value = data.get(name).copied().filter(|v| v.get() != "null")?;
                 let object = fields(value.get());
                 if object.is_none() {
-                    parts.push((name, canonical(value)));
+                    parts.push((name, canonical(value.get())));
                 }
                 object
             };
@@ -342,30 +342,30 @@ pub fn fingerprint(request: &PaymentRequest) -> String {
                 let profile = || user.as_ref().and_then(|user| first(user, from_user));
                 match first(&data, names) {
                     Some(value) => {
-                        parts.push((part, canonical(value)));
+                        parts.push((part, canonical(value.get())));
                         // A top-level value a handler cannot pay to (a wallet that is not
                         // a string, a user id that is neither a string nor an integer)
                         // leaves the typed field `None`, and a handler may fall back on
                         // the profile: then the profile is paid, and must be covered.
                         if !from_user.is_empty() && !usable(part, value) {
                             if let Some(fallback) = profile() {
-                                parts.push(("profile", canonical(fallback)));
+                                parts.push(("profile", canonical(fallback.get())));
                             }
                         }
                     }
                     None => {
                         if let Some(fallback) = profile() {
-                            parts.push((part, canonical(fallback)));
+                            parts.push((part, canonical(fallback.get())));
                         }
                     }
                 }
             }
             if let Some(name) = reward.as_ref().and_then(|reward| first(reward, &["name"])) {
-                parts.push(("reward", canonical(name)));
+                parts.push(("reward", canonical(name.get())));
             }
         }
         // Not an object: all of it is what is paid.
-        None => parts.push(("data", canonical(&request.raw))),
+        None => parts.push(("data", canonical(request.raw.get()))),
     }
     let text = serde_json::to_vec(&parts).unwrap_or_default();
     format!("v2:{}", hex::encode(Sha256::digest(&text)))
@@ -378,15 +378,18 @@ fn usable(part: &str, value: &serde_json::value::RawValue) -> bool {
     // (serde_json reads `-0` as a float, an integer past 64 bits too: neither is an id).
     if part == "user" {
         let mut id = serde_json::Deserializer::from_str(value.get());
-        return crate::json::lenient_id(&mut id).ok().flatten().is_some();
+        return crate::json::lenient_id::<_, String>(&mut id)
+            .ok()
+            .flatten()
+            .is_some();
     }
     serde_json::from_str::<String>(value.get()).is_ok()
 }
 
 /// A JSON value written one way: strings unescaped then written again, objects and
 /// arrays with sorted keys; a number as written (parsing could round a large one).
-fn canonical(value: &serde_json::value::RawValue) -> String {
-    let text = value.get().trim();
+fn canonical(value: &str) -> String {
+    let text = value.trim();
     if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
         return text.to_owned();
     }
@@ -826,7 +829,7 @@ mod tests {
         // The typed fields read the first spelling present, as the fingerprint does.
         let (wallet, user, _) =
             paid(r#"{"amount":"1","wallet_address":5,"walletAddress":"0xA","user_id":7}"#);
-        assert_eq!((wallet, user), (None, Some("7".to_owned())));
+        assert_eq!((wallet, user.as_deref()), (None, Some("7")));
         let (wallet, _, _) = paid(r#"{"amount":"1","wallet_address":null,"walletAddress":"0xA"}"#);
         assert_eq!(wallet.as_deref(), Some("0xA"));
         // A well-formed request's fingerprint is what it was: the profile stays out.

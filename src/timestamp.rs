@@ -32,6 +32,7 @@
 use std::fmt;
 
 use serde::de::{self, Deserializer, Visitor};
+use bytestring::ByteString;
 use serde::{Deserialize, Serialize, Serializer};
 use time::format_description::well_known::{Iso8601, Rfc3339};
 use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime};
@@ -46,7 +47,7 @@ use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime};
 /// for instants).
 #[derive(Debug, Clone)]
 pub struct Timestamp {
-    raw: String,
+    raw: ByteString,
     parsed: Option<OffsetDateTime>,
 }
 
@@ -54,7 +55,11 @@ impl Timestamp {
     /// Keeps `raw` and parses it if its format is recognized; never fails.
     #[must_use]
     pub fn new(raw: impl Into<String>) -> Self {
-        let raw = raw.into();
+        Self::from_shared(ByteString::from(raw.into()))
+    }
+
+    /// Keeps `raw`, sharing its bytes (the body's, in a parsed event), and parses it.
+    pub(crate) fn from_shared(raw: ByteString) -> Self {
         let parsed = parse(&raw);
         Self { raw, parsed }
     }
@@ -76,7 +81,7 @@ impl Timestamp {
     /// Gives back the timestamp's text.
     #[must_use]
     pub fn into_string(self) -> String {
-        self.raw
+        String::from(&*self.raw)
     }
 }
 
@@ -155,7 +160,7 @@ impl From<OffsetDateTime> for Timestamp {
     fn from(time: OffsetDateTime) -> Self {
         let raw = time.format(&Rfc3339).unwrap_or_else(|_| time.to_string());
         Self {
-            raw,
+            raw: ByteString::from(raw),
             parsed: Some(time),
         }
     }

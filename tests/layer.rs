@@ -446,7 +446,7 @@ async fn the_payout_key_names_the_payment_request_not_the_attempt() {
         None => format!("chainvine:{community}:event:{}", event.event_id),
     };
     assert_eq!(key, expected);
-    assert!(!key.contains(&event.request_id));
+    assert!(!key.contains(&*event.request_id));
 }
 
 #[tokio::test]

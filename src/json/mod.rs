@@ -146,8 +146,12 @@ where
 }
 
 /// Deserializes any JSON value: a string or an integer is an id, anything else `None`.
-pub(crate) fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    d.deserialize_any(LenientIdVisitor)
+pub(crate) fn lenient_id<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: From<String>,
+{
+    Ok(d.deserialize_any(LenientIdVisitor)?.map(T::from))
 }
 
 struct IdVisitor;

@@ -43,6 +43,12 @@ impl Name {
         Name { text, word, mask }
     }
 
+    /// The key's text.
+    #[cfg(test)]
+    pub(crate) const fn text(&self) -> &'static str {
+        self.text
+    }
+
     /// [`Name::new`] for each of `texts`.
     pub(crate) const fn all<const N: usize>(texts: [&'static str; N]) -> [Name; N] {
         let mut names = [Name::new(""); N];
@@ -508,6 +514,33 @@ impl<'a> Reader<'a> {
         self.decoded
     }
 
+    /// The text of a span this reader read.
+    #[inline]
+    pub(crate) fn get(&self, span: Span) -> &str {
+        let (start, end) = (span.start as usize, span.end as usize);
+        let len = self.scanner.text.len();
+        // Spans are made only by this reader, so `get` always finds one.
+        if end <= len {
+            self.scanner.text.get(start..end).unwrap_or_default()
+        } else {
+            self.decoded.get(start - len..end - len).unwrap_or_default()
+        }
+    }
+
+    /// A string this reader read, as a string of its own: a slice of `body` (the text
+    /// this reader reads, shared) when it is the body's own bytes, a copy when it was
+    /// decoded.
+    #[inline]
+    pub(crate) fn shared(&self, body: &ByteString, span: Span) -> ByteString {
+        debug_assert!(std::ptr::eq(body.as_ptr(), self.scanner.text.as_ptr()));
+        let text = self.get(span);
+        if (span.end as usize) <= self.scanner.text.len() {
+            body.slice_ref(text)
+        } else {
+            ByteString::from(text)
+        }
+    }
+
     #[inline]
     fn span(&self, start: usize, end: usize) -> Span {
         // The body's length fits a u32 (checked in `new`).
@@ -650,6 +683,18 @@ impl<'a> Reader<'a> {
         let text = self.scanner.raw()?;
         let end = self.scanner.pos;
         Some(self.span(end - text.len(), end))
+    }
+
+    /// `read`'s value, and the span of the JSON value it read (which must be one value).
+    #[inline]
+    pub(crate) fn spanned<T>(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Option<T>,
+    ) -> Option<(T, Span)> {
+        self.scanner.peek()?;
+        let start = self.scanner.pos;
+        let value = read(self)?;
+        Some((value, self.span(start, self.scanner.pos)))
     }
 
     /// Any value, checked and dropped.

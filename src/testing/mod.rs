@@ -87,7 +87,7 @@ pub fn verify<P: Provider>(
     accept(provider, &Arc::from(provider.name()), headers, body.into())
 }
 
-/// Checks the typed parsers' fast path against their serde path on `body`: wherever the
+/// Checks the typed parsers' fast path (claimr's and ChainVine's) against their serde path on `body`: wherever the
 /// scanner reads an event, serde must read the same one (or the body must be one the
 /// scanner declines). For the fuzz targets and property tests that hold the two to that;
 /// `Err` describes a disagreement.
@@ -101,5 +101,6 @@ pub fn verify<P: Provider>(
 ///
 /// A description of the first disagreement found.
 pub fn check_fast_path(body: &[u8]) -> Result<(), String> {
-    crate::claimr::fast_path_agrees(body)
+    crate::claimr::fast_path_agrees(body)?;
+    crate::chainvine::fast_path_agrees(body)
 }

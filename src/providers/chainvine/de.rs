@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use bytes::Bytes;
 use serde::de::{
     self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor,
 };
@@ -10,12 +11,13 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use super::scan;
 use super::event::{
     EarningCreated, Event, EventKind, EventNames, Payload, PaymentRequest, PayoutUser,
     ReferralConversion, Reward, Source, Unknown, UserJoinedCampaign,
 };
 use crate::amount::Amount;
-use crate::event::ParseError;
+use crate::event::{ByteString, ParseError, RawJson};
 use crate::json::{lenient, lenient_id};
 use crate::timestamp::Timestamp;
 
@@ -41,7 +43,36 @@ impl Event {
     ///
     /// As [`Event::from_slice`].
     pub fn from_slice_with(body: &[u8], names: &EventNames) -> Result<Event, ParseError> {
-        let repr: EventRepr = crate::json::from_slice(body)?;
+        Self::from_bytes_with(Bytes::copy_from_slice(body), names)
+    }
+
+    /// Parses a ChainVine body (already verified) that the event may share: its strings
+    /// are slices of `body`, not copies. This is how the layer parses.
+    ///
+    /// # Errors
+    ///
+    /// As [`Event::from_slice`].
+    pub fn from_bytes(body: Bytes) -> Result<Event, ParseError> {
+        Self::from_bytes_with(body, &EventNames::default())
+    }
+
+    /// [`Event::from_bytes`], recognizing the event names in `names` (as
+    /// [`Event::from_slice_with`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Event::from_slice`].
+    pub fn from_bytes_with(body: Bytes, names: &EventNames) -> Result<Event, ParseError> {
+        let text = crate::json::text(body)?;
+        match scan::event(text, names) {
+            Ok(event) => Ok(event),
+            Err(text) => Self::from_text(&text, names),
+        }
+    }
+
+    /// The serde path: what the scanner declines, and every error with its path.
+    pub(super) fn from_text(body: &str, names: &EventNames) -> Result<Event, ParseError> {
+        let repr: EventRepr = crate::json::from_slice(body.as_bytes())?;
         repr.resolve(names)
             .map_err(|err| err.into_parse_error("event.data"))
     }
@@ -51,7 +82,7 @@ impl PaymentRequest {
     /// Reads a payment request from the raw `event.data`; `null` gives one with no fields.
     ///
     /// Fields of an unexpected shape are `None`, not errors (see the type's docs).
-    fn from_raw(raw: Box<RawValue>, event_name: String) -> Result<Self, DataError> {
+    fn from_raw(raw: RawJson, event_name: ByteString) -> Result<Self, DataError> {
         let fields: PaymentRequestFields = if raw.get() == "null" {
             PaymentRequestFields::default()
         } else {
@@ -68,7 +99,7 @@ impl PaymentRequest {
             wallet_address_camel,
         } = fields;
         // The same choice as the payout key's (`payment_id`), from the raw data.
-        let id = payment_id(&raw).ok().flatten();
+        let id = payment_id(raw.get()).ok().flatten().map(ByteString::from);
         Ok(Self {
             id,
             user_id: first_present(user_id, user_id_camel),
@@ -85,7 +116,7 @@ impl PaymentRequest {
 
 /// Where a payment request's own id may be, most specific first: a bare `id` comes last,
 /// since it might name something else in a payload nobody documented.
-const PAYMENT_ID_FIELDS: [&str; 5] = [
+pub(super) const PAYMENT_ID_FIELDS: [&str; 5] = [
     "payment_request_id",
     "paymentRequestId",
     "payout_id",
@@ -97,30 +128,49 @@ const PAYMENT_ID_FIELDS: [&str; 5] = [
 /// [`PAYMENT_ID_FIELDS`] that is a non-blank string (trimmed) or an integer (its digits,
 /// however large). `Ok(None)` when there is none; `Err(field)` when a field is present
 /// but is neither (a float, a boolean, an object): such a request is not guessed at.
-pub(crate) fn payment_id(raw: &RawValue) -> Result<Option<String>, &'static str> {
+pub(crate) fn payment_id(raw: &str) -> Result<Option<String>, &'static str> {
     #[derive(Deserialize)]
     struct Ids<'a>(#[serde(borrow)] std::collections::BTreeMap<String, &'a RawValue>);
     // Not an object: no id fields to read.
-    let Ok(Ids(fields)) = serde_json::from_str::<Ids<'_>>(raw.get()) else {
+    let Ok(Ids(fields)) = serde_json::from_str::<Ids<'_>>(raw) else {
         return Ok(None);
     };
+    choose_payment_id(|name| fields.get(name).map(|value| value.get()))
+        .map(|id| id.map(|id| id.into_owned()))
+}
+
+/// The first of [`PAYMENT_ID_FIELDS`] that `field` finds and that is an id, as
+/// [`payment_id`] reads them: the one rule for the serde and the scanned reads.
+pub(crate) fn choose_payment_id<'a>(
+    field: impl Fn(&str) -> Option<&'a str>,
+) -> Result<Option<std::borrow::Cow<'a, str>>, &'static str> {
+    use std::borrow::Cow;
     for name in PAYMENT_ID_FIELDS {
-        let Some(value) = fields.get(name).map(|v| v.get()) else {
+        let Some(value) = field(name) else {
             continue;
         };
         if value == "null" {
             continue;
         }
-        if let Ok(text) = serde_json::from_str::<String>(value) {
-            let text = text.trim();
-            if text.is_empty() {
+        // A string with no escapes is its own text; any other is decoded by serde.
+        let text = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+            Some(inner) if inner.len() + 2 == value.len() && !inner.contains(['\\', '"']) => {
+                Some(Cow::Borrowed(inner))
+            }
+            _ => serde_json::from_str::<String>(value).ok().map(Cow::Owned),
+        };
+        if let Some(text) = text {
+            if text.trim().is_empty() {
                 continue;
             }
-            return Ok(Some(text.to_owned()));
+            return Ok(Some(match text {
+                Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
+                Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
+            }));
         }
         let digits = value.strip_prefix('-').unwrap_or(value);
         if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Ok(Some(value.to_owned()));
+            return Ok(Some(Cow::Borrowed(value)));
         }
         return Err(name);
     }
@@ -137,9 +187,9 @@ pub(crate) fn payment_id(raw: &RawValue) -> Result<Option<String>, &'static str>
 #[serde(default)]
 struct PaymentRequestFields {
     #[serde(deserialize_with = "present_id")]
-    user_id: Option<Option<String>>,
+    user_id: Option<Option<ByteString>>,
     #[serde(rename = "userId", deserialize_with = "present_id")]
-    user_id_camel: Option<Option<String>>,
+    user_id_camel: Option<Option<ByteString>>,
     #[serde(deserialize_with = "lenient")]
     user: Option<PayoutUser>,
     #[serde(deserialize_with = "lenient")]
@@ -147,11 +197,11 @@ struct PaymentRequestFields {
     #[serde(deserialize_with = "lenient")]
     amount: Option<Amount>,
     #[serde(deserialize_with = "lenient")]
-    currency: Option<String>,
+    currency: Option<ByteString>,
     #[serde(deserialize_with = "present")]
-    wallet_address: Option<Option<String>>,
+    wallet_address: Option<Option<ByteString>>,
     #[serde(rename = "walletAddress", deserialize_with = "present")]
-    wallet_address_camel: Option<Option<String>>,
+    wallet_address_camel: Option<Option<ByteString>>,
 }
 
 /// A field that may come with another shape: `None` when absent (by `default`) or
@@ -171,7 +221,7 @@ where
 /// [`present`] for an id sent as a string or an integer (as [`lenient_id`] reads it).
 fn present_id<'de, D: Deserializer<'de>>(
     deserializer: D,
-) -> Result<Option<Option<String>>, D::Error> {
+) -> Result<Option<Option<ByteString>>, D::Error> {
     let raw = <&'de RawValue>::deserialize(deserializer)?;
     if raw.get() == "null" {
         return Ok(None);
@@ -181,7 +231,7 @@ fn present_id<'de, D: Deserializer<'de>>(
 }
 
 /// The first spelling present decides, whatever it holds.
-fn first_present(first: Option<Option<String>>, second: Option<Option<String>>) -> Option<String> {
+pub(super) fn first_present<T>(first: Option<Option<T>>, second: Option<Option<T>>) -> Option<T> {
     match first {
         Some(value) => value,
         None => second.flatten(),
@@ -192,8 +242,8 @@ impl<'de> Deserialize<'de> for PaymentRequest {
     /// Reads the event's `data` (not the whole event); the event name is set to the
     /// default `PAYMENT_REQUEST`.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = Box::<RawValue>::deserialize(deserializer)?;
-        PaymentRequest::from_raw(raw, EventKind::PaymentRequest.as_str().to_owned())
+        let raw = RawJson::deserialize(deserializer)?;
+        PaymentRequest::from_raw(raw, ByteString::from_static(EventKind::PaymentRequest.as_str()))
             .map_err(|err| err.into_serde(""))
     }
 }
@@ -246,10 +296,10 @@ struct EventRepr {
     source: Source,
     #[serde(rename = "event")]
     payload: PayloadRepr,
-    version: String,
+    version: ByteString,
     secure_request: bool,
-    request_id: String,
-    event_id: String,
+    request_id: ByteString,
+    event_id: ByteString,
     sent_at: Timestamp,
 }
 
@@ -295,20 +345,22 @@ impl PayloadRepr {
         }
         if names.is_payment_request(&name) {
             let raw = match data {
-                Some(raw) => raw,
-                None => null_raw_value()?,
+                Some(raw) => raw_json(raw),
+                None => RawJson::from_checked(ByteString::from_static("null")),
             };
-            return PaymentRequest::from_raw(raw, name).map(Payload::PaymentRequest);
+            return PaymentRequest::from_raw(raw, ByteString::from(name))
+                .map(Payload::PaymentRequest);
         }
-        Ok(Payload::Unknown(Unknown { name, data }))
+        Ok(Payload::Unknown(Unknown {
+            name: ByteString::from(name),
+            data: data.map(raw_json),
+        }))
     }
 }
 
-fn null_raw_value() -> Result<Box<RawValue>, DataError> {
-    RawValue::from_string("null".to_owned()).map_err(|err| DataError {
-        path: String::new(),
-        message: err.to_string(),
-    })
+/// A value serde kept raw, as the event's type holds it.
+fn raw_json(raw: Box<RawValue>) -> RawJson {
+    RawJson::from_checked(ByteString::from(Box::<str>::from(raw)))
 }
 
 /// The events whose data is deserialized straight into a struct.

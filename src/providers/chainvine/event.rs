@@ -5,9 +5,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 use crate::amount::Amount;
+use crate::event::{ByteString, RawJson};
 use crate::json::lenient_id;
 use crate::timestamp::Timestamp;
 
@@ -23,13 +23,13 @@ pub struct Event {
     #[serde(rename = "event")]
     pub payload: Payload,
     /// The version of the payload format, such as `"1.0"`.
-    pub version: String,
+    pub version: ByteString,
     /// ChainVine's `secure_request` flag, as sent in the (signed) body.
     pub secure_request: bool,
     /// The identifier of this request (delivery attempt).
-    pub request_id: String,
+    pub request_id: ByteString,
     /// The identifier of the event; the same across retries of one event.
-    pub event_id: String,
+    pub event_id: ByteString,
     /// When ChainVine sent the request.
     pub sent_at: Timestamp,
 }
@@ -47,20 +47,20 @@ pub struct Source {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceCampaign {
     /// The campaign's name.
-    pub name: String,
+    pub name: ByteString,
     /// When the campaign was created.
     pub created_on: Timestamp,
     /// The campaign's ID.
-    pub id: String,
+    pub id: ByteString,
 }
 
 /// The community in an envelope's `source`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Community {
     /// The community's name.
-    pub name: String,
+    pub name: ByteString,
     /// The community's ID.
-    pub id: String,
+    pub id: ByteString,
 }
 
 /// A ChainVine event (the envelope's `event`), by its `name`.
@@ -86,50 +86,50 @@ pub enum Payload {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserJoinedCampaign {
     /// The ChainVine ID of the user who joined.
-    pub user_id: String,
+    pub user_id: ByteString,
     /// The user who joined.
     pub user: JoinedUser,
     /// Who referred the user, if anyone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub referrer: Option<String>,
+    pub referrer: Option<ByteString>,
     /// Your own identifier for the join, if you gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_identifier: Option<String>,
+    pub external_identifier: Option<ByteString>,
 }
 
 /// The user in a `USER_JOINED_CAMPAIGN` event (snake_case fields, as ChainVine sends them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinedUser {
     /// The user's ChainVine ID.
-    pub id: String,
+    pub id: ByteString,
     /// The user's email address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
+    pub email: Option<ByteString>,
     /// The user's first name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<String>,
+    pub first_name: Option<ByteString>,
     /// The user's last name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_name: Option<String>,
+    pub last_name: Option<ByteString>,
     /// The user's wallet address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wallet_address: Option<String>,
+    pub wallet_address: Option<ByteString>,
     /// Your own identifier for the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_identifier: Option<String>,
+    pub external_identifier: Option<ByteString>,
 }
 
 /// The data of `REFERRAL_CONVERSION`: a referred user completed an action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReferralConversion {
     /// The referred user who completed the action.
-    pub claimer: String,
+    pub claimer: ByteString,
     /// Who referred them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub referrer: Option<String>,
+    pub referrer: Option<ByteString>,
     /// Your own identifier for the conversion, if you gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_identifier: Option<String>,
+    pub external_identifier: Option<ByteString>,
 }
 
 /// The data of `EARNING_CREATED`: a user was attributed a reward.
@@ -141,7 +141,7 @@ pub struct ReferralConversion {
 pub struct EarningCreated {
     /// The ChainVine ID of the user who earned the reward.
     #[serde(alias = "user_id")]
-    pub user_id: String,
+    pub user_id: ByteString,
     /// When the earning was created (UTC).
     pub date_created_utc: Timestamp,
     /// The user who earned the reward.
@@ -158,29 +158,29 @@ pub struct EarningCreated {
 #[serde(rename_all = "camelCase")]
 pub struct EarningUser {
     /// The user's ChainVine ID.
-    pub id: String,
+    pub id: ByteString,
     /// The user's email address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
+    pub email: Option<ByteString>,
     /// The user's first name (`firstName`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<String>,
+    pub first_name: Option<ByteString>,
     /// The user's last name (`lastName`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_name: Option<String>,
+    pub last_name: Option<ByteString>,
     /// The user's wallet address (`walletAddress`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wallet_address: Option<String>,
+    pub wallet_address: Option<ByteString>,
     /// Your own identifier for the user (`externalIdentifier`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_identifier: Option<String>,
+    pub external_identifier: Option<ByteString>,
 }
 
 /// A reward, by name (`"ETH"`, `"Points"`, an NFT collection…).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reward {
     /// The name of the reward issued.
-    pub name: String,
+    pub name: ByteString,
 }
 
 /// A payout ChainVine asks your system to make.
@@ -199,12 +199,12 @@ pub struct PaymentRequest {
     /// (its digits, however large). `None` when none is, or when one of them is present
     /// but of another shape (a float, a boolean, an object): the payout key refuses such
     /// a request rather than guess.
-    pub id: Option<String>,
+    pub id: Option<ByteString>,
     /// The ChainVine ID of the user to pay: the first of `user_id`, `userId` that is
     /// present and not `null`, as a string or an integer's digits; `None` when that one
     /// has another shape (the other spelling is not looked at: the payout's fingerprint
     /// does not look at it either).
-    pub user_id: Option<String>,
+    pub user_id: Option<ByteString>,
     /// The user to pay.
     pub user: Option<PayoutUser>,
     /// Which reward to pay out.
@@ -212,17 +212,17 @@ pub struct PaymentRequest {
     /// How much to pay, as an exact decimal.
     pub amount: Option<Amount>,
     /// The currency or token to pay in.
-    pub currency: Option<String>,
+    pub currency: Option<ByteString>,
     /// Where to pay: the first of `wallet_address`, `walletAddress` that is present and
     /// not `null`; `None` when that one is not a string (the other spelling is not looked
     /// at, as for [`user_id`](Self::user_id)). Pay here, not to the `user`'s profile
     /// wallet, which the fingerprint covers only when no top-level wallet is usable.
-    pub wallet_address: Option<String>,
+    pub wallet_address: Option<ByteString>,
     /// The event's `data` exactly as sent (`null` when there was no `data`).
-    pub raw: Box<RawValue>,
+    pub raw: RawJson,
     /// The event name this payout request arrived under (`PAYMENT_REQUEST` unless
     /// configured otherwise in [`EventNames`]).
-    pub event_name: String,
+    pub event_name: ByteString,
 }
 
 /// The user in a payment request; both snake_case and camelCase field names are accepted.
@@ -234,40 +234,40 @@ pub struct PayoutUser {
         deserialize_with = "lenient_id",
         skip_serializing_if = "Option::is_none"
     )]
-    pub id: Option<String>,
+    pub id: Option<ByteString>,
     /// The user's email address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
+    pub email: Option<ByteString>,
     /// The user's first name (`first_name` or `firstName`).
     #[serde(default, alias = "firstName", skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<String>,
+    pub first_name: Option<ByteString>,
     /// The user's last name (`last_name` or `lastName`).
     #[serde(default, alias = "lastName", skip_serializing_if = "Option::is_none")]
-    pub last_name: Option<String>,
+    pub last_name: Option<ByteString>,
     /// The user's wallet address (`wallet_address` or `walletAddress`).
     #[serde(
         default,
         alias = "walletAddress",
         skip_serializing_if = "Option::is_none"
     )]
-    pub wallet_address: Option<String>,
+    pub wallet_address: Option<ByteString>,
     /// Your own identifier for the user (`external_identifier` or `externalIdentifier`).
     #[serde(
         default,
         alias = "externalIdentifier",
         skip_serializing_if = "Option::is_none"
     )]
-    pub external_identifier: Option<String>,
+    pub external_identifier: Option<ByteString>,
 }
 
 /// An event whose name this crate does not know, kept as sent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Unknown {
     /// The event's `name` as sent.
-    pub name: String,
+    pub name: ByteString,
     /// The event's `data` exactly as sent, if there was a `data` field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<Box<RawValue>>,
+    pub data: Option<RawJson>,
 }
 
 /// Which kind of ChainVine event this is: what handlers are registered for.
@@ -439,7 +439,7 @@ impl Event {
     /// ```
     #[must_use]
     pub fn campaign(&self) -> Option<&str> {
-        let id = self.source.campaign.id.as_str();
+        let id = &*self.source.campaign.id;
         Some(id).filter(|id| !id.trim().is_empty())
     }
 }

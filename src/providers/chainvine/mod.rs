@@ -66,6 +66,10 @@ mod de;
 mod event;
 #[cfg(feature = "testing")]
 mod samples;
+mod scan;
+
+#[cfg(any(test, feature = "testing"))]
+pub(crate) use scan::agrees as fast_path_agrees;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -241,7 +245,8 @@ impl Provider for ChainVine {
     }
 
     fn parse(&self, _headers: &HeaderMap, body: &Bytes) -> Result<Event, ParseError> {
-        Event::from_slice_with(body, &self.names)
+        // A clone of the body is a reference count: the event's strings share it.
+        Event::from_bytes_with(body.clone(), &self.names)
     }
 
     /// Checks the `sent_at` window, if one is set.

@@ -1,0 +1,656 @@
+//! The fast path of a ChainVine parse: the envelope and its event read in one pass by the
+//! JSON scanner, every string a slice of the body. Whatever it declines (a field of
+//! another shape, a repeated field, `data` before `name`, a number where a timestamp is
+//! usually a string), [`de`](super::de) reads with serde, which also gives a bad body's
+//! error with its path.
+//!
+//! It must read what serde reads, or decline: the payment request's typed fields are
+//! what a payout handler pays with. So each reader below accepts only the shapes whose
+//! serde reading is plain (a string, an integer id, an object with each field once) and
+//! declines the rest, lenient ones included; `agrees` checks the two paths against each
+//! other.
+
+use super::de::{choose_payment_id, first_present, PAYMENT_ID_FIELDS};
+use super::event::{
+    Community, EarningCreated, EarningUser, Event, EventKind, EventNames, JoinedUser, Payload,
+    PaymentRequest, PayoutUser, ReferralConversion, Reward, Source, SourceCampaign, Unknown,
+    UserJoinedCampaign,
+};
+use crate::amount::Amount;
+use crate::event::{ByteString, RawJson};
+use crate::json::scan::{Name, Reader, Span};
+use crate::timestamp::Timestamp;
+
+/// The event of `body`, or the body back when the scanner declines it.
+pub(super) fn event(body: ByteString, names: &EventNames) -> Result<Event, ByteString> {
+    match read(&body, names) {
+        Some(event) => Ok(event),
+        None => Err(body),
+    }
+}
+
+fn read(body: &ByteString, names: &EventNames) -> Option<Event> {
+    let mut reader = Reader::new(body)?;
+    let event = Body { body, names }.envelope(&mut reader)?;
+    reader.end()?;
+    Some(event)
+}
+
+/// The envelope's fields, in the order ChainVine's page shows them.
+const ENVELOPE: [Name; 7] = Name::all([
+    "source",
+    "event",
+    "version",
+    "secure_request",
+    "request_id",
+    "event_id",
+    "sent_at",
+]);
+const SOURCE: [Name; 2] = Name::all(["campaign", "community"]);
+const CAMPAIGN: [Name; 3] = Name::all(["name", "created_on", "id"]);
+const COMMUNITY: [Name; 2] = Name::all(["name", "id"]);
+const EVENT: [Name; 2] = Name::all(["name", "data"]);
+const JOINED: [Name; 4] = Name::all(["user_id", "user", "referrer", "external_identifier"]);
+const JOINED_USER: [Name; 6] = Name::all([
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "wallet_address",
+    "external_identifier",
+]);
+const CONVERSION: [Name; 3] = Name::all(["claimer", "referrer", "external_identifier"]);
+/// `user_id` is `userId`'s alias: one field, under either name.
+const EARNING: [Name; 6] = Name::all([
+    "userId",
+    "dateCreatedUtc",
+    "user",
+    "reward",
+    "amount",
+    "user_id",
+]);
+const EARNING_USER: [Name; 6] = Name::all([
+    "id",
+    "email",
+    "firstName",
+    "lastName",
+    "walletAddress",
+    "externalIdentifier",
+]);
+const REWARD: [Name; 1] = Name::all(["name"]);
+/// Every field a payment request's typed fields or its id read, snake_case spellings
+/// first (the order of `PaymentRequestFields` and `PAYMENT_ID_FIELDS`).
+const PAYMENT: [Name; 13] = Name::all([
+    "payment_request_id",
+    "user_id",
+    "user",
+    "reward",
+    "amount",
+    "currency",
+    "wallet_address",
+    "paymentRequestId",
+    "payout_id",
+    "payoutId",
+    "id",
+    "userId",
+    "walletAddress",
+]);
+/// The indices in [`PAYMENT`] of the id fields, in [`PAYMENT_ID_FIELDS`]' order.
+const PAYMENT_IDS: [usize; 5] = [0, 7, 8, 9, 10];
+/// camelCase spellings are aliases: a user with both spellings of one field is declined.
+const PAYOUT_USER: [Name; 10] = Name::all([
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "wallet_address",
+    "external_identifier",
+    "firstName",
+    "lastName",
+    "walletAddress",
+    "externalIdentifier",
+]);
+
+/// The body being read, which every string read shares, and the event names in use.
+#[derive(Clone, Copy)]
+struct Body<'a> {
+    body: &'a ByteString,
+    names: &'a EventNames,
+}
+
+/// Sets `slot` to `value`, declining when it was set already: two spellings of one field.
+fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value);
+    Some(())
+}
+
+impl Body<'_> {
+    /// A string (serde's `String`).
+    fn string(self, r: &mut Reader<'_>) -> Option<ByteString> {
+        let span = r.text()?;
+        Some(r.shared(self.body, span))
+    }
+
+    /// `null` or a string (serde's `Option<String>`).
+    fn optional(self, r: &mut Reader<'_>) -> Option<Option<ByteString>> {
+        r.nullable(|r| self.string(r))
+    }
+
+    /// A string or a non-negative integer's digits (`lenient_id`, for the shapes it reads
+    /// as an id).
+    fn id(self, r: &mut Reader<'_>) -> Option<ByteString> {
+        let span = r.id()?;
+        Some(r.shared(self.body, span))
+    }
+
+    /// A timestamp sent as a string; a number (unix seconds) is declined.
+    fn timestamp(self, r: &mut Reader<'_>) -> Option<Timestamp> {
+        self.string(r).map(Timestamp::from_shared)
+    }
+
+    fn envelope(self, r: &mut Reader<'_>) -> Option<Event> {
+        let (mut source, mut payload, mut version, mut secure) = (None, None, None, None);
+        let (mut request_id, mut event_id, mut sent_at) = (None, None, None);
+        r.fields(&ENVELOPE, |r, field| {
+            match field {
+                0 => source = Some(self.source(r)?),
+                1 => payload = Some(self.payload(r)?),
+                2 => version = Some(self.string(r)?),
+                3 => secure = Some(r.scanner.boolean()?),
+                4 => request_id = Some(self.string(r)?),
+                5 => event_id = Some(self.string(r)?),
+                6 => sent_at = Some(self.timestamp(r)?),
+                _ => r.skip()?,
+            }
+            Some(())
+        })?;
+        Some(Event {
+            source: source?,
+            payload: payload?,
+            version: version?,
+            secure_request: secure?,
+            request_id: request_id?,
+            event_id: event_id?,
+            sent_at: sent_at?,
+        })
+    }
+
+    fn source(self, r: &mut Reader<'_>) -> Option<Source> {
+        let (mut campaign, mut community) = (None, None);
+        r.fields(&SOURCE, |r, field| {
+            match field {
+                0 => campaign = Some(self.campaign(r)?),
+                1 => community = Some(self.community(r)?),
+                _ => r.skip()?,
+            }
+            Some(())
+        })?;
+        Some(Source {
+            campaign: campaign?,
+            community: community?,
+        })
+    }
+
+    fn campaign(self, r: &mut Reader<'_>) -> Option<SourceCampaign> {
+        let (mut name, mut created_on, mut id) = (None, None, None);
+        r.fields(&CAMPAIGN, |r, field| {
+            match field {
+                0 => name = Some(self.string(r)?),
+                1 => created_on = Some(self.timestamp(r)?),
+                2 => id = Some(self.string(r)?),
+                _ => r.skip()?,
+            }
+            Some(())
+        })?;
+        Some(SourceCampaign {
+            name: name?,
+            created_on: created_on?,
+            id: id?,
+        })
+    }
+
+    fn community(self, r: &mut Reader<'_>) -> Option<Community> {
+        let (mut name, mut id) = (None, None);
+        r.fields(&COMMUNITY, |r, field| {
+            match field {
+                0 => name = Some(self.string(r)?),
+                1 => id = Some(self.string(r)?),
+                _ => r.skip()?,
+            }
+            Some(())
+        })?;
+        Some(Community {
+            name: name?,
+            id: id?,
+        })
+    }
+
+    /// The envelope's `event`: its `name`, then its `data` read as that name says. Data
+    /// before the name is declined (serde keeps it raw until the name comes).
+    fn payload(self, r: &mut Reader<'_>) -> Option<Payload> {
+        let (mut name, mut payload) = (None::<ByteString>, None);
+        r.fields(&EVENT, |r, field| {
+            match field {
+                0 => name = Some(self.string(r)?),
+                1 => payload = Some(self.data(r, name.clone()?)?),
+                _ => r.skip()?,
+            }
+            Some(())
+        })?;
+        let name = name?;
+        match payload {
+            Some(payload) => Some(payload),
+            // No `data`: only an unknown event goes without (serde reads a known one's
+            // missing data as `{}`, and fails on its required fields).
+            None => match EventKind::from_name(&name) {
+                EventKind::Unknown if !self.names.is_payment_request(&name) => {
+                    Some(Payload::Unknown(Unknown { name, data: None }))
+                }
+                _ => None,
+            },
+        }
+    }
+
+    fn data(self, r: &mut Reader<'_>, name: ByteString) -> Option<Payload> {
+        Some(match EventKind::from_name(&name) {
+            EventKind::UserJoinedCampaign => Payload::UserJoinedCampaign(self.joined(r)?),
+            EventKind::ReferralConversion => Payload::ReferralConversion(self.conversion(r)?),
+            EventKind::EarningCreated => Payload::EarningCreated(self.earning(r)?),
+            _ if self.names.is_payment_request(&name) => {
+                Payload::PaymentRequest(self.payment_request(r, name)?)
+            }
+            _ => {
+                let span = r.raw()?;
+                Payload::Unknown(Unknown {
+                    name,
+                    data: Some(self.raw_json(r, span)),
+                })
+            }
+        })
+    }
+
+    fn raw_json(self, r: &Reader<'_>, span: Span) -> RawJson {
+        RawJson::from_checked(r.shared(self.body, span))
+    }
+
+    fn joined(self, r: &mut Reader<'_>) -> Option<UserJoinedCampaign> {
+        let (mut user_id, mut user) = (None, None);
+        let (mut referrer, mut external_identifier) = (None, None);
+        r.fields(&JOINED, |r, field| {
+            match field {
+                0 => user_id = Some(self.string(r)?),
+                1 => user = Some(self.joined_user(r)?),
+                2 => referrer = self.optional(r)?,
+                3 => external_identifier = self.optional(r)?,
+                _ => r.skip()?,
+            }
+            Some(())
+        })?;
+        Some(UserJoinedCampaign {
+            user_id: user_id?,
+            user: user?,
+            referrer,
+            external_identifier,
+        })
+    }
+
+    fn joined_user(self, r: &mut Reader<'_>) -> Option<JoinedUser> {
+        let mut id = None;
+        let mut user = JoinedUser {
+            id: ByteString::new(),
+            email: None,
+            first_name: None,
+            last_name: None,
+            wallet_address: None,
+            external_identifier: None,
+        };
+        r.fields(&JOINED_USER, |r, field| {
+            match field {
+                0 => id = Some(self.string(r)?),
+                1 => user.email = self.optional(r)?,
+                2 => user.first_name = self.optional(r)?,
+                3 => user.last_name = self.optional(r)?,
+                4 => user.wallet_address = self.optional(r)?,
+                5 => user.external_identifier = self.optional(r)?,
+                _ => r.skip()?,
+            }
+            Some(())
+        })?;
+        user.id = id?;
+        Some(user)
+    }
+
+    fn conversion(self, r: &mut Reader<'_>) -> Option<ReferralConversion> {
+        let (mut claimer, mut referrer, mut external_identifier) = (None, None, None);
+        r.fields(&CONVERSION, |r, field| {
+            match field {
+                0 => claimer = Some(self.string(r)?),
+                1 => referrer = self.optional(r)?,
+                2 => external_identifier = self.optional(r)?,
+                _ => r.skip()?,
+            }
+            Some(())
+        })?;
+        Some(ReferralConversion {
+            claimer: claimer?,
+            referrer,
+            external_identifier,
+        })
+    }
+
+    fn earning(self, r: &mut Reader<'_>) -> Option<EarningCreated> {
+        let (mut user_id, mut date_created_utc, mut user) = (None, None, None);
+        let (mut reward, mut amount) = (None, None);
+        r.fields(&EARNING, |r, field| {
+            match field {
+                0 | 5 => once(&mut user_id, self.string(r)?)?,
+                1 => date_created_utc = Some(self.timestamp(r)?),
+                2 => user = Some(self.earning_user(r)?),
+                3 => reward = Some(self.reward(r)?),
+                // An amount that is not a decimal is serde's error, with its path.
+                4 => amount = Some(Amount::from_shared(self.string(r)?).ok()?),
+                _ => r.skip()?,
+            }
+            Some(())
+        })?;
+        Some(EarningCreated {
+            user_id: user_id?,
+            date_created_utc: date_created_utc?,
+            user: user?,
+            reward: reward?,
+            amount: amount?,
+        })
+    }
+
+    fn earning_user(self, r: &mut Reader<'_>) -> Option<EarningUser> {
+        let mut id = None;
+        let mut user = EarningUser {
+            id: ByteString::new(),
+            email: None,
+            first_name: None,
+            last_name: None,
+            wallet_address: None,
+            external_identifier: None,
+        };
+        r.fields(&EARNING_USER, |r, field| {
+            match field {
+                0 => id = Some(self.string(r)?),
+                1 => user.email = self.optional(r)?,
+                2 => user.first_name = self.optional(r)?,
+                3 => user.last_name = self.optional(r)?,
+                4 => user.wallet_address = self.optional(r)?,
+                5 => user.external_identifier = self.optional(r)?,
+                _ => r.skip()?,
+            }
+            Some(())
+        })?;
+        user.id = id?;
+        Some(user)
+    }
+
+    /// A reward with its name; any other shape is declined.
+    fn reward(self, r: &mut Reader<'_>) -> Option<Reward> {
+        let mut name = None;
+        r.fields(&REWARD, |r, field| {
+            match field {
+                0 => name = Some(self.string(r)?),
+                _ => r.skip()?,
+            }
+            Some(())
+        })?;
+        Some(Reward { name: name? })
+    }
+
+    /// A payment request's data: an object, each field `null` or of a shape its typed
+    /// field keeps (a string; an id as a string or a non-negative integer; `user` and
+    /// `reward` as objects). Anything serde would read leniently into `None` is declined
+    /// (but an `amount` that is not a decimal, which both read as `None`), so that the
+    /// lenient rules live in one place, `de`.
+    fn payment_request(self, r: &mut Reader<'_>, event_name: ByteString) -> Option<PaymentRequest> {
+        // `None`: absent; `Some(None)`: `null`.
+        let (mut user_id, mut user_id_camel) = (None, None);
+        let (mut wallet, mut wallet_camel) = (None, None);
+        let (mut user, mut reward, mut amount, mut currency) = (None, None, None, None);
+        let mut ids: [Option<Span>; 5] = [None; 5];
+        let ((), span) = r.spanned(|r| {
+            r.fields(&PAYMENT, |r, field| {
+                match field {
+                    0 | 7 | 8 | 9 | 10 => {
+                        let slot = PAYMENT_IDS.iter().position(|&index| index == field)?;
+                        ids[slot] = Some(r.raw()?);
+                    }
+                    1 => user_id = Some(r.nullable(|r| self.id(r))?),
+                    11 => user_id_camel = Some(r.nullable(|r| self.id(r))?),
+                    2 => user = r.nullable(|r| self.payout_user(r))?,
+                    3 => reward = r.nullable(|r| self.reward(r))?,
+                    4 => {
+                        amount = match r.nullable(|r| self.string(r))? {
+                            // Not a decimal: serde's lenient read gives `None` too.
+                            Some(text) => Amount::from_shared(text).ok(),
+                            None => None,
+                        }
+                    }
+                    5 => currency = self.optional(r)?,
+                    6 => wallet = Some(self.optional(r)?),
+                    12 => wallet_camel = Some(self.optional(r)?),
+                    _ => r.skip()?,
+                }
+                Some(())
+            })
+        })?;
+        let raw = self.raw_json(r, span);
+        // `de::present`: `null` is as good as absent, so the other spelling is read.
+        let present = |field: Option<Option<ByteString>>| field.flatten().map(Some);
+        let id = choose_payment_id(|name| {
+            let slot = PAYMENT_ID_FIELDS.iter().position(|&id| id == name)?;
+            ids[slot].map(|span| r.get(span))
+        })
+        .ok()
+        .flatten()
+        .map(|id| match id {
+            std::borrow::Cow::Borrowed(text) => self.body.slice_ref(text),
+            std::borrow::Cow::Owned(text) => ByteString::from(text),
+        });
+        Some(PaymentRequest {
+            id,
+            user_id: first_present(present(user_id), present(user_id_camel)),
+            user,
+            reward,
+            amount,
+            currency,
+            wallet_address: first_present(present(wallet), present(wallet_camel)),
+            raw,
+            event_name,
+        })
+    }
+
+    fn payout_user(self, r: &mut Reader<'_>) -> Option<PayoutUser> {
+        let mut user = PayoutUser {
+            id: None,
+            email: None,
+            first_name: None,
+            last_name: None,
+            wallet_address: None,
+            external_identifier: None,
+        };
+        // Which of the aliased fields were present, `null` or not.
+        let mut seen = [false; 4];
+        r.fields(&PAYOUT_USER, |r, field| {
+            let alias = match field {
+                2 | 6 => Some(0),
+                3 | 7 => Some(1),
+                4 | 8 => Some(2),
+                5 | 9 => Some(3),
+                _ => None,
+            };
+            if let Some(alias) = alias {
+                if std::mem::replace(&mut seen[alias], true) {
+                    return None;
+                }
+            }
+            match field {
+                0 => user.id = r.nullable(|r| self.id(r))?,
+                1 => user.email = self.optional(r)?,
+                2 | 6 => user.first_name = self.optional(r)?,
+                3 | 7 => user.last_name = self.optional(r)?,
+                4 | 8 => user.wallet_address = self.optional(r)?,
+                5 | 9 => user.external_identifier = self.optional(r)?,
+                _ => r.skip()?,
+            }
+            Some(())
+        })?;
+        Some(user)
+    }
+}
+
+/// Whether the fast path agrees with the serde path on `body`, with the default event
+/// names and with a payment request named otherwise: where the scanner reads an event,
+/// serde reads the same one. `Err` describes a disagreement.
+#[cfg(any(test, feature = "testing"))]
+pub(crate) fn agrees(body: &[u8]) -> Result<(), String> {
+    let Ok(text) = crate::json::text(bytes::Bytes::copy_from_slice(body)) else {
+        return Ok(());
+    };
+    for names in [
+        EventNames::default(),
+        EventNames::default().with_payment_request("PAYOUT_REQUESTED"),
+    ] {
+        let Ok(fast) = event(text.clone(), &names) else {
+            continue;
+        };
+        match Event::from_text(&text, &names) {
+            Ok(slow) if format!("{slow:?}") == format!("{fast:?}") => {}
+            slow => return Err(format!("scanner read {fast:?}, serde {slow:?}")),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURES: [&[u8]; 6] = [
+        include_bytes!("../../../tests/fixtures/chainvine/payment_request.json"),
+        include_bytes!("../../../tests/fixtures/chainvine/earning_created.json"),
+        include_bytes!("../../../tests/fixtures/chainvine/referral_conversion.json"),
+        include_bytes!("../../../tests/fixtures/chainvine/user_joined_campaign.json"),
+        include_bytes!("../../../tests/fixtures/chainvine/unknown_event.json"),
+        include_bytes!("../../../tests/fixtures/chainvine/data_before_name.json"),
+    ];
+
+    fn fast(body: &[u8]) -> Option<Event> {
+        let text = crate::json::text(bytes::Bytes::copy_from_slice(body)).ok()?;
+        event(text, &EventNames::default()).ok()
+    }
+
+    /// A payment request around `data`, written compactly.
+    fn payment_request(data: &str) -> Vec<u8> {
+        format!(
+            r#"{{"source":{{"campaign":{{"name":"C","created_on":"2024-01-01T00:00:00Z","id":"c1"}},"community":{{"name":"A","id":"com_1"}}}},"event":{{"name":"PAYMENT_REQUEST","data":{data}}},"version":"1.0","secure_request":true,"request_id":"r1","event_id":"e1","sent_at":"2024-05-14T11:15:30.250Z"}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn the_fixtures_take_the_fast_path() {
+        // The last has its `data` before its `name`: serde's.
+        for body in &FIXTURES[..5] {
+            assert!(fast(body).is_some(), "{}", String::from_utf8_lossy(body));
+            agrees(body).unwrap();
+        }
+        assert!(fast(FIXTURES[5]).is_none());
+        agrees(FIXTURES[5]).unwrap();
+    }
+
+    #[test]
+    fn a_payment_request_is_read_as_serde_reads_it_or_declined() {
+        // (data, whether the scanner reads it)
+        let cases: [(&str, bool); 24] = [
+            (r#"{"payment_request_id":"pr_1","amount":"15.000","wallet_address":"0xA"}"#, true),
+            (r#"{"id":7,"user_id":42,"userId":"u","walletAddress":"0xB"}"#, true),
+            (r#"{"payout_id":"  p 1 ","id":"x"}"#, true),
+            (r#"{"payment_request_id":"   ","payoutId":"p2"}"#, true),
+            (r#"{"payment_request_id":null,"id":-5}"#, true),
+            (r#"{"id":123456789012345678901234567890}"#, true),
+            (r#"{"id":1.5,"payout_id":"p"}"#, true),
+            (r#"{"paymentRequestId":"pr\u005f3"}"#, true),
+            (r#"{"user_id":null,"userId":"u2","wallet_address":null,"walletAddress":"0xC"}"#, true),
+            (r#"{"amount":"15,00","currency":null}"#, true),
+            (r#"{"amount":null,"reward":null,"user":null}"#, true),
+            (r#"{"user":{"id":9,"firstName":"Li","wallet_address":"0xD"},"reward":{"name":"USDC","x":1}}"#, true),
+            (r#"{"amount":15.5}"#, false),
+            (r#"{"wallet_address":5,"walletAddress":"0xA"}"#, false),
+            (r#"{"user_id":-7}"#, false),
+            (r#"{"user_id":true}"#, false),
+            (r#"{"user":{"first_name":"a","firstName":"b"}}"#, false),
+            (r#"{"user":["u",null]}"#, false),
+            (r#"{"reward":{}}"#, false),
+            (r#"{"amount":"1","amount":"2"}"#, false),
+            (r#"{"id":"a","id":"b"}"#, false),
+            (r#"{"am\u006fount":"1"}"#, false),
+            ("null", false),
+            (r#"["pr_1"]"#, false),
+        ];
+        for (data, read) in cases {
+            let body = payment_request(data);
+            assert_eq!(fast(&body).is_some(), read, "{data}");
+            agrees(&body).unwrap();
+        }
+        let body = payment_request(
+            r#"{"payment_request_id":"  pr_9 ","user_id":42,"amount":"15.000","wallet_address":"0xA"}"#,
+        );
+        let request = fast(&body).unwrap();
+        let request = request.payment_request().unwrap();
+        assert_eq!(request.id.as_deref(), Some("pr_9"));
+        assert_eq!(request.user_id.as_deref(), Some("42"));
+        assert_eq!(request.amount.as_ref().map(Amount::as_str), Some("15.000"));
+        assert_eq!(
+            crate::chainvine::payment_id(request.raw.get()),
+            Ok(Some("pr_9".to_owned()))
+        );
+    }
+
+    /// Every body one edit away from a fixture (and from its compact form, keys sorted):
+    /// the scanner reads what serde reads, or declines.
+    #[test]
+    fn edits_of_the_fixtures_are_read_as_serde_reads_them() {
+        const INSERTS: [&[u8]; 15] = [
+            b"\"", b"\\", b",", b"}", b"]", b"{", b"[", b"1", b"-", b".5", b"e3", b"null",
+            b"\\u00e9", b" ", b"true",
+        ];
+        let compact: Vec<Vec<u8>> = FIXTURES
+            .iter()
+            .map(|body| {
+                let value: serde_json::Value = serde_json::from_slice(body).unwrap();
+                serde_json::to_vec(&value).unwrap()
+            })
+            .collect();
+        let mut checked = 0;
+        for body in FIXTURES.iter().copied().chain(compact.iter().map(Vec::as_slice)) {
+            for at in 0..body.len() {
+                let mut deleted = body.to_vec();
+                deleted.remove(at);
+                agrees(&deleted).unwrap();
+                for insert in INSERTS {
+                    let mut edited = body[..at].to_vec();
+                    edited.extend_from_slice(insert);
+                    edited.extend_from_slice(&body[at..]);
+                    agrees(&edited).unwrap();
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 50_000);
+    }
+
+    #[test]
+    fn the_id_fields_are_the_payout_keys() {
+        for (slot, &index) in PAYMENT_IDS.iter().enumerate() {
+            assert_eq!(PAYMENT[index].text(), PAYMENT_ID_FIELDS[slot]);
+        }
+    }
+}
