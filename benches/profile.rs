@@ -8,8 +8,9 @@
 //!
 //! Steps: `hmac` (the raw HMAC-SHA256), `verify`, `parse`, `parse-realistic` (the
 //! 1,079-byte `user_activity_realistic` fixture), `scan-realistic` (an `IgnoredAny` scan of
-//! the same bytes, the floor), `layer` (the whole layer and
-//! dispatcher in process).
+//! the same bytes, the floor), `parse-payment` and `parse-earning` (ChainVine's payment
+//! request and EARNING_CREATED fixtures) with their floors `scan-payment` and
+//! `scan-earning`, `layer` (the whole layer and dispatcher in process).
 
 mod support;
 
@@ -17,7 +18,7 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
-use hookguard::{claimr, Dispatcher, WebhookLayer};
+use hookguard::{chainvine, claimr, Dispatcher, WebhookLayer};
 use http::{Method, Request};
 use http_body_util::Full;
 use sha2::Sha256;
@@ -75,6 +76,24 @@ fn main() {
                 .ok();
             }
         }
+        // ChainVine's payment request and EARNING_CREATED fixtures, and their floors. The
+        // body is a reference-counted buffer, as hyper's is: each string the event shares
+        // costs a count.
+        "parse-payment" | "parse-earning" => {
+            let body = bytes::BytesMut::from(chainvine_fixture(&step)).freeze();
+            for _ in 0..iterations {
+                black_box(chainvine::Event::from_bytes(black_box(body.clone()))).ok();
+            }
+        }
+        "scan-payment" | "scan-earning" => {
+            let body = chainvine_fixture(&step);
+            for _ in 0..iterations {
+                black_box(serde_json::from_slice::<serde::de::IgnoredAny>(black_box(
+                    body,
+                )))
+                .ok();
+            }
+        }
         "layer" => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_time()
@@ -99,5 +118,14 @@ fn main() {
             eprintln!("unknown step {other}: hmac, verify, parse or layer");
             std::process::exit(2);
         }
+    }
+}
+
+/// The ChainVine fixture a `*-payment` or `*-earning` step reads.
+fn chainvine_fixture(step: &str) -> &'static [u8] {
+    if step.ends_with("payment") {
+        include_bytes!("../tests/fixtures/chainvine/payment_request.json")
+    } else {
+        include_bytes!("../tests/fixtures/chainvine/earning_created.json")
     }
 }

@@ -19,8 +19,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::de::{self, Deserializer, Visitor};
 use bytestring::ByteString;
+use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
 /// An exact decimal amount of money, such as `"15.000"` or `"-0.5"`, kept as its text.

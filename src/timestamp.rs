@@ -30,9 +30,10 @@
 //! ```
 
 use std::fmt;
+use std::sync::OnceLock;
 
-use serde::de::{self, Deserializer, Visitor};
 use bytestring::ByteString;
+use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use time::format_description::well_known::{Iso8601, Rfc3339};
 use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime};
@@ -45,23 +46,28 @@ use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime};
 /// raw text only: `"2024-05-14T09:31:02Z"` and `"2024-05-14T11:31:02+02:00"` are the same
 /// instant but different timestamps (compare [`to_offset_date_time`](Self::to_offset_date_time)
 /// for instants).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Timestamp {
     raw: ByteString,
-    parsed: Option<OffsetDateTime>,
+    /// Parsed when first asked for: most handlers never read most timestamps, and a
+    /// parse costs as much as reading the rest of a small event.
+    parsed: OnceLock<Option<OffsetDateTime>>,
 }
 
 impl Timestamp {
-    /// Keeps `raw` and parses it if its format is recognized; never fails.
+    /// Keeps `raw`, to be parsed if its format is recognized; never fails.
     #[must_use]
     pub fn new(raw: impl Into<String>) -> Self {
         Self::from_shared(ByteString::from(raw.into()))
     }
 
-    /// Keeps `raw`, sharing its bytes (the body's, in a parsed event), and parses it.
+    /// Keeps `raw`, sharing its bytes (the body's, in a parsed event); it is parsed when
+    /// first read.
     pub(crate) fn from_shared(raw: ByteString) -> Self {
-        let parsed = parse(&raw);
-        Self { raw, parsed }
+        Self {
+            raw,
+            parsed: OnceLock::new(),
+        }
     }
 
     /// The timestamp's text, exactly as it was sent.
@@ -75,7 +81,7 @@ impl Timestamp {
     /// Texts without an offset are taken as UTC.
     #[must_use]
     pub fn to_offset_date_time(&self) -> Option<OffsetDateTime> {
-        self.parsed
+        *self.parsed.get_or_init(|| parse(&self.raw))
     }
 
     /// Gives back the timestamp's text.
@@ -161,8 +167,19 @@ impl From<OffsetDateTime> for Timestamp {
         let raw = time.format(&Rfc3339).unwrap_or_else(|_| time.to_string());
         Self {
             raw: ByteString::from(raw),
-            parsed: Some(time),
+            parsed: OnceLock::from(Some(time)),
         }
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    /// The text and its parsed value (parsing it if it was not yet), whether or not it
+    /// was read before.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timestamp")
+            .field("raw", &self.raw)
+            .field("parsed", &self.to_offset_date_time())
+            .finish()
     }
 }
 

@@ -5,7 +5,7 @@
 //! nobody reads is checked and skipped, a value kept raw is the slice it spans. It is
 //! *sound*, not complete: whatever it accepts is JSON that serde_json accepts too, read
 //! the same way, but it may decline JSON that serde_json would take (a key with escapes,
-//! an escaped surrogate pair, a nesting deeper than [`MAX_DEPTH`]). Every method answers
+//! a lone surrogate escape, a nesting deeper than [`MAX_DEPTH`]). Every method answers
 //! `None` for "declined", and a parser that meets `None` falls back to its serde path,
 //! which gives the real answer and, for a bad body, the error with its field path.
 //!
@@ -13,7 +13,9 @@
 
 use crate::event::{ByteString, RawJson};
 
-/// How deep objects and arrays may nest: serde_json's own recursion limit.
+/// How deep objects and arrays may nest. serde_json refuses a structure it parses that
+/// deep (its recursion limit) but skips and keeps raw values of any depth, so past this
+/// the scanner only declines what serde may accept: the safe direction.
 pub(crate) const MAX_DEPTH: u32 = 128;
 
 /// A key a parser expects, with its first bytes and closing quote as one word, so that
@@ -532,9 +534,11 @@ impl<'a> Reader<'a> {
     /// decoded.
     #[inline]
     pub(crate) fn shared(&self, body: &ByteString, span: Span) -> ByteString {
-        debug_assert!(std::ptr::eq(body.as_ptr(), self.scanner.text.as_ptr()));
         let text = self.get(span);
-        if (span.end as usize) <= self.scanner.text.len() {
+        // Checked, not assumed: `slice_ref` of another buffer's text would panic.
+        if (span.end as usize) <= self.scanner.text.len()
+            && std::ptr::eq(body.as_ptr(), self.scanner.text.as_ptr())
+        {
             body.slice_ref(text)
         } else {
             ByteString::from(text)

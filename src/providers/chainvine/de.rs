@@ -11,11 +11,11 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use super::scan;
 use super::event::{
     EarningCreated, Event, EventKind, EventNames, Payload, PaymentRequest, PayoutUser,
     ReferralConversion, Reward, Source, Unknown, UserJoinedCampaign,
 };
+use super::scan;
 use crate::amount::Amount;
 use crate::event::{ByteString, ParseError, RawJson};
 use crate::json::{lenient, lenient_id};
@@ -152,9 +152,10 @@ pub(crate) fn choose_payment_id<'a>(
         if value == "null" {
             continue;
         }
-        // A string with no escapes is its own text; any other is decoded by serde.
+        // A string with no escapes (nor control characters, which JSON refuses) is its own
+        // text; any other is decoded by serde.
         let text = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
-            Some(inner) if inner.len() + 2 == value.len() && !inner.contains(['\\', '"']) => {
+            Some(inner) if !inner.bytes().any(|b| b == b'\\' || b == b'"' || b < 0x20) => {
                 Some(Cow::Borrowed(inner))
             }
             _ => serde_json::from_str::<String>(value).ok().map(Cow::Owned),
@@ -243,8 +244,11 @@ impl<'de> Deserialize<'de> for PaymentRequest {
     /// default `PAYMENT_REQUEST`.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = RawJson::deserialize(deserializer)?;
-        PaymentRequest::from_raw(raw, ByteString::from_static(EventKind::PaymentRequest.as_str()))
-            .map_err(|err| err.into_serde(""))
+        PaymentRequest::from_raw(
+            raw,
+            ByteString::from_static(EventKind::PaymentRequest.as_str()),
+        )
+        .map_err(|err| err.into_serde(""))
     }
 }
 

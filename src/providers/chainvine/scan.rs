@@ -570,18 +570,30 @@ mod tests {
     fn a_payment_request_is_read_as_serde_reads_it_or_declined() {
         // (data, whether the scanner reads it)
         let cases: [(&str, bool); 24] = [
-            (r#"{"payment_request_id":"pr_1","amount":"15.000","wallet_address":"0xA"}"#, true),
-            (r#"{"id":7,"user_id":42,"userId":"u","walletAddress":"0xB"}"#, true),
+            (
+                r#"{"payment_request_id":"pr_1","amount":"15.000","wallet_address":"0xA"}"#,
+                true,
+            ),
+            (
+                r#"{"id":7,"user_id":42,"userId":"u","walletAddress":"0xB"}"#,
+                true,
+            ),
             (r#"{"payout_id":"  p 1 ","id":"x"}"#, true),
             (r#"{"payment_request_id":"   ","payoutId":"p2"}"#, true),
             (r#"{"payment_request_id":null,"id":-5}"#, true),
             (r#"{"id":123456789012345678901234567890}"#, true),
             (r#"{"id":1.5,"payout_id":"p"}"#, true),
             (r#"{"paymentRequestId":"pr\u005f3"}"#, true),
-            (r#"{"user_id":null,"userId":"u2","wallet_address":null,"walletAddress":"0xC"}"#, true),
+            (
+                r#"{"user_id":null,"userId":"u2","wallet_address":null,"walletAddress":"0xC"}"#,
+                true,
+            ),
             (r#"{"amount":"15,00","currency":null}"#, true),
             (r#"{"amount":null,"reward":null,"user":null}"#, true),
-            (r#"{"user":{"id":9,"firstName":"Li","wallet_address":"0xD"},"reward":{"name":"USDC","x":1}}"#, true),
+            (
+                r#"{"user":{"id":9,"firstName":"Li","wallet_address":"0xD"},"reward":{"name":"USDC","x":1}}"#,
+                true,
+            ),
             (r#"{"amount":15.5}"#, false),
             (r#"{"wallet_address":5,"walletAddress":"0xA"}"#, false),
             (r#"{"user_id":-7}"#, false),
@@ -630,7 +642,11 @@ mod tests {
             })
             .collect();
         let mut checked = 0;
-        for body in FIXTURES.iter().copied().chain(compact.iter().map(Vec::as_slice)) {
+        for body in FIXTURES
+            .iter()
+            .copied()
+            .chain(compact.iter().map(Vec::as_slice))
+        {
             for at in 0..body.len() {
                 let mut deleted = body.to_vec();
                 deleted.remove(at);
@@ -645,6 +661,128 @@ mod tests {
             }
         }
         assert!(checked > 50_000);
+    }
+
+    #[test]
+    fn names_and_edges_are_read_as_serde_reads_them() {
+        let envelope = |event: &str| {
+            format!(
+                r#"{{"source":{{"campaign":{{"name":"C","created_on":"2024-01-01T00:00:00Z","id":"c1"}},"community":{{"name":"A","id":"com_1"}}}},"event":{event},"version":"1.0","secure_request":false,"request_id":"r1","event_id":"e1","sent_at":"2024-05-14T11:15:30.250Z"}}"#
+            )
+        };
+        for event in [
+            r#"{"name":"SOMETHING_NEW"}"#,
+            r#"{"name":"SOMETHING_NEW","data":null}"#,
+            r#"{"name":"UNKNOWN","data":{"a":[1,{"b":"\ud83d\ude00"}]}}"#,
+            r#"{"name":"PAYOUT_REQUESTED","data":{"id":"p1","amount":"2"}}"#,
+            r#"{"name":"PAYMENT_REQUEST"}"#,
+            r#"{"name":"EARNING_CREATED"}"#,
+            r#"{"name":"PAYMENT_REQUEST","data":{"wallet_address":"\ud800","walletAddress":"0xA"}}"#,
+            r#"{"name":"PAYMENT_REQUEST","data":{"wallet_address":"\ud83d\ude00"}}"#,
+            r#"{"name":"PAYMENT_REQUEST","data":{"user":{"id":18446744073709551615}}}"#,
+            r#"{"name":"PAYMENT_REQUEST","data":{"user":{"id":18446744073709551616}}}"#,
+            r#"{"name":"PAYMENT_REQUEST","data":{"user":{"id":-0},"id":-0}}"#,
+            r#"{"name":"PAYMENT_REQUEST","data":{"user":{"id":1e2},"id":1e3}}"#,
+            r#"{"name":"PAYMENT_REQUEST","data":{"id":"\u00a0pr\u00a0","user":{}}}"#,
+            "{\"name\":\"PAYMENT_REQUEST\",\"data\":{\"id\":\"\u{a0}pr 1\u{a0}\"}}",
+            r#"{"name":"PAYMENT_REQUEST","data":{"id\u0022":"x","id":"y"}}"#,
+            "{\"name\":\"PAYMENT_REQUEST\",\u{c}\"data\":{}}",
+            " {\"name\" :\"PAYMENT_REQUEST\" ,\r\n\t\"data\": { \"id\" : 5 } } ",
+        ] {
+            agrees(envelope(event).as_bytes()).unwrap();
+        }
+        let deep = |depth: usize| {
+            envelope(&format!(
+                r#"{{"name":"PAYMENT_REQUEST","data":{{"id":"p","x":{}1{}}}}}"#,
+                "[".repeat(depth),
+                "]".repeat(depth)
+            ))
+        };
+        for depth in [120, 127, 128, 129, 200] {
+            agrees(deep(depth).as_bytes()).unwrap();
+        }
+        // A custom payment-request name that is a typed event's stays that event.
+        let names = EventNames::default().with_payment_request("EARNING_CREATED");
+        let text = crate::json::text(bytes::Bytes::from_static(FIXTURES[1])).unwrap();
+        let read = event(text, &names).unwrap();
+        assert_eq!(read.kind(), EventKind::EarningCreated);
+    }
+
+    /// The payout key's id, read as it was before the scanner shared its rule.
+    fn payment_id_as_before(raw: &str) -> Result<Option<String>, &'static str> {
+        use serde_json::value::RawValue;
+        #[derive(serde::Deserialize)]
+        struct Ids<'a>(#[serde(borrow)] std::collections::BTreeMap<String, &'a RawValue>);
+        let Ok(Ids(fields)) = serde_json::from_str::<Ids<'_>>(raw) else {
+            return Ok(None);
+        };
+        for name in PAYMENT_ID_FIELDS {
+            let Some(value) = fields.get(name).map(|v| v.get()) else {
+                continue;
+            };
+            if value == "null" {
+                continue;
+            }
+            if let Ok(text) = serde_json::from_str::<String>(value) {
+                let text = text.trim();
+                if text.is_empty() {
+                    continue;
+                }
+                return Ok(Some(text.to_owned()));
+            }
+            let digits = value.strip_prefix('-').unwrap_or(value);
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Ok(Some(value.to_owned()));
+            }
+            return Err(name);
+        }
+        Ok(None)
+    }
+
+    #[test]
+    fn the_payout_id_is_chosen_as_before() {
+        let values = [
+            r#""pr_1""#,
+            r#"" pr 2 ""#,
+            r#""""#,
+            r#""   ""#,
+            r#""\u00a0x\u00a0""#,
+            "\"\u{a0}y\u{a0}\"",
+            r#""a\"b""#,
+            r#""\\""#,
+            r#""\ud83d\ude00""#,
+            r#""\ud800""#,
+            "7",
+            "-5",
+            "-0",
+            "0",
+            "123456789012345678901234567890",
+            "1.5",
+            "1e3",
+            "true",
+            "null",
+            "{}",
+            "[]",
+            r#"{"id":"x"}"#,
+        ];
+        let mut checked = 0;
+        for (i, first) in values.iter().enumerate() {
+            for second in values.iter().skip(i) {
+                for (a, b) in [("payment_request_id", "id"), ("payoutId", "payout_id")] {
+                    let raw = format!(r#"{{"{a}":{first},"{b}":{second}}}"#);
+                    assert_eq!(
+                        crate::chainvine::payment_id(&raw),
+                        payment_id_as_before(&raw),
+                        "{raw}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        for raw in ["null", "[1]", r#""id""#, "{}"] {
+            assert_eq!(crate::chainvine::payment_id(raw), payment_id_as_before(raw));
+        }
+        assert!(checked > 400);
     }
 
     #[test]
