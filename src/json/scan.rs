@@ -97,6 +97,16 @@ impl<'a> Scanner<'a> {
     #[inline]
     fn skip_whitespace(&mut self) {
         let bytes = self.bytes();
+        // Eight bytes at a time: a pretty-printed body's indentation is runs of spaces
+        // after a newline, where a byte loop ends each run on a branch it cannot foresee.
+        while let Some(chunk) = bytes.get(self.pos..).and_then(<[u8]>::first_chunk::<8>) {
+            let other = not_whitespace(u64::from_le_bytes(*chunk));
+            if other != 0 {
+                self.pos += (other.trailing_zeros() / 8) as usize;
+                return;
+            }
+            self.pos += 8;
+        }
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(self.pos) {
             self.pos += 1;
         }
@@ -416,6 +426,20 @@ fn special_bytes(chunk: u64) -> u64 {
     (control | quote | backslash) & !chunk & (ONES << 7)
 }
 
+/// The high bit of each byte of `chunk` (read little-endian) that is not JSON whitespace
+/// (space, `\n`, `\r`, `\t`). Exact in every byte: each comparison is made within its
+/// byte, with no borrow into the next.
+fn not_whitespace(chunk: u64) -> u64 {
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = !LOW;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let equals = |byte: u8| {
+        let x = chunk ^ (ONES * u64::from(byte));
+        !(((x & LOW) + LOW) | x) & HIGH
+    };
+    !(equals(b' ') | equals(b'\n') | equals(b'\r') | equals(b'\t')) & HIGH
+}
+
 /// Where a string of a parsed event is, in its [`Text`]. An event keeps one reference to
 /// its body and a span per field, so that reading a delivery costs one reference count,
 /// not one per field (nor an allocation).
@@ -721,6 +745,38 @@ mod tests {
     fn skips(text: &str) -> bool {
         let mut scanner = Scanner::new(text);
         scanner.skip().is_some() && scanner.end().is_some()
+    }
+
+    #[test]
+    fn whitespace_is_skipped_as_byte_by_byte() {
+        // Every string of up to 10 bytes over whitespace and a few others, at every start.
+        const ALPHABET: [u8; 8] = [b' ', b'\n', b'\r', b'\t', b'x', 0x0b, 0xa0, b'{'];
+        let mut text = Vec::new();
+        for len in 0..=10u32 {
+            for mut code in 0..8u64.pow(len.min(5)) {
+                text.clear();
+                for i in 0..len {
+                    text.push(ALPHABET[(code % 8) as usize]);
+                    code = if i < 5 { code / 8 } else { code };
+                }
+                let Ok(text) = std::str::from_utf8(&text) else {
+                    continue;
+                };
+                let expected = text
+                    .bytes()
+                    .take_while(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+                    .count();
+                let mut scanner = Scanner::new(text);
+                scanner.skip_whitespace();
+                assert_eq!(scanner.pos, expected, "{text:?}");
+            }
+        }
+        for byte in 0..=255u8 {
+            let chunk = u64::from_le_bytes([b' ', b' ', byte, b' ', b' ', b' ', b' ', b' ']);
+            let other = not_whitespace(chunk);
+            let expected = !matches!(byte, b' ' | b'\n' | b'\r' | b'\t');
+            assert_eq!(other, if expected { 0x80 << 16 } else { 0 }, "{byte:#x}");
+        }
     }
 
     #[test]
