@@ -10,7 +10,8 @@
 //! 1,079-byte `user_activity_realistic` fixture), `scan-realistic` (an `IgnoredAny` scan of
 //! the same bytes, the floor), `parse-payment` and `parse-earning` (ChainVine's payment
 //! request and EARNING_CREATED fixtures) with their floors `scan-payment` and
-//! `scan-earning`, `layer` (the whole layer and dispatcher in process).
+//! `scan-earning`, `static-payment` (the payment request from a static buffer, whose
+//! slices cost no reference count), `layer` (the whole layer and dispatcher in process).
 
 mod support;
 
@@ -81,6 +82,13 @@ fn main() {
         // costs a count.
         "parse-payment" | "parse-earning" => {
             let body = bytes::BytesMut::from(chainvine_fixture(&step)).freeze();
+            for _ in 0..iterations {
+                black_box(chainvine::Event::from_bytes(black_box(body.clone()))).ok();
+            }
+        }
+        // What the reference counts cost: the same parse with none.
+        "static-payment" => {
+            let body = Bytes::from_static(chainvine_fixture("payment"));
             for _ in 0..iterations {
                 black_box(chainvine::Event::from_bytes(black_box(body.clone()))).ok();
             }
