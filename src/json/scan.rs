@@ -97,8 +97,16 @@ impl<'a> Scanner<'a> {
     #[inline]
     fn skip_whitespace(&mut self) {
         let bytes = self.bytes();
-        // Eight bytes at a time: a pretty-printed body's indentation is runs of spaces
-        // after a newline, where a byte loop ends each run on a branch it cannot foresee.
+        // One space (after a colon, say) is the common case: a byte's test.
+        if bytes.get(self.pos + 1).is_some_and(|&next| next > b' ') {
+            if let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(self.pos) {
+                self.pos += 1;
+            }
+            return;
+        }
+        // Longer runs eight bytes at a time: a pretty-printed body's indentation is runs
+        // of spaces after a newline, where a byte loop ends each run on a branch it
+        // cannot foresee.
         while let Some(chunk) = bytes.get(self.pos..).and_then(<[u8]>::first_chunk::<8>) {
             let other = not_whitespace(u64::from_le_bytes(*chunk));
             if other != 0 {

@@ -151,6 +151,7 @@ fn action(reader: &mut Reader<'_>) -> Option<ActionSpans> {
 
 /// Whether the fast path agrees with the serde path on `body`: where the scanner reads an
 /// event, serde reads the same one. `Err` describes a disagreement.
+#[cfg(any(test, feature = "testing"))]
 pub(crate) fn agrees(body: &[u8]) -> Result<(), String> {
     let Ok(text) = crate::json::text(bytes::Bytes::copy_from_slice(body)) else {
         return Ok(());
