@@ -96,25 +96,9 @@ impl<'a> Scanner<'a> {
 
     #[inline]
     fn skip_whitespace(&mut self) {
+        // A byte loop: eight bytes at a time was measured no faster on pretty-printed
+        // bodies and slower on compact ones (BENCHMARKS.md, instruction counts).
         let bytes = self.bytes();
-        // One space (after a colon, say) is the common case: a byte's test.
-        if bytes.get(self.pos + 1).is_some_and(|&next| next > b' ') {
-            if let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(self.pos) {
-                self.pos += 1;
-            }
-            return;
-        }
-        // Longer runs eight bytes at a time: a pretty-printed body's indentation is runs
-        // of spaces after a newline, where a byte loop ends each run on a branch it
-        // cannot foresee.
-        while let Some(chunk) = bytes.get(self.pos..).and_then(<[u8]>::first_chunk::<8>) {
-            let other = not_whitespace(u64::from_le_bytes(*chunk));
-            if other != 0 {
-                self.pos += (other.trailing_zeros() / 8) as usize;
-                return;
-            }
-            self.pos += 8;
-        }
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(self.pos) {
             self.pos += 1;
         }
@@ -432,20 +416,6 @@ fn special_bytes(chunk: u64) -> u64 {
     let backslash = chunk ^ (ONES * u64::from(b'\\'));
     let backslash = backslash.wrapping_sub(ONES) & !backslash;
     (control | quote | backslash) & !chunk & (ONES << 7)
-}
-
-/// The high bit of each byte of `chunk` (read little-endian) that is not JSON whitespace
-/// (space, `\n`, `\r`, `\t`). Exact in every byte: each comparison is made within its
-/// byte, with no borrow into the next.
-fn not_whitespace(chunk: u64) -> u64 {
-    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH: u64 = !LOW;
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let equals = |byte: u8| {
-        let x = chunk ^ (ONES * u64::from(byte));
-        !(((x & LOW) + LOW) | x) & HIGH
-    };
-    !(equals(b' ') | equals(b'\n') | equals(b'\r') | equals(b'\t')) & HIGH
 }
 
 /// Where a string of a parsed event is, in its [`Text`]. An event keeps one reference to
@@ -778,12 +748,6 @@ mod tests {
                 scanner.skip_whitespace();
                 assert_eq!(scanner.pos, expected, "{text:?}");
             }
-        }
-        for byte in 0..=255u8 {
-            let chunk = u64::from_le_bytes([b' ', b' ', byte, b' ', b' ', b' ', b' ', b' ']);
-            let other = not_whitespace(chunk);
-            let expected = !matches!(byte, b' ' | b'\n' | b'\r' | b'\t');
-            assert_eq!(other, if expected { 0x80 << 16 } else { 0 }, "{byte:#x}");
         }
     }
 
