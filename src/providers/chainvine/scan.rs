@@ -298,29 +298,36 @@ impl Body<'_> {
     }
 
     fn joined_user(self, r: &mut Reader<'_>) -> Option<JoinedUser> {
+        let (id, [email, first_name, last_name, wallet_address, external_identifier]) =
+            self.user(r, &JOINED_USER)?;
+        Some(JoinedUser {
+            id,
+            email,
+            first_name,
+            last_name,
+            wallet_address,
+            external_identifier,
+        })
+    }
+
+    /// A user of a joined campaign or an earning: a required `id`, then the email, first
+    /// name, last name, wallet and external id, under the spellings of `names`.
+    fn user(
+        self,
+        r: &mut Reader<'_>,
+        names: &[Name; 6],
+    ) -> Option<(ByteString, [Option<ByteString>; 5])> {
         let mut id = None;
-        let mut user = JoinedUser {
-            id: ByteString::new(),
-            email: None,
-            first_name: None,
-            last_name: None,
-            wallet_address: None,
-            external_identifier: None,
-        };
-        r.fields(&JOINED_USER, |r, field| {
+        let mut fields: [Option<ByteString>; 5] = Default::default();
+        r.fields(names, |r, field| {
             match field {
                 0 => id = Some(self.string(r)?),
-                1 => user.email = self.optional(r)?,
-                2 => user.first_name = self.optional(r)?,
-                3 => user.last_name = self.optional(r)?,
-                4 => user.wallet_address = self.optional(r)?,
-                5 => user.external_identifier = self.optional(r)?,
+                1..=5 => fields[field - 1] = self.optional(r)?,
                 _ => r.skip()?,
             }
             Some(())
         })?;
-        user.id = id?;
-        Some(user)
+        Some((id?, fields))
     }
 
     fn conversion(self, r: &mut Reader<'_>) -> Option<ReferralConversion> {
@@ -366,29 +373,16 @@ impl Body<'_> {
     }
 
     fn earning_user(self, r: &mut Reader<'_>) -> Option<EarningUser> {
-        let mut id = None;
-        let mut user = EarningUser {
-            id: ByteString::new(),
-            email: None,
-            first_name: None,
-            last_name: None,
-            wallet_address: None,
-            external_identifier: None,
-        };
-        r.fields(&EARNING_USER, |r, field| {
-            match field {
-                0 => id = Some(self.string(r)?),
-                1 => user.email = self.optional(r)?,
-                2 => user.first_name = self.optional(r)?,
-                3 => user.last_name = self.optional(r)?,
-                4 => user.wallet_address = self.optional(r)?,
-                5 => user.external_identifier = self.optional(r)?,
-                _ => r.skip()?,
-            }
-            Some(())
-        })?;
-        user.id = id?;
-        Some(user)
+        let (id, [email, first_name, last_name, wallet_address, external_identifier]) =
+            self.user(r, &EARNING_USER)?;
+        Some(EarningUser {
+            id,
+            email,
+            first_name,
+            last_name,
+            wallet_address,
+            external_identifier,
+        })
     }
 
     /// A reward with its name; any other shape is declined.
