@@ -427,6 +427,22 @@ pub(crate) struct Span {
     end: u32,
 }
 
+impl Span {
+    /// The text of this span in `body` followed by `decoded`: the body's bytes, or a
+    /// string decoded past its end.
+    #[inline]
+    fn of<'t>(self, body: &'t str, decoded: &'t str) -> &'t str {
+        let (start, end) = (self.start as usize, self.end as usize);
+        let len = body.len();
+        // Spans are made only by a reader of this body, so one is always found.
+        if end <= len {
+            body.get(start..end).unwrap_or_default()
+        } else {
+            decoded.get(start - len..end - len).unwrap_or_default()
+        }
+    }
+}
+
 /// The text an event's spans point into: the body, then, past its end, the strings that
 /// are not the body's own bytes (a string with escapes, decoded, or every string that
 /// serde read).
@@ -456,14 +472,7 @@ impl Text {
     /// The text of `span`.
     #[inline]
     pub(crate) fn get(&self, span: Span) -> &str {
-        let (start, end) = (span.start as usize, span.end as usize);
-        let len = self.body.len();
-        // Spans are made only by this text's reader, so `get` always finds one.
-        if end <= len {
-            self.body.get(start..end).unwrap_or_default()
-        } else {
-            self.decoded.get(start - len..end - len).unwrap_or_default()
-        }
+        span.of(&self.body, &self.decoded)
     }
 
     /// The span of `text`, added past the body; `None` past 4 GiB in all (a body that
@@ -521,14 +530,7 @@ impl<'a> Reader<'a> {
     /// The text of a span this reader read.
     #[inline]
     pub(crate) fn get(&self, span: Span) -> &str {
-        let (start, end) = (span.start as usize, span.end as usize);
-        let len = self.scanner.text.len();
-        // Spans are made only by this reader, so `get` always finds one.
-        if end <= len {
-            self.scanner.text.get(start..end).unwrap_or_default()
-        } else {
-            self.decoded.get(start - len..end - len).unwrap_or_default()
-        }
+        span.of(self.scanner.text, &self.decoded)
     }
 
     /// A string this reader read, as a string of its own: a slice of `body` (the text
