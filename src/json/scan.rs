@@ -542,6 +542,7 @@ impl<'a> Reader<'a> {
         // Checked, not assumed: `slice_ref` of another buffer's text would panic.
         if (span.end as usize) <= self.scanner.text.len()
             && std::ptr::eq(body.as_ptr(), self.scanner.text.as_ptr())
+            && body.len() == self.scanner.text.len()
         {
             body.slice_ref(text)
         } else {
