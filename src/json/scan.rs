@@ -849,6 +849,44 @@ mod tests {
         }
     }
 
+    /// Names of every length up to past 24 bytes, against keys that differ from them
+    /// at each byte, end early or run on, with the body ending at every point after.
+    #[test]
+    fn names_match_exactly_their_key_and_quote() {
+        const TEXT: &str = "abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut checked = 0;
+        for len in 0..TEXT.len() {
+            let name = Name::new(&TEXT[..len]);
+            let mut keys = vec![
+                format!("{}\"", &TEXT[..len]),
+                format!("{}\"", &TEXT[..len + 1]),
+            ];
+            if len > 0 {
+                keys.push(format!("{}\"", &TEXT[..len - 1]));
+                for at in 0..len {
+                    let mut key = TEXT[..len].as_bytes().to_vec();
+                    key[at] ^= 0x01;
+                    keys.push(format!("{}\"", String::from_utf8(key).unwrap()));
+                }
+            }
+            for key in keys {
+                let text = format!("{key}: 1, \"padding\": \"{}\"", "x".repeat(30));
+                for end in key.len() - 1..text.len() {
+                    let scanner = Scanner {
+                        text: &text[..end],
+                        pos: 0,
+                        depth: 0,
+                    };
+                    let expected = text[..end].as_bytes().get(len) == Some(&b'"')
+                        && text[..end].starts_with(&TEXT[..len]);
+                    assert_eq!(scanner.at(&name), expected, "{len} {:?}", &text[..end]);
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 10_000);
+    }
+
     #[test]
     fn keys_with_escapes_are_declined() {
         let mut scanner = Scanner::new(r#"{"\u0069d":1}"#);

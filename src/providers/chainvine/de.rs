@@ -64,9 +64,9 @@ impl Event {
     /// As [`Event::from_slice`].
     pub fn from_bytes_with(body: Bytes, names: &EventNames) -> Result<Event, ParseError> {
         let text = crate::json::text(body)?;
-        match scan::event(text, names) {
-            Ok(event) => Ok(event),
-            Err(text) => Self::from_text(&text, names),
+        match scan::event(&text, names) {
+            Some(event) => Ok(event),
+            None => Self::from_text(&text, names),
         }
     }
 

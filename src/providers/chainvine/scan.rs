@@ -21,19 +21,13 @@ use crate::event::{ByteString, RawJson};
 use crate::json::scan::{Name, Reader, Span};
 use crate::timestamp::Timestamp;
 
-/// The event of `body`, or the body back when the scanner declines it.
-pub(super) fn event(body: ByteString, names: &EventNames) -> Result<Event, ByteString> {
-    match read(&body, names) {
-        Some(event) => Ok(event),
-        None => Err(body),
-    }
-}
-
-fn read(body: &ByteString, names: &EventNames) -> Option<Event> {
+/// The event of `body`, or `None` when the scanner declines it.
+///
+/// The event (several hundred bytes) is built where it is returned: each layer that
+/// rewrapped it (`Option`, then `Result`) cost a copy of it.
+pub(super) fn event(body: &ByteString, names: &EventNames) -> Option<Event> {
     let mut reader = Reader::new(body)?;
-    let event = Body { body, names }.envelope(&mut reader)?;
-    reader.end()?;
-    Some(event)
+    Body { body, names }.envelope(&mut reader)
 }
 
 /// The envelope's fields, in the order ChainVine's page shows them.
@@ -157,7 +151,7 @@ impl Body<'_> {
         r.fields(&ENVELOPE, |r, field| {
             match field {
                 0 => source = Some(self.source(r)?),
-                1 => payload = Some(self.payload(r)?),
+                1 => self.payload(r, &mut payload)?,
                 2 => version = Some(self.string(r)?),
                 3 => secure = Some(r.scanner.boolean()?),
                 4 => request_id = Some(self.string(r)?),
@@ -167,6 +161,9 @@ impl Body<'_> {
             }
             Some(())
         })?;
+        // The envelope is the whole body: checked before the event is built, so that it
+        // is built once, in place.
+        r.end()?;
         Some(Event {
             source: source?,
             payload: payload?,
@@ -228,48 +225,55 @@ impl Body<'_> {
         })
     }
 
-    /// The envelope's `event`: its `name`, then its `data` read as that name says. Data
-    /// before the name is declined (serde keeps it raw until the name comes).
-    fn payload(self, r: &mut Reader<'_>) -> Option<Payload> {
-        let (mut name, mut payload) = (None::<ByteString>, None);
+    /// The envelope's `event`, into `slot`: its `name`, then its `data` read as that name
+    /// says. Data before the name is declined (serde keeps it raw until the name comes).
+    ///
+    /// The payload is written where the envelope keeps it, rather than returned: it is
+    /// the largest part of the event, and each return would copy it.
+    fn payload(self, r: &mut Reader<'_>, slot: &mut Option<Payload>) -> Option<()> {
+        let mut name = None::<ByteString>;
         r.fields(&EVENT, |r, field| {
             match field {
                 0 => name = Some(self.string(r)?),
-                1 => payload = Some(self.data(r, name.clone()?)?),
+                1 => self.data(r, name.clone()?, slot)?,
                 _ => r.skip()?,
             }
             Some(())
         })?;
         let name = name?;
-        match payload {
-            Some(payload) => Some(payload),
+        if slot.is_none() {
             // No `data`: only an unknown event goes without (serde reads a known one's
             // missing data as `{}`, and fails on its required fields).
-            None => match EventKind::from_name(&name) {
+            match EventKind::from_name(&name) {
                 EventKind::Unknown if !self.names.is_payment_request(&name) => {
-                    Some(Payload::Unknown(Unknown { name, data: None }))
+                    *slot = Some(Payload::Unknown(Unknown { name, data: None }));
                 }
-                _ => None,
-            },
+                _ => return None,
+            }
         }
+        Some(())
     }
 
-    fn data(self, r: &mut Reader<'_>, name: ByteString) -> Option<Payload> {
-        Some(match EventKind::from_name(&name) {
-            EventKind::UserJoinedCampaign => Payload::UserJoinedCampaign(self.joined(r)?),
-            EventKind::ReferralConversion => Payload::ReferralConversion(self.conversion(r)?),
-            EventKind::EarningCreated => Payload::EarningCreated(self.earning(r)?),
-            _ if self.names.is_payment_request(&name) => {
-                Payload::PaymentRequest(self.payment_request(r, name)?)
+    /// The `data` of an event named `name`, into `slot`.
+    fn data(self, r: &mut Reader<'_>, name: ByteString, slot: &mut Option<Payload>) -> Option<()> {
+        match EventKind::from_name(&name) {
+            EventKind::UserJoinedCampaign => {
+                *slot = Some(Payload::UserJoinedCampaign(self.joined(r)?));
             }
+            EventKind::ReferralConversion => {
+                *slot = Some(Payload::ReferralConversion(self.conversion(r)?));
+            }
+            EventKind::EarningCreated => self.earning(r, slot)?,
+            _ if self.names.is_payment_request(&name) => self.payment_request(r, name, slot)?,
             _ => {
                 let span = r.raw()?;
-                Payload::Unknown(Unknown {
+                *slot = Some(Payload::Unknown(Unknown {
                     name,
                     data: Some(self.raw_json(r, span)),
-                })
+                }));
             }
-        })
+        }
+        Some(())
     }
 
     fn raw_json(self, r: &Reader<'_>, span: Span) -> RawJson {
@@ -348,7 +352,7 @@ impl Body<'_> {
         })
     }
 
-    fn earning(self, r: &mut Reader<'_>) -> Option<EarningCreated> {
+    fn earning(self, r: &mut Reader<'_>, slot: &mut Option<Payload>) -> Option<()> {
         let (mut user_id, mut date_created_utc, mut user) = (None, None, None);
         let (mut reward, mut amount) = (None, None);
         r.fields(&EARNING, |r, field| {
@@ -363,13 +367,14 @@ impl Body<'_> {
             }
             Some(())
         })?;
-        Some(EarningCreated {
+        *slot = Some(Payload::EarningCreated(EarningCreated {
             user_id: user_id?,
             date_created_utc: date_created_utc?,
             user: user?,
             reward: reward?,
             amount: amount?,
-        })
+        }));
+        Some(())
     }
 
     fn earning_user(self, r: &mut Reader<'_>) -> Option<EarningUser> {
@@ -403,7 +408,12 @@ impl Body<'_> {
     /// `reward` as objects). Anything serde would read leniently into `None` is declined
     /// (but an `amount` that is not a decimal, which both read as `None`), so that the
     /// lenient rules live in one place, `de`.
-    fn payment_request(self, r: &mut Reader<'_>, event_name: ByteString) -> Option<PaymentRequest> {
+    fn payment_request(
+        self,
+        r: &mut Reader<'_>,
+        event_name: ByteString,
+        slot: &mut Option<Payload>,
+    ) -> Option<()> {
         // `None`: absent; `Some(None)`: `null`.
         let (mut user_id, mut user_id_camel) = (None, None);
         let (mut wallet, mut wallet_camel) = (None, None);
@@ -448,7 +458,7 @@ impl Body<'_> {
             std::borrow::Cow::Borrowed(text) => self.body.slice_ref(text),
             std::borrow::Cow::Owned(text) => ByteString::from(text),
         });
-        Some(PaymentRequest {
+        *slot = Some(Payload::PaymentRequest(PaymentRequest {
             id,
             user_id: first_present(present(user_id), present(user_id_camel)),
             user,
@@ -458,7 +468,8 @@ impl Body<'_> {
             wallet_address: first_present(present(wallet), present(wallet_camel)),
             raw,
             event_name,
-        })
+        }));
+        Some(())
     }
 
     fn payout_user(self, r: &mut Reader<'_>) -> Option<PayoutUser> {
@@ -512,7 +523,7 @@ pub(crate) fn agrees(body: &[u8]) -> Result<(), String> {
         EventNames::default(),
         EventNames::default().with_payment_request("PAYOUT_REQUESTED"),
     ] {
-        let Ok(fast) = event(text.clone(), &names) else {
+        let Some(fast) = event(&text, &names) else {
             continue;
         };
         match Event::from_text(&text, &names) {
@@ -538,7 +549,7 @@ mod tests {
 
     fn fast(body: &[u8]) -> Option<Event> {
         let text = crate::json::text(bytes::Bytes::copy_from_slice(body)).ok()?;
-        event(text, &EventNames::default()).ok()
+        event(&text, &EventNames::default())
     }
 
     /// A payment request around `data`, written compactly.
@@ -698,7 +709,7 @@ mod tests {
         // A custom payment-request name that is a typed event's stays that event.
         let names = EventNames::default().with_payment_request("EARNING_CREATED");
         let text = crate::json::text(bytes::Bytes::from_static(FIXTURES[1])).unwrap();
-        let read = event(text, &names).unwrap();
+        let read = event(&text, &names).unwrap();
         assert_eq!(read.kind(), EventKind::EarningCreated);
     }
 
