@@ -864,7 +864,7 @@ mod tests {
             if len > 0 {
                 keys.push(format!("{}\"", &TEXT[..len - 1]));
                 for at in 0..len {
-                    let mut key = TEXT[..len].as_bytes().to_vec();
+                    let mut key = TEXT.as_bytes()[..len].to_vec();
                     key[at] ^= 0x01;
                     keys.push(format!("{}\"", String::from_utf8(key).unwrap()));
                 }
@@ -877,7 +877,7 @@ mod tests {
                         pos: 0,
                         depth: 0,
                     };
-                    let expected = text[..end].as_bytes().get(len) == Some(&b'"')
+                    let expected = text.as_bytes()[..end].get(len) == Some(&b'"')
                         && text[..end].starts_with(&TEXT[..len]);
                     assert_eq!(scanner.at(&name), expected, "{len} {:?}", &text[..end]);
                     checked += 1;
