@@ -694,6 +694,27 @@ impl<'a> Reader<'a> {
         Some(self.span(end - text.len(), end))
     }
 
+    /// Reads the value at `span`, which this reader has already read past, again with
+    /// `read`, then goes on where it was: for a value met before the field that says how
+    /// to read it. `None` unless `read` takes exactly that value.
+    pub(crate) fn reread<T>(
+        &mut self,
+        span: Span,
+        read: impl FnOnce(&mut Self) -> Option<T>,
+    ) -> Option<T> {
+        // A span of decoded text is no part of the body to read again.
+        let (start, end) = (span.start as usize, span.end as usize);
+        if end > self.scanner.text.len() {
+            return None;
+        }
+        let (pos, depth) = (self.scanner.pos, self.scanner.depth);
+        self.scanner.pos = start;
+        let value = read(self)?;
+        (self.scanner.pos == end && self.scanner.depth == depth).then_some(())?;
+        self.scanner.pos = pos;
+        Some(value)
+    }
+
     /// `read`'s value, and the span of the JSON value it read (which must be one value).
     #[inline]
     pub(crate) fn spanned<T>(
