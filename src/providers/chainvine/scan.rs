@@ -435,8 +435,8 @@ impl Body<'_> {
             r.fields(&PAYMENT, |r, field| {
                 match field {
                     0 | 7 | 8 | 9 | 10 => {
-                        let slot = PAYMENT_IDS.iter().position(|&index| index == field)?;
-                        ids[slot] = Some(r.raw()?);
+                        let at = PAYMENT_IDS.iter().position(|&index| index == field)?;
+                        ids[at] = Some(r.raw()?);
                     }
                     1 => user_id = Some(r.nullable(|r| self.id(r))?),
                     11 => user_id_camel = Some(r.nullable(|r| self.id(r))?),
@@ -461,8 +461,8 @@ impl Body<'_> {
         // `de::present`: `null` is as good as absent, so the other spelling is read.
         let present = |field: Option<Option<ByteString>>| field.flatten().map(Some);
         let id = choose_payment_id(|name| {
-            let slot = PAYMENT_ID_FIELDS.iter().position(|&id| id == name)?;
-            ids[slot].map(|span| r.get(span))
+            let at = PAYMENT_ID_FIELDS.iter().position(|&id| id == name)?;
+            ids[at].map(|span| r.get(span))
         })
         .ok()
         .flatten()
