@@ -695,8 +695,10 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads the value at `span`, which this reader has already read past, again with
-    /// `read`, then goes on where it was: for a value met before the field that says how
-    /// to read it. `None` unless `read` takes exactly that value.
+    /// `read`, then goes on where it was, whatever the answer: for a value met before the
+    /// field that says how to read it. `None` unless `read` takes exactly that value.
+    /// Strings decoded meanwhile stay in the reader's decoded text, which only grows, so
+    /// every span made before or during the read stays good.
     pub(crate) fn reread<T>(
         &mut self,
         span: Span,
@@ -709,10 +711,11 @@ impl<'a> Reader<'a> {
         }
         let (pos, depth) = (self.scanner.pos, self.scanner.depth);
         self.scanner.pos = start;
-        let value = read(self)?;
-        (self.scanner.pos == end && self.scanner.depth == depth).then_some(())?;
+        let value = read(self);
+        let whole = self.scanner.pos == end && self.scanner.depth == depth;
         self.scanner.pos = pos;
-        Some(value)
+        self.scanner.depth = depth;
+        value.filter(|_| whole)
     }
 
     /// `read`'s value, and the span of the JSON value it read (which must be one value).
@@ -906,6 +909,48 @@ mod tests {
             }
         }
         assert!(checked > 10_000);
+    }
+
+    /// A value read again gives what it gave the first time, and the reader goes on where
+    /// it was, whether the second read took the whole value, stopped short or failed; a
+    /// span of decoded text is refused.
+    #[test]
+    fn a_value_read_again_leaves_the_reader_where_it_was() {
+        let body = r#"{"a":{"x":"t\u00e9"},"b":[1,2],"c":"s"}"#;
+        let mut reader = Reader::new(body).unwrap();
+        reader.scanner.object().unwrap();
+        assert_eq!(reader.scanner.key(true, None), Some(Some(Key::Other("a"))));
+        let a = reader.raw().unwrap();
+        assert_eq!(reader.scanner.key(false, None), Some(Some(Key::Other("b"))));
+        let b = reader.raw().unwrap();
+        let (pos, depth) = (reader.scanner.pos, reader.scanner.depth);
+        let decoded = reader
+            .reread(a, |r| {
+                r.scanner.object()?;
+                r.scanner.key(true, None)?;
+                let x = r.text()?;
+                r.scanner.key(false, None)?;
+                Some(x)
+            })
+            .unwrap();
+        assert_eq!(reader.get(decoded), "té");
+        assert_eq!((reader.scanner.pos, reader.scanner.depth), (pos, depth));
+        // Stops short of the value's end: refused, and the reader is back.
+        assert_eq!(reader.reread(b, |r| r.scanner.eat(b'[')), None);
+        assert_eq!((reader.scanner.pos, reader.scanner.depth), (pos, depth));
+        // Fails inside it: the same.
+        assert!(reader.reread(b, |r| r.text()).is_none());
+        assert_eq!((reader.scanner.pos, reader.scanner.depth), (pos, depth));
+        assert!(reader.reread(decoded, |r| r.raw()).is_none());
+        assert_eq!(
+            reader.reread(b, |r| r.raw()).map(|s| reader.get(s)),
+            Some("[1,2]")
+        );
+        // And the body reads on to its end.
+        assert_eq!(reader.scanner.key(false, None), Some(Some(Key::Other("c"))));
+        reader.text().unwrap();
+        assert_eq!(reader.scanner.key(false, None), Some(None));
+        assert_eq!(reader.end(), Some(()));
     }
 
     #[test]

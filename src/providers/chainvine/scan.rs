@@ -761,14 +761,70 @@ mod tests {
                 "]".repeat(depth)
             ))
         };
-        for depth in [120, 127, 128, 129, 200] {
+        let deep_data_first = |depth: usize| {
+            envelope(&format!(
+                r#"{{"data":{{"id":"p","x":{}1{}}},"name":"PAYMENT_REQUEST"}}"#,
+                "[".repeat(depth),
+                "]".repeat(depth)
+            ))
+        };
+        for depth in [120, 125, 126, 127, 128, 129, 200] {
             agrees(deep(depth).as_bytes()).unwrap();
+            agrees(deep_data_first(depth).as_bytes()).unwrap();
+            assert_eq!(
+                fast(deep(depth).as_bytes()).is_some(),
+                fast(deep_data_first(depth).as_bytes()).is_some(),
+                "{depth}"
+            );
         }
-        // A custom payment-request name that is a typed event's stays that event.
+        // A custom payment-request name that is a typed event's stays that event, in
+        // either order.
         let names = EventNames::default().with_payment_request("EARNING_CREATED");
-        let text = crate::json::text(bytes::Bytes::from_static(FIXTURES[1])).unwrap();
-        let read = event(&text, &names).unwrap();
-        assert_eq!(read.kind(), EventKind::EarningCreated);
+        for body in [FIXTURES[1], FIXTURES[5]] {
+            let text = crate::json::text(bytes::Bytes::from_static(body)).unwrap();
+            let read = event(&text, &names).unwrap();
+            assert_eq!(read.kind(), EventKind::EarningCreated);
+            assert_eq!(
+                format!("{read:?}"),
+                format!("{:?}", Event::from_text(&text, &names).unwrap())
+            );
+        }
+        // Every kind of event reads the same with its data first, a configured payment
+        // name and an escaped name included (`agrees` tries `PAYOUT_REQUESTED` too).
+        for (name, data) in [
+            (
+                "PAYMENT_REQUEST",
+                r#"{"id":"p1","amount":"2.50","user":{"id":7}}"#,
+            ),
+            (
+                "PAYOUT_REQUESTED",
+                r#"{"payout_id":"p2","wallet_address":"0xA"}"#,
+            ),
+            ("PAYMENT\\u005fREQUEST", r#"{"id":"p3"}"#),
+            (
+                "EARNING_CREATED",
+                r#"{"userId":"u","dateCreatedUtc":"2024-05-14T10:02:48Z","user":{"id":"u"},"reward":{"name":"ETH"},"amount":"0.1"}"#,
+            ),
+            ("REFERRAL_CONVERSION", r#"{"claimer":"c1","referrer":null}"#),
+            (
+                "USER_JOINED_CAMPAIGN",
+                r#"{"user_id":"u","user":{"id":"u","email":"a@b.c"}}"#,
+            ),
+            ("SOMETHING_NEW", r#"{"a":[1,{"b":"\\u00e9"}]}"#),
+        ] {
+            let first = envelope(&format!(r#"{{"name":"{name}","data":{data}}}"#));
+            let second = envelope(&format!(r#"{{"data":{data},"name":"{name}"}}"#));
+            agrees(first.as_bytes()).unwrap();
+            agrees(second.as_bytes()).unwrap();
+            let names = EventNames::default().with_payment_request("PAYOUT_REQUESTED");
+            let read = |body: &str| {
+                let text = crate::json::text(bytes::Bytes::copy_from_slice(body.as_bytes()));
+                format!("{:?}", event(&text.unwrap(), &names))
+            };
+            assert_eq!(read(&first), read(&second), "{name}");
+        }
+        let escaped = envelope(r#"{"data":{"id":"p3"},"name":"PAYMENT\u005fREQUEST"}"#);
+        assert!(fast(escaped.as_bytes()).is_some());
     }
 
     /// The payout key's id, read as it was before the scanner shared its rule.
