@@ -77,35 +77,39 @@ fn compare(name: &str, mut typed: impl FnMut(), mut scan: impl FnMut()) {
     );
 }
 
+/// `parse` of `body` as the layer parses it (a shared buffer) against the scan of the
+/// same bytes.
+fn compare_parse<E, Error>(name: &str, body: &[u8], parse: impl Fn(Bytes) -> Result<E, Error>) {
+    let shared = shared(body);
+    assert!(parse(shared.clone()).is_ok(), "{name} parses");
+    compare(
+        name,
+        || {
+            black_box(parse(black_box(shared.clone()))).ok();
+        },
+        || {
+            black_box(serde_json::from_slice::<serde::de::IgnoredAny>(black_box(
+                body,
+            )))
+            .ok();
+        },
+    );
+}
+
 fn main() {
     // `cargo test --benches` runs bench binaries with `--bench` absent: nothing to time.
     if !std::env::args().any(|arg| arg == "--bench") {
         return;
     }
-    let claimr_bodies: [(&str, &[u8]); 1] = [(
+    compare_parse(
         "claimr/user_activity_realistic",
         include_bytes!("../tests/fixtures/claimr/user_activity_realistic.json"),
-    )];
-    for (name, body) in claimr_bodies {
-        let shared = shared(body);
-        assert!(claimr::Event::from_bytes(shared.clone()).is_ok());
-        compare(
-            name,
-            || {
-                black_box(claimr::Event::from_bytes(black_box(shared.clone()))).ok();
-            },
-            || {
-                black_box(serde_json::from_slice::<serde::de::IgnoredAny>(black_box(
-                    body,
-                )))
-                .ok();
-            },
-        );
-    }
-    let chainvine_bodies: [(&str, &[u8]); 3] = [
+        claimr::Event::from_bytes,
+    );
+    for (name, body) in [
         (
             "chainvine/payment_request",
-            include_bytes!("../tests/fixtures/chainvine/payment_request.json"),
+            &include_bytes!("../tests/fixtures/chainvine/payment_request.json")[..],
         ),
         (
             "chainvine/earning_created",
@@ -116,21 +120,7 @@ fn main() {
             "chainvine/data_before_name",
             include_bytes!("../tests/fixtures/chainvine/data_before_name.json"),
         ),
-    ];
-    for (name, body) in chainvine_bodies {
-        let shared = shared(body);
-        assert!(chainvine::Event::from_bytes(shared.clone()).is_ok());
-        compare(
-            name,
-            || {
-                black_box(chainvine::Event::from_bytes(black_box(shared.clone()))).ok();
-            },
-            || {
-                black_box(serde_json::from_slice::<serde::de::IgnoredAny>(black_box(
-                    body,
-                )))
-                .ok();
-            },
-        );
+    ] {
+        compare_parse(name, body, chainvine::Event::from_bytes);
     }
 }
