@@ -120,7 +120,7 @@ fn write_line(what: &str, payout: &Payout) -> Result<(), PayoutError> {
         "{{{}:{},\"event_id\":{},\"attempt\":{}}}",
         serde_json::to_string(what).map_err(PayoutError::new)?,
         serde_json::to_string(payout.idempotency_key()).map_err(PayoutError::new)?,
-        serde_json::to_string(&payout.event().event_id).map_err(PayoutError::new)?,
+        serde_json::to_string(payout.event().event_id()).map_err(PayoutError::new)?,
         payout.attempt()
     );
     let mut stdout = std::io::stdout().lock();

@@ -82,18 +82,16 @@ impl Amount {
         String::from(&*self.0)
     }
 
-    /// The amount of `text`, sharing its bytes (the body's, in a parsed event).
-    pub(crate) fn from_shared(text: ByteString) -> Result<Self, InvalidAmount> {
-        if is_decimal(&text) {
-            Ok(Self(text))
-        } else {
-            Err(InvalidAmount)
-        }
+    /// The amount of `text`, sharing its bytes (the body's, in a parsed event): a text
+    /// checked to be a decimal ([`is_decimal`]) when its event was read.
+    pub(crate) fn from_checked(text: ByteString) -> Self {
+        debug_assert!(is_decimal(&text));
+        Self(text)
     }
 }
 
 /// Whether `text` matches `-?[0-9]+(\.[0-9]+)?`.
-fn is_decimal(text: &str) -> bool {
+pub(crate) fn is_decimal(text: &str) -> bool {
     let unsigned = text.strip_prefix('-').unwrap_or(text);
     let (integer, fraction) = match unsigned.split_once('.') {
         Some((integer, fraction)) => (integer, Some(fraction)),

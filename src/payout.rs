@@ -32,7 +32,7 @@
 //! let dispatcher = Dispatcher::new().on_payment_request(
 //!     SqliteStore::open("payouts.db").await?,
 //!     |payout| async move {
-//!         let amount = payout.request().amount.as_ref().ok_or_else(|| PayoutError::msg("no amount"))?;
+//!         let amount = payout.request().amount().ok_or_else(|| PayoutError::msg("no amount"))?;
 //!         if payout.is_recovery() {
 //!             // Look `payout.idempotency_key()` up in the payment system first.
 //!         }
@@ -255,14 +255,13 @@ impl PayoutRefusal {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn idempotency_key(envelope: &Event) -> Result<String, PayoutRefusal> {
-    let community = key_part(&envelope.source.community.id);
+    let community = key_part(envelope.source().community().id());
     let data_id = match envelope.payment_request() {
-        Some(request) => {
-            crate::chainvine::payment_id(request.raw.get()).map_err(|_| PayoutRefusal::MissingId)?
-        }
+        Some(request) => crate::chainvine::payment_id(request.raw_text())
+            .map_err(|_| PayoutRefusal::MissingId)?,
         None => None,
     };
-    let event_id = envelope.event_id.trim();
+    let event_id = envelope.event_id().trim();
     match data_id {
         Some(id) => Ok(format!("chainvine:{community}:payment:{}", key_part(&id))),
         None if !event_id.is_empty() => Ok(format!(
@@ -318,7 +317,7 @@ pub fn fingerprint(request: &PaymentRequest) -> String {
             .find(|value| value.get() != "null")
     }
     let mut parts: Vec<(&str, String)> = Vec::new();
-    match fields(request.raw.get()) {
+    match fields(request.raw_text()) {
         Some(data) => {
             // The `user` and `reward` objects, each read once. One that is not an object
             // (serde reads an array into a struct by position) is paid from as typed: all
@@ -365,7 +364,7 @@ pub fn fingerprint(request: &PaymentRequest) -> String {
             }
         }
         // Not an object: all of it is what is paid.
-        None => parts.push(("data", canonical(request.raw.get()))),
+        None => parts.push(("data", canonical(request.raw_text()))),
     }
     let text = serde_json::to_vec(&parts).unwrap_or_default();
     format!("v2:{}", hex::encode(Sha256::digest(&text)))
@@ -752,16 +751,16 @@ mod tests {
         let paid = |data: &str| {
             let event = envelope(data, "e");
             let request = event.payment_request().expect("a payment request").clone();
-            let profile = request.user.clone();
+            let profile = request.user();
             (
                 request
-                    .wallet_address
-                    .clone()
-                    .or_else(|| profile.as_ref()?.wallet_address.clone()),
+                    .wallet_address()
+                    .or_else(|| profile?.wallet_address())
+                    .map(str::to_owned),
                 request
-                    .user_id
-                    .clone()
-                    .or_else(|| profile.as_ref()?.id.clone()),
+                    .user_id()
+                    .or_else(|| profile?.id())
+                    .map(str::to_owned),
                 fingerprint(&request),
             )
         };
@@ -818,7 +817,7 @@ mod tests {
             let request = event.payment_request().expect("a payment request").clone();
             {
                 let print = fingerprint(&request);
-                (request.reward.map(|r| r.name), print)
+                (request.reward().map(|r| r.name().to_owned()), print)
             }
         };
         let (a, b) = (

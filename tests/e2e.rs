@@ -54,7 +54,7 @@ async fn an_axum_app_on_loopback_takes_signed_deliveries() {
     };
     // The extractor style, for a third route.
     async fn extracted(event: Verified<chainvine::Event>) -> String {
-        event.event_id.to_string()
+        event.event_id().to_owned()
     }
 
     let app = Router::new()
@@ -111,7 +111,7 @@ async fn an_axum_app_on_loopback_takes_signed_deliveries() {
     let (status, text) = send_to(&client, &base, extracted_request).await;
     assert_eq!(status, StatusCode::OK);
     let event = chainvine::Event::from_slice(&fixture("chainvine/earning_created.json")).unwrap();
-    assert_eq!(text, &*event.event_id);
+    assert_eq!(text, event.event_id());
 
     // The layer's GET refusal, through axum's router.
     let get = Request::get(format!("{base}/webhooks/extracted"))

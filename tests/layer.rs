@@ -405,7 +405,7 @@ async fn payout_ok_is_200_and_err_is_503_with_retry_after() {
     let service = chainvine_payout_service(paid.clone(), |payout| {
         assert_eq!(payout.attempt(), 1);
         assert!(!payout.idempotency_key().is_empty());
-        assert!(payout.request().amount.is_some());
+        assert!(payout.request().amount().is_some());
         Ok(())
     });
     let (status, _) = status_and_text(service, chainvine_request(body.clone())).await;
@@ -440,13 +440,13 @@ async fn the_payout_key_names_the_payment_request_not_the_attempt() {
     let body = fixture("chainvine/payment_request.json");
     let event = chainvine::Event::from_slice(&body).unwrap();
     let key = hookguard::payout::idempotency_key(&event).unwrap();
-    let community = &event.source.community.id;
-    let expected = match event.payment_request().and_then(|r| r.id.clone()) {
+    let community = event.source().community().id();
+    let expected = match event.payment_request().and_then(|r| r.id()) {
         Some(id) => format!("chainvine:{community}:payment:{id}"),
-        None => format!("chainvine:{community}:event:{}", event.event_id),
+        None => format!("chainvine:{community}:event:{}", event.event_id()),
     };
     assert_eq!(key, expected);
-    assert!(!key.contains(&*event.request_id));
+    assert!(!key.contains(event.request_id()));
 }
 
 #[tokio::test]

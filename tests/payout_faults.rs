@@ -1339,7 +1339,7 @@ async fn the_example_receiver_does_not_pay_again_after_a_restart() {
         serde_json::json!({
             "provider": "chainvine",
             "event": "PAYMENT_REQUEST",
-            "id": event.event_id,
+            "id": event.event_id(),
         })
     );
     assert_eq!(next_line(&receiver, Duration::from_millis(300)).await, None);

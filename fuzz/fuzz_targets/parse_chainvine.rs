@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
             event.payment_request().is_some(),
             kind == EventKind::PaymentRequest
         );
-        if let Some(amount) = event.payment_request().and_then(|r| r.amount.as_ref()) {
+        if let Some(amount) = event.payment_request().and_then(|r| r.amount()) {
             let text = amount.as_str();
             assert!(text.parse::<hookguard::amount::Amount>().is_ok(), "{text}");
         }

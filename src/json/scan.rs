@@ -483,12 +483,18 @@ impl Text {
 
     /// The value of `span`, a JSON value, sharing the body's bytes when it is the body's.
     pub(crate) fn raw_json(&self, span: Span) -> RawJson {
+        RawJson::from_checked(self.shared(span))
+    }
+
+    /// The text of `span` as a string of its own: sharing the body's bytes when it is the
+    /// body's, a copy when it was decoded.
+    pub(crate) fn shared(&self, span: Span) -> ByteString {
         let text = self.get(span);
-        RawJson::from_checked(if (span.end as usize) <= self.body.len() {
+        if (span.end as usize) <= self.body.len() {
             self.body.slice_ref(text)
         } else {
             ByteString::from(text)
-        })
+        }
     }
 }
 
@@ -533,21 +539,28 @@ impl<'a> Reader<'a> {
         span.of(self.scanner.text, &self.decoded)
     }
 
-    /// A string this reader read, as a string of its own: a slice of `body` (the text
-    /// this reader reads, shared) when it is the body's own bytes, a copy when it was
-    /// decoded.
+    /// The body's text at `span`, for as long as the body is borrowed; empty for a span
+    /// of decoded text.
     #[inline]
-    pub(crate) fn shared(&self, body: &ByteString, span: Span) -> ByteString {
-        let text = self.get(span);
-        // Checked, not assumed: `slice_ref` of another buffer's text would panic.
-        if (span.end as usize) <= self.scanner.text.len()
-            && std::ptr::eq(body.as_ptr(), self.scanner.text.as_ptr())
-            && body.len() == self.scanner.text.len()
-        {
-            body.slice_ref(text)
-        } else {
-            ByteString::from(text)
-        }
+    pub(crate) fn body_text(&self, span: Span) -> &'a str {
+        let text: &'a str = self.scanner.text;
+        text.get(span.start as usize..span.end as usize)
+            .unwrap_or_default()
+    }
+
+    /// The span of `text`, which must be a slice of the body this reader reads; `None`
+    /// when it is not one.
+    pub(crate) fn span_of(&self, text: &str) -> Option<Span> {
+        let body = self.scanner.text;
+        // Addresses compared, not dereferenced: a slice of the body lies within it.
+        let start = (text.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
+        let end = start.checked_add(text.len())?;
+        (end <= body.len() && body.get(start..end) == Some(text)).then(|| self.span(start, end))
+    }
+
+    /// The span of `text`, added to the decoded text past the body.
+    pub(crate) fn push(&mut self, text: &str) -> Option<Span> {
+        append(&mut self.decoded, self.scanner.text.len(), text)
     }
 
     #[inline]

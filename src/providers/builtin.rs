@@ -243,7 +243,7 @@ mod tests {
         let sample = ChainVine::sample(chainvine::EventKind::PaymentRequest).with_user("u-9");
         let event = chainvine::Event::from_slice(&sample.body()).unwrap();
         let payout = event.payment_request().unwrap();
-        assert_eq!(payout.user_id.as_deref(), Some("u-9"));
+        assert_eq!(payout.user_id(), Some("u-9"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Reading a ChainVine body in one pass: `event.data` is held raw until `event.name` is
-//! known, then typed; a payment request's fields are read leniently.
+//! Reading a ChainVine body with serde: `event.data` is held raw until `event.name` is
+//! known, then typed; a payment request's fields are read leniently. Every string read is
+//! moved into the one text the event's spans point into.
 
 use std::fmt;
 
@@ -12,12 +13,16 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 
 use super::event::{
-    EarningCreated, Event, EventKind, EventNames, Payload, PaymentRequest, PayoutUser,
-    ReferralConversion, Reward, Source, Unknown, UserJoinedCampaign,
+    EnvelopeSpans, Event, EventKind, EventNames, Payload, PayloadSpans, SourceSpans,
+};
+use super::payload::{
+    ConversionSpans, EarningSpans, JoinedSpans, PaymentSpans, UnknownSpans, UserSpans,
 };
 use super::scan;
+use super::{EarningCreated, PaymentRequest, ReferralConversion, Unknown, UserJoinedCampaign};
 use crate::amount::Amount;
-use crate::event::{ByteString, ParseError, RawJson};
+use crate::event::{ParseError, RawJson};
+use crate::json::scan::{Span, Text};
 use crate::json::{lenient, lenient_id};
 use crate::timestamp::Timestamp;
 
@@ -47,7 +52,7 @@ impl Event {
     }
 
     /// Parses a ChainVine body (already verified) that the event may share: its strings
-    /// are slices of `body`, not copies. This is how the layer parses.
+    /// are read from `body`, not copied. This is how the layer parses.
     ///
     /// # Errors
     ///
@@ -63,10 +68,9 @@ impl Event {
     ///
     /// As [`Event::from_slice`].
     pub fn from_bytes_with(body: Bytes, names: &EventNames) -> Result<Event, ParseError> {
-        let text = crate::json::text(body)?;
-        match scan::event(&text, names) {
-            Some(event) => Ok(event),
-            None => Self::from_text(&text, names),
+        match scan::event(crate::json::text(body)?, names) {
+            Ok(event) => Ok(event),
+            Err(text) => Self::from_text(&text, names),
         }
     }
 
@@ -78,16 +82,266 @@ impl Event {
     }
 }
 
-impl PaymentRequest {
-    /// Reads a payment request from the raw `event.data`; `null` gives one with no fields.
-    ///
-    /// Fields of an unexpected shape are `None`, not errors (see the type's docs).
-    fn from_raw(raw: RawJson, event_name: ByteString) -> Result<Self, DataError> {
-        let fields: PaymentRequestFields = if raw.get() == "null" {
-            PaymentRequestFields::default()
-        } else {
-            parse_data(raw.get())?
-        };
+/// The strings serde read, moved into one text: each `own` gives the span of one; `None`
+/// past 4 GiB of strings in all (a body that large is refused long before it is parsed).
+trait Own {
+    fn own(&mut self, value: &str) -> Option<Span>;
+
+    fn own_opt(&mut self, value: Option<&str>) -> Option<Option<Span>> {
+        value.map_or(Some(None), |value| self.own(value).map(Some))
+    }
+}
+
+impl Own for Text {
+    fn own(&mut self, value: &str) -> Option<Span> {
+        self.push(value)
+    }
+}
+
+fn too_large() -> DataError {
+    DataError {
+        path: String::new(),
+        message: "the event's strings exceed 4 GiB".to_owned(),
+    }
+}
+
+/// An envelope as serde reads it: the shape every fast-path read must agree with.
+#[derive(Deserialize)]
+struct EventRepr {
+    source: SourceRepr,
+    #[serde(rename = "event")]
+    payload: PayloadRepr,
+    version: String,
+    secure_request: bool,
+    request_id: String,
+    event_id: String,
+    sent_at: Timestamp,
+}
+
+#[derive(Deserialize)]
+struct SourceRepr {
+    campaign: CampaignRepr,
+    community: CommunityRepr,
+}
+
+#[derive(Deserialize)]
+struct CampaignRepr {
+    name: String,
+    created_on: Timestamp,
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct CommunityRepr {
+    name: String,
+    id: String,
+}
+
+impl EventRepr {
+    fn resolve(self, names: &EventNames) -> Result<Event, DataError> {
+        let mut text = Text::new();
+        let envelope = self.envelope(&mut text).ok_or_else(too_large)?;
+        let payload = self.payload.resolve(names, &mut text)?;
+        Ok(Event {
+            payload: payload.with_text(text),
+            envelope,
+        })
+    }
+
+    fn envelope(&self, text: &mut Text) -> Option<EnvelopeSpans> {
+        let (campaign, community) = (&self.source.campaign, &self.source.community);
+        Some(EnvelopeSpans {
+            source: SourceSpans {
+                campaign_name: text.own(&campaign.name)?,
+                campaign_created_on: text.own(campaign.created_on.as_str())?,
+                campaign_id: text.own(&campaign.id)?,
+                community_name: text.own(&community.name)?,
+                community_id: text.own(&community.id)?,
+            },
+            version: text.own(&self.version)?,
+            secure_request: self.secure_request,
+            request_id: text.own(&self.request_id)?,
+            event_id: text.own(&self.event_id)?,
+            sent_at: text.own(self.sent_at.as_str())?,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct JoinedRepr {
+    user_id: String,
+    user: JoinedUserRepr,
+    #[serde(default)]
+    referrer: Option<String>,
+    #[serde(default)]
+    external_identifier: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct JoinedUserRepr {
+    id: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    first_name: Option<String>,
+    #[serde(default)]
+    last_name: Option<String>,
+    #[serde(default)]
+    wallet_address: Option<String>,
+    #[serde(default)]
+    external_identifier: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ConversionRepr {
+    claimer: String,
+    #[serde(default)]
+    referrer: Option<String>,
+    #[serde(default)]
+    external_identifier: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EarningRepr {
+    #[serde(alias = "user_id")]
+    user_id: String,
+    date_created_utc: Timestamp,
+    user: EarningUserRepr,
+    reward: RewardRepr,
+    amount: Amount,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EarningUserRepr {
+    id: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    first_name: Option<String>,
+    #[serde(default)]
+    last_name: Option<String>,
+    #[serde(default)]
+    wallet_address: Option<String>,
+    #[serde(default)]
+    external_identifier: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RewardRepr {
+    name: String,
+}
+
+/// The user in a payment request; both snake_case and camelCase field names are accepted.
+#[derive(Deserialize)]
+struct PayoutUserRepr {
+    #[serde(default, deserialize_with = "lenient_id")]
+    id: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default, alias = "firstName")]
+    first_name: Option<String>,
+    #[serde(default, alias = "lastName")]
+    last_name: Option<String>,
+    #[serde(default, alias = "walletAddress")]
+    wallet_address: Option<String>,
+    #[serde(default, alias = "externalIdentifier")]
+    external_identifier: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UnknownRepr {
+    name: String,
+    #[serde(default)]
+    data: Option<RawJson>,
+}
+
+/// A user's five optional fields, as every user type has them.
+fn own_user<Id>(
+    text: &mut Text,
+    id: Id,
+    [email, first_name, last_name, wallet_address, external_identifier]: [&Option<String>; 5],
+) -> Option<UserSpans<Id>> {
+    Some(UserSpans {
+        id,
+        email: text.own_opt(email.as_deref())?,
+        first_name: text.own_opt(first_name.as_deref())?,
+        last_name: text.own_opt(last_name.as_deref())?,
+        wallet_address: text.own_opt(wallet_address.as_deref())?,
+        external_identifier: text.own_opt(external_identifier.as_deref())?,
+    })
+}
+
+impl JoinedRepr {
+    fn own(&self, text: &mut Text) -> Option<JoinedSpans> {
+        let user = &self.user;
+        let id = text.own(&user.id)?;
+        Some(JoinedSpans {
+            user_id: text.own(&self.user_id)?,
+            user: own_user(
+                text,
+                id,
+                [
+                    &user.email,
+                    &user.first_name,
+                    &user.last_name,
+                    &user.wallet_address,
+                    &user.external_identifier,
+                ],
+            )?,
+            referrer: text.own_opt(self.referrer.as_deref())?,
+            external_identifier: text.own_opt(self.external_identifier.as_deref())?,
+        })
+    }
+}
+
+impl ConversionRepr {
+    fn own(&self, text: &mut Text) -> Option<ConversionSpans> {
+        Some(ConversionSpans {
+            claimer: text.own(&self.claimer)?,
+            referrer: text.own_opt(self.referrer.as_deref())?,
+            external_identifier: text.own_opt(self.external_identifier.as_deref())?,
+        })
+    }
+}
+
+impl EarningRepr {
+    fn own(&self, text: &mut Text) -> Option<EarningSpans> {
+        let user = &self.user;
+        let id = text.own(&user.id)?;
+        Some(EarningSpans {
+            user_id: text.own(&self.user_id)?,
+            date_created_utc: text.own(self.date_created_utc.as_str())?,
+            user: own_user(
+                text,
+                id,
+                [
+                    &user.email,
+                    &user.first_name,
+                    &user.last_name,
+                    &user.wallet_address,
+                    &user.external_identifier,
+                ],
+            )?,
+            reward: text.own(&self.reward.name)?,
+            amount: text.own(self.amount.as_str())?,
+        })
+    }
+}
+
+/// Reads a payment request from the raw `event.data` (`null` gives one with no fields),
+/// its strings into `text`. Fields of an unexpected shape are `None`, not errors (see
+/// [`PaymentRequest`]'s docs).
+fn payment_spans(raw: &str, event_name: &str, text: &mut Text) -> Result<PaymentSpans, DataError> {
+    let fields: PaymentRequestFields = if raw == "null" {
+        PaymentRequestFields::default()
+    } else {
+        parse_data(raw)?
+    };
+    // The same choice as the payout key's (`payment_id`), from the raw data.
+    let id = payment_id(raw).ok().flatten();
+    let owned = || -> Option<PaymentSpans> {
         let PaymentRequestFields {
             user_id,
             user_id_camel,
@@ -98,20 +352,38 @@ impl PaymentRequest {
             wallet_address,
             wallet_address_camel,
         } = fields;
-        // The same choice as the payout key's (`payment_id`), from the raw data.
-        let id = payment_id(raw.get()).ok().flatten().map(ByteString::from);
-        Ok(Self {
-            id,
-            user_id: first_present(user_id, user_id_camel),
+        let user = match user {
+            Some(user) => {
+                let id = text.own_opt(user.id.as_deref())?;
+                Some(own_user(
+                    text,
+                    id,
+                    [
+                        &user.email,
+                        &user.first_name,
+                        &user.last_name,
+                        &user.wallet_address,
+                        &user.external_identifier,
+                    ],
+                )?)
+            }
+            None => None,
+        };
+        let user_id = first_present(user_id, user_id_camel);
+        let wallet_address = first_present(wallet_address, wallet_address_camel);
+        Some(PaymentSpans {
+            id: text.own_opt(id.as_deref())?,
+            user_id: text.own_opt(user_id.as_deref())?,
             user,
-            reward,
-            amount,
-            currency,
-            wallet_address: first_present(wallet_address, wallet_address_camel),
-            raw,
-            event_name,
+            reward: text.own_opt(reward.as_ref().map(|reward| reward.name.as_str()))?,
+            amount: text.own_opt(amount.as_ref().map(Amount::as_str))?,
+            currency: text.own_opt(currency.as_deref())?,
+            wallet_address: text.own_opt(wallet_address.as_deref())?,
+            raw: text.own(raw)?,
+            event_name: text.own(event_name)?,
         })
-    }
+    };
+    owned().ok_or_else(too_large)
 }
 
 /// Where a payment request's own id may be, most specific first: a bare `id` comes last,
@@ -178,33 +450,6 @@ pub(crate) fn choose_payment_id<'a>(
     Ok(None)
 }
 
-/// The fields a payment request is guessed to have; each spelling is its own field so
-/// that a body with two spellings is not a "duplicate field" error. The user and the
-/// wallet to pay are read as the fingerprint reads them (`payout::fingerprint`): the first
-/// spelling present and not `null` decides, and when it has another shape the field is
-/// `None`; the next spelling is never looked at, so that nothing paid can differ between
-/// two deliveries with one fingerprint.
-#[derive(Default, Deserialize)]
-#[serde(default)]
-struct PaymentRequestFields {
-    #[serde(deserialize_with = "present_id")]
-    user_id: Option<Option<ByteString>>,
-    #[serde(rename = "userId", deserialize_with = "present_id")]
-    user_id_camel: Option<Option<ByteString>>,
-    #[serde(deserialize_with = "lenient")]
-    user: Option<PayoutUser>,
-    #[serde(deserialize_with = "lenient")]
-    reward: Option<Reward>,
-    #[serde(deserialize_with = "lenient")]
-    amount: Option<Amount>,
-    #[serde(deserialize_with = "lenient")]
-    currency: Option<ByteString>,
-    #[serde(deserialize_with = "present")]
-    wallet_address: Option<Option<ByteString>>,
-    #[serde(rename = "walletAddress", deserialize_with = "present")]
-    wallet_address_camel: Option<Option<ByteString>>,
-}
-
 /// A field that may come with another shape: `None` when absent (by `default`) or
 /// `null`, `Some(None)` when present but not a `T`.
 fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
@@ -222,7 +467,7 @@ where
 /// [`present`] for an id sent as a string or an integer (as [`lenient_id`] reads it).
 fn present_id<'de, D: Deserializer<'de>>(
     deserializer: D,
-) -> Result<Option<Option<ByteString>>, D::Error> {
+) -> Result<Option<Option<String>>, D::Error> {
     let raw = <&'de RawValue>::deserialize(deserializer)?;
     if raw.get() == "null" {
         return Ok(None);
@@ -239,23 +484,92 @@ pub(super) fn first_present<T>(first: Option<Option<T>>, second: Option<Option<T
     }
 }
 
+/// The fields a payment request is guessed to have; each spelling is its own field so
+/// that a body with two spellings is not a "duplicate field" error. The user and the
+/// wallet to pay are read as the fingerprint reads them (`payout::fingerprint`): the first
+/// spelling present and not `null` decides, and when it has another shape the field is
+/// `None`; the next spelling is never looked at, so that nothing paid can differ between
+/// two deliveries with one fingerprint.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct PaymentRequestFields {
+    #[serde(deserialize_with = "present_id")]
+    user_id: Option<Option<String>>,
+    #[serde(rename = "userId", deserialize_with = "present_id")]
+    user_id_camel: Option<Option<String>>,
+    #[serde(deserialize_with = "lenient")]
+    user: Option<PayoutUserRepr>,
+    #[serde(deserialize_with = "lenient")]
+    reward: Option<RewardRepr>,
+    #[serde(deserialize_with = "lenient")]
+    amount: Option<Amount>,
+    #[serde(deserialize_with = "lenient")]
+    currency: Option<String>,
+    #[serde(deserialize_with = "present")]
+    wallet_address: Option<Option<String>>,
+    #[serde(rename = "walletAddress", deserialize_with = "present")]
+    wallet_address_camel: Option<Option<String>>,
+}
+
+/// Serde errors of the data types read on their own, outside an event.
+fn standalone<E: de::Error>(err: DataError) -> E {
+    err.into_serde("")
+}
+
+impl<'de> Deserialize<'de> for UserJoinedCampaign {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut text = Text::new();
+        let spans = JoinedRepr::deserialize(deserializer)?
+            .own(&mut text)
+            .ok_or_else(|| standalone(too_large()))?;
+        Ok(UserJoinedCampaign { text, spans })
+    }
+}
+
+impl<'de> Deserialize<'de> for ReferralConversion {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut text = Text::new();
+        let spans = ConversionRepr::deserialize(deserializer)?
+            .own(&mut text)
+            .ok_or_else(|| standalone(too_large()))?;
+        Ok(ReferralConversion { text, spans })
+    }
+}
+
+impl<'de> Deserialize<'de> for EarningCreated {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut text = Text::new();
+        let spans = EarningRepr::deserialize(deserializer)?
+            .own(&mut text)
+            .ok_or_else(|| standalone(too_large()))?;
+        Ok(EarningCreated { text, spans })
+    }
+}
+
 impl<'de> Deserialize<'de> for PaymentRequest {
     /// Reads the event's `data` (not the whole event); the event name is set to the
     /// default `PAYMENT_REQUEST`.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = RawJson::deserialize(deserializer)?;
-        PaymentRequest::from_raw(
-            raw,
-            ByteString::from_static(EventKind::PaymentRequest.as_str()),
-        )
-        .map_err(|err| err.into_serde(""))
+        let mut text = Text::new();
+        let spans = payment_spans(raw.get(), EventKind::PaymentRequest.as_str(), &mut text)
+            .map_err(standalone)?;
+        Ok(PaymentRequest { text, spans })
     }
 }
 
-impl Serialize for PaymentRequest {
-    /// Writes [`raw`](Self::raw) back, unchanged.
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.raw.serialize(serializer)
+impl<'de> Deserialize<'de> for Unknown {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let repr = UnknownRepr::deserialize(deserializer)?;
+        let mut text = Text::new();
+        let spans = (|| {
+            Some(UnknownSpans {
+                name: text.own(&repr.name)?,
+                data: text.own_opt(repr.data.as_ref().map(RawJson::get))?,
+            })
+        })()
+        .ok_or_else(|| standalone(too_large()))?;
+        Ok(Unknown { text, spans })
     }
 }
 
@@ -268,10 +582,11 @@ impl Serialize for Payload {
             Payload::ReferralConversion(data) => map.serialize_entry("data", data)?,
             Payload::EarningCreated(data) => map.serialize_entry("data", data)?,
             Payload::PaymentRequest(data) => map.serialize_entry("data", data)?,
-            Payload::Unknown(Unknown {
-                data: Some(data), ..
-            }) => map.serialize_entry("data", data)?,
-            Payload::Unknown(Unknown { data: None, .. }) => {}
+            Payload::Unknown(unknown) => {
+                if let Some(data) = unknown.data() {
+                    map.serialize_entry("data", &data)?;
+                }
+            }
         }
         map.end()
     }
@@ -280,9 +595,11 @@ impl Serialize for Payload {
 impl<'de> Deserialize<'de> for Payload {
     /// Reads `{"name": ..., "data": ...}` with the default [`EventNames`].
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        PayloadRepr::deserialize(deserializer)?
-            .resolve(&EventNames::default())
-            .map_err(|err| err.into_serde("data"))
+        let mut text = Text::new();
+        let spans = PayloadRepr::deserialize(deserializer)?
+            .resolve(&EventNames::default(), &mut text)
+            .map_err(|err| err.into_serde("data"))?;
+        Ok(spans.with_text(text))
     }
 }
 
@@ -294,29 +611,19 @@ impl<'de> Deserialize<'de> for Event {
     }
 }
 
-/// An envelope as read in one pass, before deferred event data is typed.
-#[derive(Deserialize)]
-struct EventRepr {
-    source: Source,
-    #[serde(rename = "event")]
-    payload: PayloadRepr,
-    version: ByteString,
-    secure_request: bool,
-    request_id: ByteString,
-    event_id: ByteString,
-    sent_at: Timestamp,
+/// An event's data typed in the same pass as its envelope.
+enum TypedRepr {
+    Joined(JoinedRepr),
+    Conversion(ConversionRepr),
+    Earning(EarningRepr),
 }
 
-impl EventRepr {
-    fn resolve(self, names: &EventNames) -> Result<Event, DataError> {
-        Ok(Event {
-            source: self.source,
-            payload: self.payload.resolve(names)?,
-            version: self.version,
-            secure_request: self.secure_request,
-            request_id: self.request_id,
-            event_id: self.event_id,
-            sent_at: self.sent_at,
+impl TypedRepr {
+    fn own(&self, text: &mut Text) -> Option<PayloadSpans> {
+        Some(match self {
+            TypedRepr::Joined(data) => PayloadSpans::UserJoinedCampaign(data.own(text)?),
+            TypedRepr::Conversion(data) => PayloadSpans::ReferralConversion(data.own(text)?),
+            TypedRepr::Earning(data) => PayloadSpans::EarningCreated(data.own(text)?),
         })
     }
 }
@@ -327,7 +634,7 @@ impl EventRepr {
 enum PayloadRepr {
     /// `name` came before `data` and named a typed event: `data` went straight into its
     /// struct.
-    Ready(Payload),
+    Ready(TypedRepr),
     /// `data` (if any) was kept raw: it came before `name`, the event is a payment request
     /// (whose raw data is kept anyway), or the name is not one of the typed events.
     Deferred {
@@ -337,34 +644,28 @@ enum PayloadRepr {
 }
 
 impl PayloadRepr {
-    fn resolve(self, names: &EventNames) -> Result<Payload, DataError> {
+    fn resolve(self, names: &EventNames, text: &mut Text) -> Result<PayloadSpans, DataError> {
         let (name, data) = match self {
-            PayloadRepr::Ready(event) => return Ok(event),
+            PayloadRepr::Ready(data) => return data.own(text).ok_or_else(too_large),
             PayloadRepr::Deferred { name, data } => (name, data),
         };
         if let Some(kind) = TypedKind::from_name(&name) {
             // A known event without `data` is read as `{}`: its required fields are missing.
-            let text = data.as_deref().map_or("{}", RawValue::get);
-            return kind.parse(text);
+            let data = data.as_deref().map_or("{}", RawValue::get);
+            return kind.parse(data)?.own(text).ok_or_else(too_large);
         }
         if names.is_payment_request(&name) {
-            let raw = match data {
-                Some(raw) => raw_json(raw),
-                None => RawJson::from_checked(ByteString::from_static("null")),
-            };
-            return PaymentRequest::from_raw(raw, ByteString::from(name))
-                .map(Payload::PaymentRequest);
+            let raw = data.as_deref().map_or("null", RawValue::get);
+            return payment_spans(raw, &name, text).map(PayloadSpans::PaymentRequest);
         }
-        Ok(Payload::Unknown(Unknown {
-            name: ByteString::from(name),
-            data: data.map(raw_json),
-        }))
+        (|| {
+            Some(PayloadSpans::Unknown(UnknownSpans {
+                name: text.own(&name)?,
+                data: text.own_opt(data.as_deref().map(RawValue::get))?,
+            }))
+        })()
+        .ok_or_else(too_large)
     }
-}
-
-/// A value serde kept raw, as the event's type holds it.
-fn raw_json(raw: Box<RawValue>) -> RawJson {
-    RawJson::from_checked(ByteString::from(Box::<str>::from(raw)))
 }
 
 /// The events whose data is deserialized straight into a struct.
@@ -386,28 +687,28 @@ impl TypedKind {
     }
 
     /// Types data that was kept raw, reporting the path inside `data`.
-    fn parse(self, text: &str) -> Result<Payload, DataError> {
+    fn parse(self, text: &str) -> Result<TypedRepr, DataError> {
         Ok(match self {
-            TypedKind::UserJoinedCampaign => Payload::UserJoinedCampaign(parse_data(text)?),
-            TypedKind::ReferralConversion => Payload::ReferralConversion(parse_data(text)?),
-            TypedKind::EarningCreated => Payload::EarningCreated(parse_data(text)?),
+            TypedKind::UserJoinedCampaign => TypedRepr::Joined(parse_data(text)?),
+            TypedKind::ReferralConversion => TypedRepr::Conversion(parse_data(text)?),
+            TypedKind::EarningCreated => TypedRepr::Earning(parse_data(text)?),
         })
     }
 }
 
 impl<'de> DeserializeSeed<'de> for TypedKind {
-    type Value = Payload;
+    type Value = TypedRepr;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Payload, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<TypedRepr, D::Error> {
         Ok(match self {
             TypedKind::UserJoinedCampaign => {
-                Payload::UserJoinedCampaign(UserJoinedCampaign::deserialize(deserializer)?)
+                TypedRepr::Joined(JoinedRepr::deserialize(deserializer)?)
             }
             TypedKind::ReferralConversion => {
-                Payload::ReferralConversion(ReferralConversion::deserialize(deserializer)?)
+                TypedRepr::Conversion(ConversionRepr::deserialize(deserializer)?)
             }
             TypedKind::EarningCreated => {
-                Payload::EarningCreated(EarningCreated::deserialize(deserializer)?)
+                TypedRepr::Earning(EarningRepr::deserialize(deserializer)?)
             }
         })
     }
@@ -440,7 +741,7 @@ impl<'de> Visitor<'de> for PayloadVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PayloadRepr, A::Error> {
         let mut name: Option<String> = None;
         let mut raw_data: Option<Box<RawValue>> = None;
-        let mut ready: Option<Payload> = None;
+        let mut ready: Option<TypedRepr> = None;
         while let Some(field) = map.next_key::<PayloadField>()? {
             match field {
                 PayloadField::Name => {

@@ -4,64 +4,283 @@ use std::convert::Infallible;
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::{Serialize, Serializer};
 
-use crate::amount::Amount;
-use crate::event::{ByteString, RawJson};
-use crate::json::lenient_id;
+use super::payload::{ConversionSpans, EarningSpans, JoinedSpans, PaymentSpans, UnknownSpans};
+use super::{EarningCreated, PaymentRequest, ReferralConversion, Unknown, UserJoinedCampaign};
+use crate::json::scan::{Span, Text};
 use crate::timestamp::Timestamp;
 
 /// A ChainVine webhook request: the event, where it comes from, and delivery metadata.
 ///
 /// Parse it with [`Event::from_slice`] (or [`Event::from_slice_with`]); it also
 /// implements `Deserialize` for use with serde directly, and `Serialize` to re-emit it.
-#[derive(Debug, Clone, Serialize)]
+/// The event holds the body once and reads its fields from it: the accessors hand out
+/// `&str`s of the body, not copies.
+#[derive(Clone)]
 pub struct Event {
-    /// The campaign and community the event belongs to.
-    pub source: Source,
-    /// What happened: the body's `event`, by its name.
-    #[serde(rename = "event")]
-    pub payload: Payload,
-    /// The version of the payload format, such as `"1.0"`.
-    pub version: ByteString,
-    /// ChainVine's `secure_request` flag, as sent in the (signed) body.
-    pub secure_request: bool,
-    /// The identifier of this request (delivery attempt).
-    pub request_id: ByteString,
-    /// The identifier of the event; the same across retries of one event.
-    pub event_id: ByteString,
-    /// When ChainVine sent the request.
-    pub sent_at: Timestamp,
+    pub(super) payload: Payload,
+    pub(super) envelope: EnvelopeSpans,
 }
 
-/// Where a ChainVine event comes from (`source`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Source {
+/// Where the envelope's fields are, in the text its payload holds.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct EnvelopeSpans {
+    pub(super) source: SourceSpans,
+    pub(super) version: Span,
+    pub(super) secure_request: bool,
+    pub(super) request_id: Span,
+    pub(super) event_id: Span,
+    pub(super) sent_at: Span,
+}
+
+/// Where the `source`'s fields are.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct SourceSpans {
+    pub(super) campaign_name: Span,
+    pub(super) campaign_created_on: Span,
+    pub(super) campaign_id: Span,
+    pub(super) community_name: Span,
+    pub(super) community_id: Span,
+}
+
+impl Event {
+    fn text(&self) -> &Text {
+        self.payload.text()
+    }
+
+    /// The campaign and community the event belongs to.
+    #[must_use]
+    pub fn source(&self) -> Source<'_> {
+        Source {
+            text: self.text(),
+            spans: &self.envelope.source,
+        }
+    }
+
+    /// What happened: the body's `event`, by its name.
+    #[must_use]
+    pub fn payload(&self) -> &Payload {
+        &self.payload
+    }
+
+    /// What happened, by value.
+    #[must_use]
+    pub fn into_payload(self) -> Payload {
+        self.payload
+    }
+
+    /// The version of the payload format, such as `"1.0"`.
+    #[must_use]
+    pub fn version(&self) -> &str {
+        self.text().get(self.envelope.version)
+    }
+
+    /// ChainVine's `secure_request` flag, as sent in the (signed) body.
+    #[must_use]
+    pub fn secure_request(&self) -> bool {
+        self.envelope.secure_request
+    }
+
+    /// The identifier of this request (delivery attempt).
+    #[must_use]
+    pub fn request_id(&self) -> &str {
+        self.text().get(self.envelope.request_id)
+    }
+
+    /// The identifier of the event; the same across retries of one event.
+    #[must_use]
+    pub fn event_id(&self) -> &str {
+        self.text().get(self.envelope.event_id)
+    }
+
+    /// When ChainVine sent the request.
+    #[must_use]
+    pub fn sent_at(&self) -> Timestamp {
+        Timestamp::from_shared(self.text().shared(self.envelope.sent_at))
+    }
+
+    fn view(&self) -> view::Event<'_> {
+        view::Event {
+            source: self.source().view(),
+            payload: &self.payload,
+            version: self.version(),
+            secure_request: self.secure_request(),
+            request_id: self.request_id(),
+            event_id: self.event_id(),
+            sent_at: self.sent_at(),
+        }
+    }
+}
+
+/// Where a ChainVine event comes from (`source`), borrowed from its [`Event`].
+#[derive(Clone, Copy)]
+pub struct Source<'a> {
+    text: &'a Text,
+    spans: &'a SourceSpans,
+}
+
+impl<'a> Source<'a> {
     /// The campaign the event belongs to.
-    pub campaign: SourceCampaign,
+    #[must_use]
+    pub fn campaign(&self) -> SourceCampaign<'a> {
+        SourceCampaign {
+            text: self.text,
+            spans: self.spans,
+        }
+    }
+
     /// The community running the campaign.
-    pub community: Community,
+    #[must_use]
+    pub fn community(&self) -> Community<'a> {
+        Community {
+            text: self.text,
+            spans: self.spans,
+        }
+    }
+
+    fn view(&self) -> view::Source<'a> {
+        view::Source {
+            campaign: self.campaign().view(),
+            community: self.community().view(),
+        }
+    }
 }
 
 /// The campaign in an envelope's `source`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SourceCampaign {
+#[derive(Clone, Copy)]
+pub struct SourceCampaign<'a> {
+    text: &'a Text,
+    spans: &'a SourceSpans,
+}
+
+impl<'a> SourceCampaign<'a> {
     /// The campaign's name.
-    pub name: ByteString,
+    #[must_use]
+    pub fn name(&self) -> &'a str {
+        self.text.get(self.spans.campaign_name)
+    }
+
     /// When the campaign was created.
-    pub created_on: Timestamp,
+    #[must_use]
+    pub fn created_on(&self) -> Timestamp {
+        Timestamp::from_shared(self.text.shared(self.spans.campaign_created_on))
+    }
+
     /// The campaign's ID.
-    pub id: ByteString,
+    #[must_use]
+    pub fn id(&self) -> &'a str {
+        self.text.get(self.spans.campaign_id)
+    }
+
+    fn view(&self) -> view::SourceCampaign<'a> {
+        view::SourceCampaign {
+            name: self.name(),
+            created_on: self.created_on(),
+            id: self.id(),
+        }
+    }
 }
 
 /// The community in an envelope's `source`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Community {
-    /// The community's name.
-    pub name: ByteString,
-    /// The community's ID.
-    pub id: ByteString,
+#[derive(Clone, Copy)]
+pub struct Community<'a> {
+    text: &'a Text,
+    spans: &'a SourceSpans,
 }
+
+impl<'a> Community<'a> {
+    /// The community's name.
+    #[must_use]
+    pub fn name(&self) -> &'a str {
+        self.text.get(self.spans.community_name)
+    }
+
+    /// The community's ID.
+    #[must_use]
+    pub fn id(&self) -> &'a str {
+        self.text.get(self.spans.community_id)
+    }
+
+    fn view(&self) -> view::Community<'a> {
+        view::Community {
+            name: self.name(),
+            id: self.id(),
+        }
+    }
+}
+
+/// The envelope's fields as values: what `Debug`, `PartialEq` and `Serialize` are derived
+/// on, so that they show values, not spans.
+mod view {
+    use serde::Serialize;
+
+    use super::Payload;
+    use crate::timestamp::Timestamp;
+
+    #[derive(Debug, Serialize)]
+    pub(super) struct Event<'a> {
+        pub(super) source: Source<'a>,
+        #[serde(rename = "event")]
+        pub(super) payload: &'a Payload,
+        pub(super) version: &'a str,
+        pub(super) secure_request: bool,
+        pub(super) request_id: &'a str,
+        pub(super) event_id: &'a str,
+        pub(super) sent_at: Timestamp,
+    }
+
+    #[derive(Debug, PartialEq, Serialize)]
+    pub(super) struct Source<'a> {
+        pub(super) campaign: SourceCampaign<'a>,
+        pub(super) community: Community<'a>,
+    }
+
+    #[derive(Debug, PartialEq, Serialize)]
+    pub(super) struct SourceCampaign<'a> {
+        pub(super) name: &'a str,
+        pub(super) created_on: Timestamp,
+        pub(super) id: &'a str,
+    }
+
+    #[derive(Debug, PartialEq, Serialize)]
+    pub(super) struct Community<'a> {
+        pub(super) name: &'a str,
+        pub(super) id: &'a str,
+    }
+}
+
+macro_rules! by_view {
+    ($($ty:ident $(<$lt:lifetime>)?),*) => {$(
+        impl fmt::Debug for $ty $(<$lt>)? {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.view(), f)
+            }
+        }
+
+        impl Serialize for $ty $(<$lt>)? {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                self.view().serialize(serializer)
+            }
+        }
+    )*};
+}
+
+by_view!(Event, Source<'_>, SourceCampaign<'_>, Community<'_>);
+
+macro_rules! eq_by_view {
+    ($($ty:ident <$lt:lifetime>),*) => {$(
+        impl PartialEq for $ty <$lt> {
+            fn eq(&self, other: &Self) -> bool {
+                self.view() == other.view()
+            }
+        }
+
+        impl Eq for $ty <$lt> {}
+    )*};
+}
+
+eq_by_view!(Source<'_>, SourceCampaign<'_>, Community<'_>);
 
 /// A ChainVine event (the envelope's `event`), by its `name`.
 ///
@@ -82,192 +301,36 @@ pub enum Payload {
     Unknown(Unknown),
 }
 
-/// The data of `USER_JOINED_CAMPAIGN`: a user joined a referral program.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserJoinedCampaign {
-    /// The ChainVine ID of the user who joined.
-    pub user_id: ByteString,
-    /// The user who joined.
-    pub user: JoinedUser,
-    /// Who referred the user, if anyone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub referrer: Option<ByteString>,
-    /// Your own identifier for the join, if you gave one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_identifier: Option<ByteString>,
+/// An event's data as read, before it holds the text its spans point into: the
+/// readers find the fields first and the text is whole only once the body is.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum PayloadSpans {
+    UserJoinedCampaign(JoinedSpans),
+    ReferralConversion(ConversionSpans),
+    EarningCreated(EarningSpans),
+    PaymentRequest(PaymentSpans),
+    Unknown(UnknownSpans),
 }
 
-/// The user in a `USER_JOINED_CAMPAIGN` event (snake_case fields, as ChainVine sends them).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JoinedUser {
-    /// The user's ChainVine ID.
-    pub id: ByteString,
-    /// The user's email address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<ByteString>,
-    /// The user's first name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<ByteString>,
-    /// The user's last name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_name: Option<ByteString>,
-    /// The user's wallet address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wallet_address: Option<ByteString>,
-    /// Your own identifier for the user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_identifier: Option<ByteString>,
-}
-
-/// The data of `REFERRAL_CONVERSION`: a referred user completed an action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReferralConversion {
-    /// The referred user who completed the action.
-    pub claimer: ByteString,
-    /// Who referred them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub referrer: Option<ByteString>,
-    /// Your own identifier for the conversion, if you gave one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_identifier: Option<ByteString>,
-}
-
-/// The data of `EARNING_CREATED`: a user was attributed a reward.
-///
-/// ChainVine sends these fields in camelCase (`userId`, `dateCreatedUtc`); `user_id` is
-/// accepted too, as the page's schema table spells it that way.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EarningCreated {
-    /// The ChainVine ID of the user who earned the reward.
-    #[serde(alias = "user_id")]
-    pub user_id: ByteString,
-    /// When the earning was created (UTC).
-    pub date_created_utc: Timestamp,
-    /// The user who earned the reward.
-    pub user: EarningUser,
-    /// Which reward was earned.
-    pub reward: Reward,
-    /// How much of the reward: 18 decimal places in the unit currency (ETH, not gwei) for
-    /// crypto currencies, 4 for other rewards (`"15.000"` points, `"1.000"` NFT).
-    pub amount: Amount,
-}
-
-/// The user in an `EARNING_CREATED` event (camelCase fields, as ChainVine sends them).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EarningUser {
-    /// The user's ChainVine ID.
-    pub id: ByteString,
-    /// The user's email address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<ByteString>,
-    /// The user's first name (`firstName`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<ByteString>,
-    /// The user's last name (`lastName`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_name: Option<ByteString>,
-    /// The user's wallet address (`walletAddress`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wallet_address: Option<ByteString>,
-    /// Your own identifier for the user (`externalIdentifier`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_identifier: Option<ByteString>,
-}
-
-/// A reward, by name (`"ETH"`, `"Points"`, an NFT collection…).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Reward {
-    /// The name of the reward issued.
-    pub name: ByteString,
-}
-
-/// A payout ChainVine asks your system to make.
-///
-/// ChainVine documents this event but not its fields, so every typed field is a guess
-/// and optional: a field is `None` when it is absent, `null`, or not of the expected
-/// shape (an `amount` sent as a JSON number, for instance — its exact text is still in
-/// [`raw`](Self::raw)). Fields the crate does not know are only in `raw`. A handler that
-/// pays out must check that what it needs is there, and should read `raw` when it is not.
-///
-/// Serializes as [`raw`](Self::raw), unchanged.
-#[derive(Debug, Clone)]
-pub struct PaymentRequest {
-    /// The payout's identifier: the first of `payment_request_id`, `paymentRequestId`,
-    /// `payout_id`, `payoutId`, `id` that is a non-blank string (trimmed) or an integer
-    /// (its digits, however large). `None` when none is, or when one of them is present
-    /// but of another shape (a float, a boolean, an object): the payout key refuses such
-    /// a request rather than guess.
-    pub id: Option<ByteString>,
-    /// The ChainVine ID of the user to pay: the first of `user_id`, `userId` that is
-    /// present and not `null`, as a string or an integer's digits; `None` when that one
-    /// has another shape (the other spelling is not looked at: the payout's fingerprint
-    /// does not look at it either).
-    pub user_id: Option<ByteString>,
-    /// The user to pay.
-    pub user: Option<PayoutUser>,
-    /// Which reward to pay out.
-    pub reward: Option<Reward>,
-    /// How much to pay, as an exact decimal.
-    pub amount: Option<Amount>,
-    /// The currency or token to pay in.
-    pub currency: Option<ByteString>,
-    /// Where to pay: the first of `wallet_address`, `walletAddress` that is present and
-    /// not `null`; `None` when that one is not a string (the other spelling is not looked
-    /// at, as for [`user_id`](Self::user_id)). Pay here, not to the `user`'s profile
-    /// wallet, which the fingerprint covers only when no top-level wallet is usable.
-    pub wallet_address: Option<ByteString>,
-    /// The event's `data` exactly as sent (`null` when there was no `data`).
-    pub raw: RawJson,
-    /// The event name this payout request arrived under (`PAYMENT_REQUEST` unless
-    /// configured otherwise in [`EventNames`]).
-    pub event_name: ByteString,
-}
-
-/// The user in a payment request; both snake_case and camelCase field names are accepted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PayoutUser {
-    /// The user's ChainVine ID.
-    #[serde(
-        default,
-        deserialize_with = "lenient_id",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub id: Option<ByteString>,
-    /// The user's email address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<ByteString>,
-    /// The user's first name (`first_name` or `firstName`).
-    #[serde(default, alias = "firstName", skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<ByteString>,
-    /// The user's last name (`last_name` or `lastName`).
-    #[serde(default, alias = "lastName", skip_serializing_if = "Option::is_none")]
-    pub last_name: Option<ByteString>,
-    /// The user's wallet address (`wallet_address` or `walletAddress`).
-    #[serde(
-        default,
-        alias = "walletAddress",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub wallet_address: Option<ByteString>,
-    /// Your own identifier for the user (`external_identifier` or `externalIdentifier`).
-    #[serde(
-        default,
-        alias = "externalIdentifier",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub external_identifier: Option<ByteString>,
-}
-
-/// An event whose name this crate does not know, kept as sent.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Unknown {
-    /// The event's `name` as sent.
-    pub name: ByteString,
-    /// The event's `data` exactly as sent, if there was a `data` field.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<RawJson>,
+impl PayloadSpans {
+    /// The payload, its spans in `text`.
+    pub(super) fn with_text(self, text: Text) -> Payload {
+        match self {
+            PayloadSpans::UserJoinedCampaign(spans) => {
+                Payload::UserJoinedCampaign(UserJoinedCampaign { text, spans })
+            }
+            PayloadSpans::ReferralConversion(spans) => {
+                Payload::ReferralConversion(ReferralConversion { text, spans })
+            }
+            PayloadSpans::EarningCreated(spans) => {
+                Payload::EarningCreated(EarningCreated { text, spans })
+            }
+            PayloadSpans::PaymentRequest(spans) => {
+                Payload::PaymentRequest(PaymentRequest { text, spans })
+            }
+            PayloadSpans::Unknown(spans) => Payload::Unknown(Unknown { text, spans }),
+        }
+    }
 }
 
 /// Which kind of ChainVine event this is: what handlers are registered for.
@@ -415,7 +478,7 @@ impl Event {
     /// The envelope's `event_id`.
     #[must_use]
     pub fn id(&self) -> &str {
-        &self.event_id
+        self.event_id()
     }
 
     /// Whether the event is one this crate has no type for.
@@ -439,7 +502,7 @@ impl Event {
     /// ```
     #[must_use]
     pub fn campaign(&self) -> Option<&str> {
-        let id = &*self.source.campaign.id;
+        let id = self.source().campaign().id();
         Some(id).filter(|id| !id.trim().is_empty())
     }
 }
@@ -463,8 +526,19 @@ impl Payload {
             Payload::UserJoinedCampaign(_) => EventKind::UserJoinedCampaign.as_str(),
             Payload::ReferralConversion(_) => EventKind::ReferralConversion.as_str(),
             Payload::EarningCreated(_) => EventKind::EarningCreated.as_str(),
-            Payload::PaymentRequest(request) => &request.event_name,
-            Payload::Unknown(unknown) => &unknown.name,
+            Payload::PaymentRequest(request) => request.event_name(),
+            Payload::Unknown(unknown) => unknown.name(),
+        }
+    }
+
+    /// The text the payload's spans, and its envelope's, point into.
+    pub(super) fn text(&self) -> &Text {
+        match self {
+            Payload::UserJoinedCampaign(data) => &data.text,
+            Payload::ReferralConversion(data) => &data.text,
+            Payload::EarningCreated(data) => &data.text,
+            Payload::PaymentRequest(data) => &data.text,
+            Payload::Unknown(data) => &data.text,
         }
     }
 
@@ -485,6 +559,7 @@ impl Payload {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::amount::Amount;
     use crate::event::ParseError;
 
     const USER_JOINED_CAMPAIGN: &[u8] =
@@ -523,34 +598,28 @@ mod tests {
     #[test]
     fn user_joined_campaign_fixture() {
         let envelope = Event::from_slice(USER_JOINED_CAMPAIGN).unwrap();
+        let source = envelope.source();
+        let (campaign, community) = (source.campaign(), source.community());
+        assert_eq!(campaign.name(), "Summer Referral Drive");
         assert_eq!(
-            envelope.source,
-            Source {
-                campaign: SourceCampaign {
-                    name: "Summer Referral Drive".into(),
-                    created_on: Timestamp::new("2024-04-02T15:04:05.000Z"),
-                    id: "8f14e45f-ceea-467e-a9f2-3c1b2d4e5f60".into(),
-                },
-                community: Community {
-                    name: "Lumen Wallet".into(),
-                    id: "2b7c9d1e-4f3a-4b8c-9d0e-1f2a3b4c5d6e".into(),
-                },
-            }
+            campaign.created_on(),
+            Timestamp::new("2024-04-02T15:04:05.000Z")
         );
-        assert!(envelope
-            .source
-            .campaign
-            .created_on
-            .to_offset_date_time()
-            .is_some());
-        assert_eq!(envelope.version, "1.0");
-        assert!(envelope.secure_request);
-        assert_eq!(envelope.request_id, "5f0c6b2e-8a1d-4c3b-9e7f-0a1b2c3d4e5f");
-        assert_eq!(envelope.event_id, "0e9d8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b");
-        assert_eq!(envelope.sent_at.as_str(), "2024-05-14T09:31:02.123Z");
+        assert_eq!(campaign.id(), "8f14e45f-ceea-467e-a9f2-3c1b2d4e5f60");
+        assert_eq!(community.name(), "Lumen Wallet");
+        assert_eq!(community.id(), "2b7c9d1e-4f3a-4b8c-9d0e-1f2a3b4c5d6e");
+        assert!(campaign.created_on().to_offset_date_time().is_some());
+        assert_eq!(envelope.version(), "1.0");
+        assert!(envelope.secure_request());
+        assert_eq!(
+            envelope.request_id(),
+            "5f0c6b2e-8a1d-4c3b-9e7f-0a1b2c3d4e5f"
+        );
+        assert_eq!(envelope.event_id(), "0e9d8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b");
+        assert_eq!(envelope.sent_at().as_str(), "2024-05-14T09:31:02.123Z");
         assert_eq!(
             envelope
-                .sent_at
+                .sent_at()
                 .to_offset_date_time()
                 .map(|t| t.unix_timestamp()),
             Some(1_715_679_062)
@@ -564,25 +633,34 @@ mod tests {
             crate::Provider::name(&crate::ChainVine::new("s").unwrap()),
             "chainvine"
         );
-        let Payload::UserJoinedCampaign(joined) = envelope.payload else {
+        let Payload::UserJoinedCampaign(joined) = envelope.into_payload() else {
             panic!("wrong variant");
         };
+        assert_eq!(joined.user_id(), "d3b07384-d113-4ec6-a5b2-9c1f0e8a7b6c");
+        let user = joined.user();
         assert_eq!(
-            joined,
-            UserJoinedCampaign {
-                user_id: "d3b07384-d113-4ec6-a5b2-9c1f0e8a7b6c".into(),
-                user: JoinedUser {
-                    id: "d3b07384-d113-4ec6-a5b2-9c1f0e8a7b6c".into(),
-                    email: Some("amara.okafor@example.com".into()),
-                    first_name: Some("Amara".into()),
-                    last_name: Some("Okafor".into()),
-                    wallet_address: Some("0x52908400098527886E0F7030069857D2E4169EE7".into()),
-                    external_identifier: Some("cust_000183".into()),
-                },
-                referrer: Some("0x8617E340B3D01FA5F11F306F4090FD50E238070D".into()),
-                external_identifier: Some("join_2024_05_14_000183".into()),
-            }
+            (
+                user.id(),
+                user.email(),
+                user.first_name(),
+                user.last_name(),
+                user.wallet_address(),
+                user.external_identifier()
+            ),
+            (
+                "d3b07384-d113-4ec6-a5b2-9c1f0e8a7b6c",
+                Some("amara.okafor@example.com"),
+                Some("Amara"),
+                Some("Okafor"),
+                Some("0x52908400098527886E0F7030069857D2E4169EE7"),
+                Some("cust_000183"),
+            )
         );
+        assert_eq!(
+            joined.referrer(),
+            Some("0x8617E340B3D01FA5F11F306F4090FD50E238070D")
+        );
+        assert_eq!(joined.external_identifier(), Some("join_2024_05_14_000183"));
     }
 
     #[test]
@@ -591,34 +669,51 @@ mod tests {
         assert_eq!(envelope.kind(), EventKind::ReferralConversion);
         assert_eq!(envelope.name(), "REFERRAL_CONVERSION");
         assert_eq!(envelope.id(), "6c5b4a39-2817-4f6e-9d5c-4b3a29180f7e");
-        let Payload::ReferralConversion(conversion) = envelope.payload else {
+        let Payload::ReferralConversion(conversion) = envelope.payload() else {
             panic!("wrong variant");
         };
         assert_eq!(
-            conversion,
-            ReferralConversion {
-                claimer: "0x52908400098527886E0F7030069857D2E4169EE7".into(),
-                referrer: Some("0x8617E340B3D01FA5F11F306F4090FD50E238070D".into()),
-                external_identifier: Some("swap_7f3a91c2".into()),
-            }
+            (
+                conversion.claimer(),
+                conversion.referrer(),
+                conversion.external_identifier()
+            ),
+            (
+                "0x52908400098527886E0F7030069857D2E4169EE7",
+                Some("0x8617E340B3D01FA5F11F306F4090FD50E238070D"),
+                Some("swap_7f3a91c2"),
+            )
         );
     }
 
-    fn expected_earning() -> EarningCreated {
-        EarningCreated {
-            user_id: "9a8b7c6d-5e4f-4321-8fed-cba987654321".into(),
-            date_created_utc: Timestamp::new("2024-05-14T10:02:48.512Z"),
-            user: EarningUser {
-                id: "9a8b7c6d-5e4f-4321-8fed-cba987654321".into(),
-                email: Some("li.wei@example.net".into()),
-                first_name: Some("Li".into()),
-                last_name: Some("Wei".into()),
-                wallet_address: Some("0x8617E340B3D01FA5F11F306F4090FD50E238070D".into()),
-                external_identifier: Some("cust_000042".into()),
-            },
-            reward: Reward { name: "ETH".into() },
-            amount: "0.00398888889000003983".parse().unwrap(),
-        }
+    /// The fixture's earning, as every field of it reads.
+    fn assert_is_the_fixtures_earning(earning: &EarningCreated) {
+        assert_eq!(earning.user_id(), "9a8b7c6d-5e4f-4321-8fed-cba987654321");
+        assert_eq!(
+            earning.date_created_utc(),
+            Timestamp::new("2024-05-14T10:02:48.512Z")
+        );
+        let user = earning.user();
+        assert_eq!(
+            (
+                user.id(),
+                user.email(),
+                user.first_name(),
+                user.last_name(),
+                user.wallet_address(),
+                user.external_identifier()
+            ),
+            (
+                "9a8b7c6d-5e4f-4321-8fed-cba987654321",
+                Some("li.wei@example.net"),
+                Some("Li"),
+                Some("Wei"),
+                Some("0x8617E340B3D01FA5F11F306F4090FD50E238070D"),
+                Some("cust_000042"),
+            )
+        );
+        assert_eq!(earning.reward().name(), "ETH");
+        assert_eq!(earning.amount().as_str(), "0.00398888889000003983");
     }
 
     #[test]
@@ -626,15 +721,15 @@ mod tests {
         let envelope = Event::from_slice(EARNING_CREATED).unwrap();
         assert_eq!(envelope.kind(), EventKind::EarningCreated);
         assert_eq!(envelope.name(), "EARNING_CREATED");
-        let Payload::EarningCreated(earning) = &envelope.payload else {
+        let Payload::EarningCreated(earning) = envelope.payload() else {
             panic!("wrong variant");
         };
-        assert_eq!(earning, &expected_earning());
-        assert_eq!(earning.amount.integer_part(), "0");
-        assert_eq!(earning.amount.fraction_part(), "00398888889000003983");
+        assert_is_the_fixtures_earning(earning);
+        assert_eq!(earning.amount().integer_part(), "0");
+        assert_eq!(earning.amount().fraction_part(), "00398888889000003983");
         assert_eq!(
             earning
-                .date_created_utc
+                .date_created_utc()
                 .to_offset_date_time()
                 .map(|t| t.millisecond()),
             Some(512)
@@ -645,12 +740,15 @@ mod tests {
     fn data_before_name_parses_identically() {
         let in_order = Event::from_slice(EARNING_CREATED).unwrap();
         let reordered = Event::from_slice(DATA_BEFORE_NAME).unwrap();
-        let Payload::EarningCreated(earning) = &reordered.payload else {
-            panic!("wrong variant: {:?}", reordered.payload);
+        let (Payload::EarningCreated(earning), Payload::EarningCreated(expected)) =
+            (reordered.payload(), in_order.payload())
+        else {
+            panic!("wrong variant: {:?}", reordered.payload());
         };
-        assert_eq!(earning, &expected_earning());
-        assert_eq!(reordered.source, in_order.source);
-        assert_eq!(reordered.sent_at, in_order.sent_at);
+        assert_is_the_fixtures_earning(earning);
+        assert_eq!(earning, expected);
+        assert_eq!(reordered.source(), in_order.source());
+        assert_eq!(reordered.sent_at(), in_order.sent_at());
         assert_eq!(
             serde_json::to_string(&reordered).unwrap(),
             serde_json::to_string(&in_order).unwrap()
@@ -664,37 +762,44 @@ mod tests {
         assert_eq!(envelope.name(), "PAYMENT_REQUEST");
         assert_eq!(envelope.id(), "1a2b3c4d-5e6f-4a8b-9c0d-e1f2a3b4c5d6");
         let request = envelope.payment_request().unwrap();
-        assert_eq!(request.id.as_deref(), Some("pr_01HY3K9QZ8W7V6T5S4R3Q2P1N0"));
+        assert_eq!(request.id(), Some("pr_01HY3K9QZ8W7V6T5S4R3Q2P1N0"));
         assert_eq!(
-            request.user_id.as_deref(),
+            request.user_id(),
             Some("9a8b7c6d-5e4f-4321-8fed-cba987654321")
         );
+        let user = request.user().unwrap();
         assert_eq!(
-            request.user,
-            Some(PayoutUser {
-                id: Some("9a8b7c6d-5e4f-4321-8fed-cba987654321".into()),
-                email: Some("li.wei@example.net".into()),
-                first_name: Some("Li".into()),
-                last_name: Some("Wei".into()),
-                wallet_address: Some("0x8617E340B3D01FA5F11F306F4090FD50E238070D".into()),
-                external_identifier: None,
-            })
+            (
+                user.id(),
+                user.email(),
+                user.first_name(),
+                user.last_name(),
+                user.wallet_address(),
+                user.external_identifier()
+            ),
+            (
+                Some("9a8b7c6d-5e4f-4321-8fed-cba987654321"),
+                Some("li.wei@example.net"),
+                Some("Li"),
+                Some("Wei"),
+                Some("0x8617E340B3D01FA5F11F306F4090FD50E238070D"),
+                None,
+            )
         );
+        assert_eq!(request.reward().map(|reward| reward.name()), Some("USDC"));
         assert_eq!(
-            request.reward,
-            Some(Reward {
-                name: "USDC".into()
-            })
+            request.amount().map(Amount::into_string).as_deref(),
+            Some("15.000")
         );
-        assert_eq!(request.amount.as_ref().map(Amount::as_str), Some("15.000"));
-        assert_eq!(request.currency.as_deref(), Some("USDC"));
+        assert_eq!(request.currency(), Some("USDC"));
         assert_eq!(
-            request.wallet_address.as_deref(),
+            request.wallet_address(),
             Some("0x8617E340B3D01FA5F11F306F4090FD50E238070D")
         );
-        assert_eq!(request.event_name, "PAYMENT_REQUEST");
+        assert_eq!(request.event_name(), "PAYMENT_REQUEST");
         // The raw data is the body's own text, whitespace and the untyped `chain_id` included.
-        let raw = request.raw.get();
+        let raw = request.raw();
+        let raw = raw.get();
         assert!(raw.starts_with("{\n      \"payment_request_id\""), "{raw}");
         assert!(raw.ends_with("\"chain_id\": 137\n    }"), "{raw}");
         assert!(text(PAYMENT_REQUEST).contains(raw));
@@ -707,12 +812,13 @@ mod tests {
         assert_eq!(envelope.kind(), EventKind::Unknown);
         assert_eq!(envelope.name(), "CAMPAIGN_BUDGET_EXHAUSTED");
         assert_eq!(envelope.id(), "8d7c6b5a-4938-4271-a6f5-e4d3c2b1a098");
-        assert!(!envelope.secure_request);
-        let Payload::Unknown(unknown) = &envelope.payload else {
+        assert!(!envelope.secure_request());
+        let Payload::Unknown(unknown) = envelope.payload() else {
             panic!("wrong variant");
         };
-        assert_eq!(unknown.name, "CAMPAIGN_BUDGET_EXHAUSTED");
-        let raw = unknown.data.as_ref().unwrap().get();
+        assert_eq!(unknown.name(), "CAMPAIGN_BUDGET_EXHAUSTED");
+        let raw = unknown.data().unwrap();
+        let raw = raw.get();
         assert!(raw.starts_with("{\n      \"campaign_id\""), "{raw}");
         assert!(raw.ends_with("\"exhausted_at\": \"2024-05-20T18:00:00.000Z\"\n    }"));
         assert!(text(UNKNOWN_EVENT).contains(raw));
@@ -722,17 +828,18 @@ mod tests {
     fn unknown_event_data_before_name_and_without_data() {
         let body = wrap(r#"{"data":[1, "two" ,null],"name":"SOMETHING_NEW","extra":{}}"#);
         let parsed = Event::from_slice(body.as_bytes()).unwrap();
-        let Payload::Unknown(unknown) = &parsed.payload else {
+        let Payload::Unknown(unknown) = parsed.payload() else {
             panic!("wrong variant");
         };
-        assert_eq!(unknown.name, "SOMETHING_NEW");
-        assert_eq!(unknown.data.as_ref().unwrap().get(), r#"[1, "two" ,null]"#);
+        assert_eq!(unknown.name(), "SOMETHING_NEW");
+        assert_eq!(unknown.data().unwrap().get(), r#"[1, "two" ,null]"#);
 
         let body = wrap(r#"{"name":"SOMETHING_NEW"}"#);
-        let Payload::Unknown(unknown) = Event::from_slice(body.as_bytes()).unwrap().payload else {
+        let Payload::Unknown(unknown) = Event::from_slice(body.as_bytes()).unwrap().into_payload()
+        else {
             panic!("wrong variant");
         };
-        assert!(unknown.data.is_none());
+        assert!(unknown.data().is_none());
     }
 
     #[test]
@@ -750,9 +857,12 @@ mod tests {
         assert_eq!(envelope.kind(), EventKind::PaymentRequest);
         assert_eq!(envelope.name(), "PAYOUT_REQUESTED");
         let request = envelope.payment_request().unwrap();
-        assert_eq!(request.event_name, "PAYOUT_REQUESTED");
-        assert_eq!(request.amount.as_ref().map(Amount::as_str), Some("15.000"));
-        assert!(body.contains(request.raw.get()));
+        assert_eq!(request.event_name(), "PAYOUT_REQUESTED");
+        assert_eq!(
+            request.amount().map(Amount::into_string).as_deref(),
+            Some("15.000")
+        );
+        assert!(body.contains(request.raw().get()));
 
         // The default name is still recognized.
         let envelope = Event::from_slice_with(PAYMENT_REQUEST, &names).unwrap();
@@ -763,8 +873,11 @@ mod tests {
         let body = envelope_with_custom_name_data_first();
         let envelope = Event::from_slice_with(body.as_bytes(), &names).unwrap();
         let request = envelope.payment_request().unwrap();
-        assert_eq!(request.id.as_deref(), Some("po_1"));
-        assert_eq!(request.amount.as_ref().map(Amount::as_str), Some("2.5"));
+        assert_eq!(request.id(), Some("po_1"));
+        assert_eq!(
+            request.amount().map(Amount::into_string).as_deref(),
+            Some("2.5")
+        );
 
         // A documented name keeps its meaning.
         let names = EventNames::default().with_payment_request("EARNING_CREATED");
@@ -785,19 +898,16 @@ mod tests {
         );
         let envelope = Event::from_slice(body.as_bytes()).unwrap();
         let request = envelope.payment_request().unwrap();
-        assert_eq!(request.id.as_deref(), Some("12345"));
-        assert_eq!(request.user_id.as_deref(), Some("u2"));
+        assert_eq!(request.id(), Some("12345"));
+        assert_eq!(request.user_id(), Some("u2"));
         // Not a decimal string: no typed amount, but the exact text is in `raw`.
-        assert_eq!(request.amount, None);
-        assert!(request.raw.get().contains(r#""amount":15.5"#));
-        assert_eq!(request.wallet_address.as_deref(), Some("0xabc"));
-        let user = request.user.as_ref().unwrap();
-        assert_eq!(
-            (user.id.as_deref(), user.first_name.as_deref()),
-            (Some("7"), Some("Li"))
-        );
-        assert_eq!(request.reward, None);
-        assert_eq!(request.currency, None);
+        assert_eq!(request.amount(), None);
+        assert!(request.raw().get().contains(r#""amount":15.5"#));
+        assert_eq!(request.wallet_address(), Some("0xabc"));
+        let user = request.user().unwrap();
+        assert_eq!((user.id(), user.first_name()), (Some("7"), Some("Li")));
+        assert_eq!(request.reward(), None);
+        assert_eq!(request.currency(), None);
 
         // No data, or null data: a payment request with nothing typed.
         for event in [
@@ -807,8 +917,8 @@ mod tests {
             let body = wrap(event);
             let envelope = Event::from_slice(body.as_bytes()).unwrap();
             let request = envelope.payment_request().unwrap();
-            assert_eq!(request.raw.get(), "null");
-            assert_eq!((request.id.as_ref(), request.amount.as_ref()), (None, None));
+            assert_eq!(request.raw().get(), "null");
+            assert_eq!((request.id(), request.amount()), (None, None));
         }
 
         // Data that is not an object at all is refused.
@@ -820,10 +930,10 @@ mod tests {
     fn earning_user_id_accepts_both_spellings() {
         let body = text(EARNING_CREATED).replace("\"userId\"", "\"user_id\"");
         let envelope = Event::from_slice(body.as_bytes()).unwrap();
-        let Payload::EarningCreated(earning) = envelope.payload else {
+        let Payload::EarningCreated(earning) = envelope.into_payload() else {
             panic!("wrong variant");
         };
-        assert_eq!(earning.user_id, "9a8b7c6d-5e4f-4321-8fed-cba987654321");
+        assert_eq!(earning.user_id(), "9a8b7c6d-5e4f-4321-8fed-cba987654321");
     }
 
     #[test]
@@ -952,9 +1062,9 @@ mod tests {
             .replace("\"2024-05-14T10:02:47.908Z\"", "\"last tuesday\"")
             .replace("\"2024-04-02T15:04:05.000Z\"", "1712070245");
         let envelope = Event::from_slice(body.as_bytes()).unwrap();
-        assert_eq!(envelope.sent_at.as_str(), "last tuesday");
-        assert_eq!(envelope.sent_at.to_offset_date_time(), None);
-        let created_on = &envelope.source.campaign.created_on;
+        assert_eq!(envelope.sent_at().as_str(), "last tuesday");
+        assert_eq!(envelope.sent_at().to_offset_date_time(), None);
+        let created_on = envelope.source().campaign().created_on();
         assert_eq!(created_on.as_str(), "1712070245");
         assert_eq!(
             created_on.to_offset_date_time().map(|t| t.unix_timestamp()),
@@ -994,8 +1104,11 @@ mod tests {
                 .unwrap();
         assert_eq!(event.kind(), EventKind::ReferralConversion);
         let request: PaymentRequest = serde_json::from_str(r#"{"amount":"1.5"}"#).unwrap();
-        assert_eq!(request.amount.as_ref().map(Amount::as_str), Some("1.5"));
-        assert_eq!(request.event_name, "PAYMENT_REQUEST");
+        assert_eq!(
+            request.amount().map(Amount::into_string).as_deref(),
+            Some("1.5")
+        );
+        assert_eq!(request.event_name(), "PAYMENT_REQUEST");
     }
 
     #[test]
@@ -1011,7 +1124,7 @@ mod tests {
             let json = serde_json::to_vec(&envelope).unwrap();
             let again = Event::from_slice(&json).unwrap();
             assert_eq!(again.kind(), envelope.kind());
-            assert_eq!(again.event_id, envelope.event_id);
+            assert_eq!(again.event_id(), envelope.event_id());
             let original: serde_json::Value = serde_json::from_slice(body).unwrap();
             let emitted: serde_json::Value = serde_json::from_slice(&json).unwrap();
             assert_eq!(emitted, original);

@@ -56,14 +56,16 @@
 //! let event = Event::from_slice(body)?;
 //! assert_eq!(event.kind(), EventKind::EarningCreated);
 //! assert_eq!(event.id(), "evt_1");
-//! let Payload::EarningCreated(earning) = &event.payload else { panic!("not an earning") };
-//! assert_eq!(earning.amount.as_str(), "0.00398888889000003983");
-//! assert_eq!(earning.reward.name, "ETH");
+//! let Payload::EarningCreated(earning) = event.payload() else { panic!("not an earning") };
+//! assert_eq!(earning.amount().as_str(), "0.00398888889000003983");
+//! assert_eq!(earning.reward().name(), "ETH");
+//! assert_eq!(event.source().community().name(), "Acme");
 //! # Ok::<(), hookguard::event::ParseError>(())
 //! ```
 
 mod de;
 mod event;
+mod payload;
 #[cfg(feature = "testing")]
 mod samples;
 mod scan;
@@ -78,10 +80,10 @@ use bytes::Bytes;
 use http::HeaderMap;
 
 pub(crate) use de::payment_id;
-pub use event::{
-    Community, EarningCreated, EarningUser, Event, EventKind, EventNames, JoinedUser, Payload,
-    PaymentRequest, PayoutUser, ReferralConversion, Reward, Source, SourceCampaign, Unknown,
-    UserJoinedCampaign,
+pub use event::{Community, Event, EventKind, EventNames, Payload, Source, SourceCampaign};
+pub use payload::{
+    EarningCreated, EarningUser, JoinedUser, PaymentRequest, PayoutUser, ReferralConversion,
+    Reward, Unknown, UserJoinedCampaign,
 };
 
 use crate::clock::{self, Clock, SharedClock};
@@ -255,7 +257,7 @@ impl Provider for ChainVine {
             return Ok(());
         };
         let sent_at = event
-            .sent_at
+            .sent_at()
             .to_offset_date_time()
             .ok_or(SignatureError::InvalidTimestamp)?;
         if clock::within(self.clock.now(), sent_at, tolerance) {
@@ -268,6 +270,6 @@ impl Provider for ChainVine {
     /// Only once unsigned deliveries were accepted, and only those whose body says
     /// `"secure_request": false`.
     fn accepts_unsigned(&self, event: &Event) -> bool {
-        self.accept_insecure && !event.secure_request
+        self.accept_insecure && !event.secure_request()
     }
 }
