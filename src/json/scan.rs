@@ -507,6 +507,43 @@ fn append(decoded: &mut String, body_len: usize, text: &str) -> Option<Span> {
     Some(Span { start, end })
 }
 
+/// Implements the traits listed (of `Debug`, `PartialEq`, `Eq`, `Serialize`) for each type
+/// through its `view()`: a struct of the values its spans point to, on which the traits
+/// are derived, so that they show and compare values, not spans.
+macro_rules! by_view {
+    ($traits:tt $($ty:ty),* $(,)?) => {
+        $($crate::json::scan::by_view!(@each $traits $ty);)*
+    };
+    (@each [$($trait:ident),*] $ty:ty) => {
+        $($crate::json::scan::by_view!(@$trait $ty);)*
+    };
+    (@Debug $ty:ty) => {
+        impl ::std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Debug::fmt(&self.view(), f)
+            }
+        }
+    };
+    (@PartialEq $ty:ty) => {
+        impl PartialEq for $ty {
+            fn eq(&self, other: &Self) -> bool {
+                self.view() == other.view()
+            }
+        }
+    };
+    (@Eq $ty:ty) => {
+        impl Eq for $ty {}
+    };
+    (@Serialize $ty:ty) => {
+        impl ::serde::Serialize for $ty {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                ::serde::Serialize::serialize(&self.view(), serializer)
+            }
+        }
+    };
+}
+pub(crate) use by_view;
+
 /// A [`Scanner`] whose strings are [`Span`]s of a [`Text`]: the typed parsers' reading
 /// primitives, each read as serde would read the field's type (and declined where serde
 /// might read it otherwise).

@@ -516,32 +516,38 @@ fn standalone<E: de::Error>(err: DataError) -> E {
     err.into_serde("")
 }
 
+/// Reads a `R` and moves its strings into a text of their own: the text and the spans.
+fn owned<'de, D, R, S>(
+    deserializer: D,
+    own: impl FnOnce(&R, &mut Text) -> Option<S>,
+) -> Result<(Text, S), D::Error>
+where
+    D: Deserializer<'de>,
+    R: Deserialize<'de>,
+{
+    let mut text = Text::new();
+    let spans =
+        own(&R::deserialize(deserializer)?, &mut text).ok_or_else(|| standalone(too_large()))?;
+    Ok((text, spans))
+}
+
 impl<'de> Deserialize<'de> for UserJoinedCampaign {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut text = Text::new();
-        let spans = JoinedRepr::deserialize(deserializer)?
-            .own(&mut text)
-            .ok_or_else(|| standalone(too_large()))?;
+        let (text, spans) = owned(deserializer, JoinedRepr::own)?;
         Ok(UserJoinedCampaign { text, spans })
     }
 }
 
 impl<'de> Deserialize<'de> for ReferralConversion {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut text = Text::new();
-        let spans = ConversionRepr::deserialize(deserializer)?
-            .own(&mut text)
-            .ok_or_else(|| standalone(too_large()))?;
+        let (text, spans) = owned(deserializer, ConversionRepr::own)?;
         Ok(ReferralConversion { text, spans })
     }
 }
 
 impl<'de> Deserialize<'de> for EarningCreated {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut text = Text::new();
-        let spans = EarningRepr::deserialize(deserializer)?
-            .own(&mut text)
-            .ok_or_else(|| standalone(too_large()))?;
+        let (text, spans) = owned(deserializer, EarningRepr::own)?;
         Ok(EarningCreated { text, spans })
     }
 }
@@ -560,15 +566,12 @@ impl<'de> Deserialize<'de> for PaymentRequest {
 
 impl<'de> Deserialize<'de> for Unknown {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let repr = UnknownRepr::deserialize(deserializer)?;
-        let mut text = Text::new();
-        let spans = (|| {
+        let (text, spans) = owned(deserializer, |repr: &UnknownRepr, text| {
             Some(UnknownSpans {
                 name: text.own(&repr.name)?,
                 data: text.own_opt(repr.data.as_ref().map(RawJson::get))?,
             })
-        })()
-        .ok_or_else(|| standalone(too_large()))?;
+        })?;
         Ok(Unknown { text, spans })
     }
 }

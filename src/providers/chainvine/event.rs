@@ -4,11 +4,9 @@ use std::convert::Infallible;
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Serialize, Serializer};
-
 use super::payload::{ConversionSpans, EarningSpans, JoinedSpans, PaymentSpans, UnknownSpans};
 use super::{EarningCreated, PaymentRequest, ReferralConversion, Unknown, UserJoinedCampaign};
-use crate::json::scan::{Span, Text};
+use crate::json::scan::{by_view, Span, Text};
 use crate::timestamp::Timestamp;
 
 /// A ChainVine webhook request: the event, where it comes from, and delivery metadata.
@@ -250,37 +248,13 @@ mod view {
     }
 }
 
-macro_rules! by_view {
-    ($($ty:ident $(<$lt:lifetime>)?),*) => {$(
-        impl fmt::Debug for $ty $(<$lt>)? {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&self.view(), f)
-            }
-        }
-
-        impl Serialize for $ty $(<$lt>)? {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                self.view().serialize(serializer)
-            }
-        }
-    )*};
-}
-
-by_view!(Event, Source<'_>, SourceCampaign<'_>, Community<'_>);
-
-macro_rules! eq_by_view {
-    ($($ty:ident <$lt:lifetime>),*) => {$(
-        impl PartialEq for $ty <$lt> {
-            fn eq(&self, other: &Self) -> bool {
-                self.view() == other.view()
-            }
-        }
-
-        impl Eq for $ty <$lt> {}
-    )*};
-}
-
-eq_by_view!(Source<'_>, SourceCampaign<'_>, Community<'_>);
+by_view!([Debug, Serialize] Event);
+by_view!(
+    [Debug, PartialEq, Eq, Serialize]
+    Source<'_>,
+    SourceCampaign<'_>,
+    Community<'_>
+);
 
 /// A ChainVine event (the envelope's `event`), by its `name`.
 ///

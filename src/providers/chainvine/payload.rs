@@ -6,13 +6,11 @@
 //! a `&str` of it. Amounts, timestamps and raw JSON are built when asked for, sharing the
 //! body's bytes.
 
-use std::fmt;
-
 use serde::{Serialize, Serializer};
 
 use crate::amount::Amount;
 use crate::event::RawJson;
-use crate::json::scan::{Span, Text};
+use crate::json::scan::{by_view, Span, Text};
 use crate::timestamp::Timestamp;
 
 /// Where a user's fields are: the id (required in a joined campaign or an earning,
@@ -624,54 +622,18 @@ mod view {
     }
 }
 
-/// `Debug` and `PartialEq` through the type's view; `Serialize` too, but for a payment
-/// request, which serializes as its raw data.
-macro_rules! by_view {
-    ($($ty:ident $(<$lt:lifetime>)?),*) => {$(
-        impl fmt::Debug for $ty $(<$lt>)? {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&self.view(), f)
-            }
-        }
-
-        impl PartialEq for $ty $(<$lt>)? {
-            fn eq(&self, other: &Self) -> bool {
-                self.view() == other.view()
-            }
-        }
-    )*};
-}
-
-macro_rules! serialize_by_view {
-    ($($ty:ident $(<$lt:lifetime>)?),*) => {$(
-        impl Serialize for $ty $(<$lt>)? {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                self.view().serialize(serializer)
-            }
-        }
-    )*};
-}
-
 by_view!(
+    [Debug, PartialEq, Eq, Serialize]
     UserJoinedCampaign,
     JoinedUser<'_>,
     ReferralConversion,
     EarningCreated,
     EarningUser<'_>,
-    PaymentRequest,
-    PayoutUser<'_>,
-    Unknown
+    PayoutUser<'_>
 );
-
-serialize_by_view!(
-    UserJoinedCampaign,
-    JoinedUser<'_>,
-    ReferralConversion,
-    EarningCreated,
-    EarningUser<'_>,
-    PayoutUser<'_>,
-    Unknown
-);
+by_view!([Debug, PartialEq, Serialize] Unknown);
+// A payment request serializes as its raw data, not its view.
+by_view!([Debug, PartialEq] PaymentRequest);
 
 impl Serialize for PaymentRequest {
     /// Writes [`raw`](Self::raw) back, unchanged.
@@ -679,10 +641,3 @@ impl Serialize for PaymentRequest {
         self.raw().serialize(serializer)
     }
 }
-
-impl Eq for UserJoinedCampaign {}
-impl Eq for JoinedUser<'_> {}
-impl Eq for ReferralConversion {}
-impl Eq for EarningCreated {}
-impl Eq for EarningUser<'_> {}
-impl Eq for PayoutUser<'_> {}

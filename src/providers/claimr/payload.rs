@@ -5,12 +5,8 @@
 //! count) and the span of each field, and its accessors hand out `&str`s of it. `meta`
 //! stays raw JSON until asked for. Numbers are read when the body is.
 
-use std::fmt;
-
-use serde::{Serialize, Serializer};
-
 use crate::event::RawJson;
-use crate::json::scan::{Span, Text};
+use crate::json::scan::{by_view, Span, Text};
 
 /// The body claimr sends for every hook: who did what, in which campaign, and the
 /// user's points after it.
@@ -412,29 +408,8 @@ mod view {
     }
 }
 
-macro_rules! by_view {
-    ($($ty:ident $(<$lt:lifetime>)?),*) => {$(
-        impl fmt::Debug for $ty $(<$lt>)? {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&self.view(), f)
-            }
-        }
-
-        impl PartialEq for $ty $(<$lt>)? {
-            fn eq(&self, other: &Self) -> bool {
-                self.view() == other.view()
-            }
-        }
-
-        impl Serialize for $ty $(<$lt>)? {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                self.view().serialize(serializer)
-            }
-        }
-    )*};
-}
-
 by_view!(
+    [Debug, PartialEq, Serialize]
     Payload,
     Campaign<'_>,
     ActivityEvent<'_>,
