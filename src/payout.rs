@@ -638,6 +638,57 @@ impl Dispatcher<Event> {
 mod tests {
     use super::*;
 
+    /// Bodies the scanner declines (a key written with an escape) are read by serde; each
+    /// reads to the event the scanner reads from the body written plainly, field by field,
+    /// with the same payout key and fingerprint, and its strings are shared, not copied
+    /// per call.
+    #[test]
+    fn a_payment_request_read_by_serde_is_paid_as_the_scanned_one() {
+        let plain = include_str!("../tests/fixtures/chainvine/payment_request.json");
+        let (scanned, _) = crate::chainvine::both_reads(plain.as_bytes())
+            .into_iter()
+            .next()
+            .expect("the scanner reads the fixture");
+        for (from, to) in [
+            ("\"request_id\"", "\"\\u0072equest_id\""),
+            ("\"amount\"", "\"\\u0061mount\""),
+            ("\"user_id\"", "\"user\\u005fid\""),
+        ] {
+            let body = plain.replacen(from, to, 1);
+            assert!(
+                crate::chainvine::both_reads(body.as_bytes()).is_empty(),
+                "{to}"
+            );
+            let read = Event::from_slice(body.as_bytes()).unwrap();
+            assert_eq!(idempotency_key(&read), idempotency_key(&scanned));
+            assert_eq!(read.event_id(), scanned.event_id());
+            assert_eq!(read.request_id(), scanned.request_id());
+            assert_eq!(read.sent_at(), scanned.sent_at());
+            assert_eq!(read.source(), scanned.source());
+            let (a, b) = (
+                read.payment_request().unwrap(),
+                scanned.payment_request().unwrap(),
+            );
+            assert_eq!(fingerprint(a), fingerprint(b), "{to}");
+            assert_eq!(a.id(), b.id());
+            assert_eq!(a.user_id(), b.user_id());
+            assert_eq!(a.user(), b.user());
+            assert_eq!(a.reward(), b.reward());
+            assert_eq!(a.amount(), b.amount());
+            assert_eq!(a.currency(), b.currency());
+            assert_eq!(a.wallet_address(), b.wallet_address());
+            assert_eq!(a.event_name(), b.event_name());
+            let raw = a.raw().get().replacen(to, from, 1);
+            assert_eq!(raw, b.raw().get());
+            // Two reads of a field are the one string, on either path.
+            for request in [a, b] {
+                assert_eq!(request.raw().get().as_ptr(), request.raw().get().as_ptr());
+                let amount = |r: &PaymentRequest| r.amount().unwrap().as_str().as_ptr();
+                assert_eq!(amount(request), amount(request));
+            }
+        }
+    }
+
     fn envelope(data: &str, event_id: &str) -> Event {
         let body = format!(
             r#"{{"source":{{"campaign":{{"name":"C","created_on":"2024-01-01","id":"c1"}},

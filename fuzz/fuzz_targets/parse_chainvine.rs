@@ -1,5 +1,6 @@
 //! ChainVine bodies: any bytes give an event or a parse error, never a panic, with the
-//! default event names and with a renamed payment request; amounts are exact decimals.
+//! default event names and with a renamed payment request; amounts are exact decimals,
+//! the raw data is JSON, and the payout key and fingerprint are computed without a panic.
 #![no_main]
 
 use hookguard::chainvine::{Event, EventKind, EventNames};
@@ -35,6 +36,13 @@ fuzz_target!(|data: &[u8]| {
             assert!(text.parse::<hookguard::amount::Amount>().is_ok(), "{text}");
         }
         let _ = event.id();
+        // What a payout handler reads: none of it may panic on an accepted body.
+        let _ = format!("{event:?}");
+        let _ = hookguard::payout::idempotency_key(&event);
+        if let Some(request) = event.payment_request() {
+            assert!(serde_json::from_str::<serde_json::Value>(request.raw().get()).is_ok());
+            let _ = hookguard::payout::fingerprint(request);
+        }
         serde_json::to_vec(&event).expect("an event serializes");
     }
 });

@@ -438,30 +438,31 @@ impl Span {
         if end <= len {
             body.get(start..end).unwrap_or_default()
         } else {
-            decoded.get(start - len..end - len).unwrap_or_default()
+            // A span never straddles the body's end; if one did, it reads as empty.
+            let start = start.checked_sub(len).unwrap_or(usize::MAX);
+            decoded.get(start..end - len).unwrap_or_default()
         }
     }
 }
 
 /// The text an event's spans point into: the body, then, past its end, the strings that
 /// are not the body's own bytes (a string with escapes, decoded, or every string that
-/// serde read).
+/// serde read). Both are shared bytes, so that a string handed out is a reference count,
+/// not a copy, whichever path read it.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Text {
     body: ByteString,
-    decoded: String,
+    decoded: ByteString,
 }
 
 impl Text {
     /// The text of a [`Reader`]'s spans: the body it read (moved in, so that an event
     /// costs no reference count of its own) and [`Reader::into_decoded`].
     pub(crate) fn read(body: ByteString, decoded: String) -> Self {
-        Text { body, decoded }
-    }
-
-    /// Text with no body, for strings read by serde: [`Text::push`] them.
-    pub(crate) fn new() -> Self {
-        Text::default()
+        Text {
+            body,
+            decoded: ByteString::from(decoded),
+        }
     }
 
     /// The body the spans of the body's own strings point into.
@@ -475,26 +476,41 @@ impl Text {
         span.of(&self.body, &self.decoded)
     }
 
-    /// The span of `text`, added past the body; `None` past 4 GiB in all (a body that
-    /// large is refused long before it is parsed).
-    pub(crate) fn push(&mut self, text: &str) -> Option<Span> {
-        append(&mut self.decoded, self.body.len(), text)
-    }
-
-    /// The value of `span`, a JSON value, sharing the body's bytes when it is the body's.
+    /// The value of `span`, a JSON value, sharing the text's bytes.
     pub(crate) fn raw_json(&self, span: Span) -> RawJson {
         RawJson::from_checked(self.shared(span))
     }
 
-    /// The text of `span` as a string of its own: sharing the body's bytes when it is the
-    /// body's, a copy when it was decoded.
+    /// The text of `span` as a string of its own, sharing the text's bytes.
     pub(crate) fn shared(&self, span: Span) -> ByteString {
         let text = self.get(span);
         if (span.end as usize) <= self.body.len() {
             self.body.slice_ref(text)
         } else {
-            ByteString::from(text)
+            self.decoded.slice_ref(text)
         }
+    }
+}
+
+/// The strings serde read, gathered into what becomes a [`Text`] with no body.
+#[derive(Default)]
+pub(crate) struct Strings(String);
+
+impl Strings {
+    /// No strings yet.
+    pub(crate) fn new() -> Self {
+        Strings::default()
+    }
+
+    /// The span of `text`, added at the end; `None` past 4 GiB in all (a body that large
+    /// is refused long before it is parsed).
+    pub(crate) fn push(&mut self, text: &str) -> Option<Span> {
+        append(&mut self.0, 0, text)
+    }
+
+    /// The text the spans given point into.
+    pub(crate) fn into_text(self) -> Text {
+        Text::read(ByteString::new(), self.0)
     }
 }
 
@@ -754,9 +770,10 @@ impl<'a> Reader<'a> {
         span: Span,
         read: impl FnOnce(&mut Self) -> Option<T>,
     ) -> Option<T> {
-        // A span of decoded text is no part of the body to read again.
+        // A span of decoded text is no part of the body to read again, and no JSON value
+        // is empty.
         let (start, end) = (span.start as usize, span.end as usize);
-        if end > self.scanner.text.len() {
+        if start >= end || end > self.scanner.text.len() {
             return None;
         }
         let (pos, depth) = (self.scanner.pos, self.scanner.depth);
@@ -1001,6 +1018,29 @@ mod tests {
         reader.text().unwrap();
         assert_eq!(reader.scanner.key(false, None), Some(None));
         assert_eq!(reader.end(), Some(()));
+    }
+
+    /// Spans are made by the reader, so none is out of place; one that were would read as
+    /// empty text (or be refused for a second read), never panic or read another field.
+    #[test]
+    fn a_span_out_of_place_reads_as_nothing() {
+        let (body, decoded) = ("{\"a\":1}", "tail");
+        let len = body.len() as u32;
+        for (start, end) in [(len - 1, len + 2), (len + 3, len + 1), (len, len), (0, 99)] {
+            let span = Span { start, end };
+            let text = span.of(body, decoded);
+            assert!(start >= len || text.is_empty(), "{start}..{end}: {text:?}");
+            let mut reader = Reader::new(body).unwrap();
+            assert!(reader.reread(span, |r| r.raw()).is_none(), "{start}..{end}");
+        }
+        assert_eq!(
+            Span {
+                start: len,
+                end: len + 4
+            }
+            .of(body, decoded),
+            "tail"
+        );
     }
 
     #[test]

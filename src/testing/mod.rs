@@ -89,7 +89,7 @@ pub fn verify<P: Provider>(
 
 /// Checks the typed parsers' fast path (claimr's and ChainVine's) against their serde path on `body`: wherever the
 /// scanner reads an event, serde must read the same one (or the body must be one the
-/// scanner declines). For the fuzz targets and property tests that hold the two to that;
+/// scanner declines), with the same payout key and fingerprint. For the fuzz targets and property tests that hold the two to that;
 /// `Err` describes a disagreement.
 ///
 /// ```
@@ -102,5 +102,29 @@ pub fn verify<P: Provider>(
 /// A description of the first disagreement found.
 pub fn check_fast_path(body: &[u8]) -> Result<(), String> {
     crate::claimr::fast_path_agrees(body)?;
-    crate::chainvine::fast_path_agrees(body)
+    crate::chainvine::fast_path_agrees(body)?;
+    // What a payout is keyed and checked by, computed from each read: equal events must
+    // give equal keys, but these read the raw data too, so they are compared themselves.
+    for (fast, slow) in crate::chainvine::both_reads(body) {
+        let Ok(slow) = slow else { continue };
+        let key = crate::payout::idempotency_key;
+        if key(&fast) != key(&slow) {
+            return Err(format!(
+                "payout keys differ: {:?}, {:?}",
+                key(&fast),
+                key(&slow)
+            ));
+        }
+        let print = |event: &crate::chainvine::Event| {
+            event.payment_request().map(crate::payout::fingerprint)
+        };
+        if print(&fast) != print(&slow) {
+            return Err(format!(
+                "fingerprints differ: {:?}, {:?}",
+                print(&fast),
+                print(&slow)
+            ));
+        }
+    }
+    Ok(())
 }

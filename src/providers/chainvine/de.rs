@@ -22,7 +22,7 @@ use super::scan;
 use super::{EarningCreated, PaymentRequest, ReferralConversion, Unknown, UserJoinedCampaign};
 use crate::amount::Amount;
 use crate::event::{ParseError, RawJson};
-use crate::json::scan::{Span, Text};
+use crate::json::scan::{Span, Strings, Text};
 use crate::json::{lenient, lenient_id};
 use crate::timestamp::Timestamp;
 
@@ -33,7 +33,9 @@ impl Event {
     ///
     /// [`ParseError::Syntax`] when the body is not JSON; [`ParseError::Data`] when a
     /// field is missing or of the wrong shape, with its path (`sent_at`,
-    /// `event.data.amount`…). Unknown event names are not errors.
+    /// `event.data.amount`…); also, with an empty path, when the event's strings come to
+    /// more than 4 GiB in all (a body of gigabytes, which the layer's body cap refuses
+    /// long before). Unknown event names are not errors.
     pub fn from_slice(body: &[u8]) -> Result<Event, ParseError> {
         Self::from_slice_with(body, &EventNames::default())
     }
@@ -77,8 +79,7 @@ impl Event {
     /// The serde path: what the scanner declines, and every error with its path.
     pub(super) fn from_text(body: &str, names: &EventNames) -> Result<Event, ParseError> {
         let repr: EventRepr = crate::json::from_slice(body.as_bytes())?;
-        repr.resolve(names)
-            .map_err(|err| err.into_parse_error("event.data"))
+        repr.resolve(names).map_err(|err| err.into_parse_error(""))
     }
 }
 
@@ -92,7 +93,7 @@ trait Own {
     }
 }
 
-impl Own for Text {
+impl Own for Strings {
     fn own(&mut self, value: &str) -> Option<Span> {
         self.push(value)
     }
@@ -108,7 +109,7 @@ fn too_large() -> DataError {
 /// An envelope as serde reads it: the shape every fast-path read must agree with.
 #[derive(Deserialize)]
 struct EventRepr {
-    source: SourceRepr,
+    source: repr::Source,
     #[serde(rename = "event")]
     payload: PayloadRepr,
     version: String,
@@ -118,37 +119,139 @@ struct EventRepr {
     sent_at: Timestamp,
 }
 
-#[derive(Deserialize)]
-struct SourceRepr {
-    campaign: CampaignRepr,
-    community: CommunityRepr,
-}
+/// The serde shapes of the envelope's parts and of the typed events' data: the same
+/// fields, order, defaults and aliases as the public types, and their names too, so that
+/// serde's messages ("expected struct Source", "struct Community with 2 elements") read as
+/// the public types'.
+mod repr {
+    use super::{lenient_id, Amount, Deserialize, RawJson, Timestamp};
 
-#[derive(Deserialize)]
-struct CampaignRepr {
-    name: String,
-    created_on: Timestamp,
-    id: String,
-}
+    #[derive(Deserialize)]
+    pub(super) struct Source {
+        pub(super) campaign: SourceCampaign,
+        pub(super) community: Community,
+    }
 
-#[derive(Deserialize)]
-struct CommunityRepr {
-    name: String,
-    id: String,
+    #[derive(Deserialize)]
+    pub(super) struct SourceCampaign {
+        pub(super) name: String,
+        pub(super) created_on: Timestamp,
+        pub(super) id: String,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Community {
+        pub(super) name: String,
+        pub(super) id: String,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct UserJoinedCampaign {
+        pub(super) user_id: String,
+        pub(super) user: JoinedUser,
+        #[serde(default)]
+        pub(super) referrer: Option<String>,
+        #[serde(default)]
+        pub(super) external_identifier: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct JoinedUser {
+        pub(super) id: String,
+        #[serde(default)]
+        pub(super) email: Option<String>,
+        #[serde(default)]
+        pub(super) first_name: Option<String>,
+        #[serde(default)]
+        pub(super) last_name: Option<String>,
+        #[serde(default)]
+        pub(super) wallet_address: Option<String>,
+        #[serde(default)]
+        pub(super) external_identifier: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct ReferralConversion {
+        pub(super) claimer: String,
+        #[serde(default)]
+        pub(super) referrer: Option<String>,
+        #[serde(default)]
+        pub(super) external_identifier: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct EarningCreated {
+        #[serde(alias = "user_id")]
+        pub(super) user_id: String,
+        pub(super) date_created_utc: Timestamp,
+        pub(super) user: EarningUser,
+        pub(super) reward: Reward,
+        pub(super) amount: Amount,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct EarningUser {
+        pub(super) id: String,
+        #[serde(default)]
+        pub(super) email: Option<String>,
+        #[serde(default)]
+        pub(super) first_name: Option<String>,
+        #[serde(default)]
+        pub(super) last_name: Option<String>,
+        #[serde(default)]
+        pub(super) wallet_address: Option<String>,
+        #[serde(default)]
+        pub(super) external_identifier: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Reward {
+        pub(super) name: String,
+    }
+
+    /// The user in a payment request; both snake_case and camelCase field names are accepted.
+    #[derive(Deserialize)]
+    pub(super) struct PayoutUser {
+        #[serde(default, deserialize_with = "lenient_id")]
+        pub(super) id: Option<String>,
+        #[serde(default)]
+        pub(super) email: Option<String>,
+        #[serde(default, alias = "firstName")]
+        pub(super) first_name: Option<String>,
+        #[serde(default, alias = "lastName")]
+        pub(super) last_name: Option<String>,
+        #[serde(default, alias = "walletAddress")]
+        pub(super) wallet_address: Option<String>,
+        #[serde(default, alias = "externalIdentifier")]
+        pub(super) external_identifier: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Unknown {
+        pub(super) name: String,
+        #[serde(default)]
+        pub(super) data: Option<RawJson>,
+    }
 }
 
 impl EventRepr {
+    /// The event; an error's path is the whole path from the body's root.
     fn resolve(self, names: &EventNames) -> Result<Event, DataError> {
-        let mut text = Text::new();
+        let mut text = Strings::new();
         let envelope = self.envelope(&mut text).ok_or_else(too_large)?;
-        let payload = self.payload.resolve(names, &mut text)?;
+        let payload = self
+            .payload
+            .resolve(names, &mut text)
+            .map_err(|err| err.under("event.data"))?;
         Ok(Event {
-            payload: payload.with_text(text),
+            payload: payload.with_text(text.into_text()),
             envelope,
         })
     }
 
-    fn envelope(&self, text: &mut Text) -> Option<EnvelopeSpans> {
+    fn envelope(&self, text: &mut Strings) -> Option<EnvelopeSpans> {
         let (campaign, community) = (&self.source.campaign, &self.source.community);
         Some(EnvelopeSpans {
             source: SourceSpans {
@@ -167,99 +270,9 @@ impl EventRepr {
     }
 }
 
-#[derive(Deserialize)]
-struct JoinedRepr {
-    user_id: String,
-    user: JoinedUserRepr,
-    #[serde(default)]
-    referrer: Option<String>,
-    #[serde(default)]
-    external_identifier: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct JoinedUserRepr {
-    id: String,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    first_name: Option<String>,
-    #[serde(default)]
-    last_name: Option<String>,
-    #[serde(default)]
-    wallet_address: Option<String>,
-    #[serde(default)]
-    external_identifier: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ConversionRepr {
-    claimer: String,
-    #[serde(default)]
-    referrer: Option<String>,
-    #[serde(default)]
-    external_identifier: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct EarningRepr {
-    #[serde(alias = "user_id")]
-    user_id: String,
-    date_created_utc: Timestamp,
-    user: EarningUserRepr,
-    reward: RewardRepr,
-    amount: Amount,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct EarningUserRepr {
-    id: String,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    first_name: Option<String>,
-    #[serde(default)]
-    last_name: Option<String>,
-    #[serde(default)]
-    wallet_address: Option<String>,
-    #[serde(default)]
-    external_identifier: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RewardRepr {
-    name: String,
-}
-
-/// The user in a payment request; both snake_case and camelCase field names are accepted.
-#[derive(Deserialize)]
-struct PayoutUserRepr {
-    #[serde(default, deserialize_with = "lenient_id")]
-    id: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default, alias = "firstName")]
-    first_name: Option<String>,
-    #[serde(default, alias = "lastName")]
-    last_name: Option<String>,
-    #[serde(default, alias = "walletAddress")]
-    wallet_address: Option<String>,
-    #[serde(default, alias = "externalIdentifier")]
-    external_identifier: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct UnknownRepr {
-    name: String,
-    #[serde(default)]
-    data: Option<RawJson>,
-}
-
 /// A user's five optional fields, as every user type has them.
 fn own_user<Id>(
-    text: &mut Text,
+    text: &mut Strings,
     id: Id,
     [email, first_name, last_name, wallet_address, external_identifier]: [&Option<String>; 5],
 ) -> Option<UserSpans<Id>> {
@@ -273,8 +286,8 @@ fn own_user<Id>(
     })
 }
 
-impl JoinedRepr {
-    fn own(&self, text: &mut Text) -> Option<JoinedSpans> {
+impl repr::UserJoinedCampaign {
+    fn own(&self, text: &mut Strings) -> Option<JoinedSpans> {
         let user = &self.user;
         let id = text.own(&user.id)?;
         Some(JoinedSpans {
@@ -296,8 +309,8 @@ impl JoinedRepr {
     }
 }
 
-impl ConversionRepr {
-    fn own(&self, text: &mut Text) -> Option<ConversionSpans> {
+impl repr::ReferralConversion {
+    fn own(&self, text: &mut Strings) -> Option<ConversionSpans> {
         Some(ConversionSpans {
             claimer: text.own(&self.claimer)?,
             referrer: text.own_opt(self.referrer.as_deref())?,
@@ -306,8 +319,8 @@ impl ConversionRepr {
     }
 }
 
-impl EarningRepr {
-    fn own(&self, text: &mut Text) -> Option<EarningSpans> {
+impl repr::EarningCreated {
+    fn own(&self, text: &mut Strings) -> Option<EarningSpans> {
         let user = &self.user;
         let id = text.own(&user.id)?;
         Some(EarningSpans {
@@ -333,7 +346,11 @@ impl EarningRepr {
 /// Reads a payment request from the raw `event.data` (`null` gives one with no fields),
 /// its strings into `text`. Fields of an unexpected shape are `None`, not errors (see
 /// [`PaymentRequest`]'s docs).
-fn payment_spans(raw: &str, event_name: &str, text: &mut Text) -> Result<PaymentSpans, DataError> {
+fn payment_spans(
+    raw: &str,
+    event_name: &str,
+    text: &mut Strings,
+) -> Result<PaymentSpans, DataError> {
     let fields: PaymentRequestFields = if raw == "null" {
         PaymentRequestFields::default()
     } else {
@@ -498,9 +515,9 @@ struct PaymentRequestFields {
     #[serde(rename = "userId", deserialize_with = "present_id")]
     user_id_camel: Option<Option<String>>,
     #[serde(deserialize_with = "lenient")]
-    user: Option<PayoutUserRepr>,
+    user: Option<repr::PayoutUser>,
     #[serde(deserialize_with = "lenient")]
-    reward: Option<RewardRepr>,
+    reward: Option<repr::Reward>,
     #[serde(deserialize_with = "lenient")]
     amount: Option<Amount>,
     #[serde(deserialize_with = "lenient")]
@@ -519,35 +536,35 @@ fn standalone<E: de::Error>(err: DataError) -> E {
 /// Reads a `R` and moves its strings into a text of their own: the text and the spans.
 fn owned<'de, D, R, S>(
     deserializer: D,
-    own: impl FnOnce(&R, &mut Text) -> Option<S>,
+    own: impl FnOnce(&R, &mut Strings) -> Option<S>,
 ) -> Result<(Text, S), D::Error>
 where
     D: Deserializer<'de>,
     R: Deserialize<'de>,
 {
-    let mut text = Text::new();
+    let mut text = Strings::new();
     let spans =
         own(&R::deserialize(deserializer)?, &mut text).ok_or_else(|| standalone(too_large()))?;
-    Ok((text, spans))
+    Ok((text.into_text(), spans))
 }
 
 impl<'de> Deserialize<'de> for UserJoinedCampaign {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let (text, spans) = owned(deserializer, JoinedRepr::own)?;
+        let (text, spans) = owned(deserializer, repr::UserJoinedCampaign::own)?;
         Ok(UserJoinedCampaign { text, spans })
     }
 }
 
 impl<'de> Deserialize<'de> for ReferralConversion {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let (text, spans) = owned(deserializer, ConversionRepr::own)?;
+        let (text, spans) = owned(deserializer, repr::ReferralConversion::own)?;
         Ok(ReferralConversion { text, spans })
     }
 }
 
 impl<'de> Deserialize<'de> for EarningCreated {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let (text, spans) = owned(deserializer, EarningRepr::own)?;
+        let (text, spans) = owned(deserializer, repr::EarningCreated::own)?;
         Ok(EarningCreated { text, spans })
     }
 }
@@ -557,16 +574,19 @@ impl<'de> Deserialize<'de> for PaymentRequest {
     /// default `PAYMENT_REQUEST`.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = RawJson::deserialize(deserializer)?;
-        let mut text = Text::new();
+        let mut text = Strings::new();
         let spans = payment_spans(raw.get(), EventKind::PaymentRequest.as_str(), &mut text)
             .map_err(standalone)?;
-        Ok(PaymentRequest { text, spans })
+        Ok(PaymentRequest {
+            text: text.into_text(),
+            spans,
+        })
     }
 }
 
 impl<'de> Deserialize<'de> for Unknown {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let (text, spans) = owned(deserializer, |repr: &UnknownRepr, text| {
+        let (text, spans) = owned(deserializer, |repr: &repr::Unknown, text| {
             Some(UnknownSpans {
                 name: text.own(&repr.name)?,
                 data: text.own_opt(repr.data.as_ref().map(RawJson::get))?,
@@ -598,11 +618,11 @@ impl Serialize for Payload {
 impl<'de> Deserialize<'de> for Payload {
     /// Reads `{"name": ..., "data": ...}` with the default [`EventNames`].
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut text = Text::new();
+        let mut text = Strings::new();
         let spans = PayloadRepr::deserialize(deserializer)?
             .resolve(&EventNames::default(), &mut text)
             .map_err(|err| err.into_serde("data"))?;
-        Ok(spans.with_text(text))
+        Ok(spans.with_text(text.into_text()))
     }
 }
 
@@ -610,19 +630,19 @@ impl<'de> Deserialize<'de> for Event {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         EventRepr::deserialize(deserializer)?
             .resolve(&EventNames::default())
-            .map_err(|err| err.into_serde("event.data"))
+            .map_err(|err| err.into_serde(""))
     }
 }
 
 /// An event's data typed in the same pass as its envelope.
 enum TypedRepr {
-    Joined(JoinedRepr),
-    Conversion(ConversionRepr),
-    Earning(EarningRepr),
+    Joined(repr::UserJoinedCampaign),
+    Conversion(repr::ReferralConversion),
+    Earning(repr::EarningCreated),
 }
 
 impl TypedRepr {
-    fn own(&self, text: &mut Text) -> Option<PayloadSpans> {
+    fn own(&self, text: &mut Strings) -> Option<PayloadSpans> {
         Some(match self {
             TypedRepr::Joined(data) => PayloadSpans::UserJoinedCampaign(data.own(text)?),
             TypedRepr::Conversion(data) => PayloadSpans::ReferralConversion(data.own(text)?),
@@ -647,7 +667,7 @@ enum PayloadRepr {
 }
 
 impl PayloadRepr {
-    fn resolve(self, names: &EventNames, text: &mut Text) -> Result<PayloadSpans, DataError> {
+    fn resolve(self, names: &EventNames, text: &mut Strings) -> Result<PayloadSpans, DataError> {
         let (name, data) = match self {
             PayloadRepr::Ready(data) => return data.own(text).ok_or_else(too_large),
             PayloadRepr::Deferred { name, data } => (name, data),
@@ -705,13 +725,13 @@ impl<'de> DeserializeSeed<'de> for TypedKind {
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<TypedRepr, D::Error> {
         Ok(match self {
             TypedKind::UserJoinedCampaign => {
-                TypedRepr::Joined(JoinedRepr::deserialize(deserializer)?)
+                TypedRepr::Joined(repr::UserJoinedCampaign::deserialize(deserializer)?)
             }
             TypedKind::ReferralConversion => {
-                TypedRepr::Conversion(ConversionRepr::deserialize(deserializer)?)
+                TypedRepr::Conversion(repr::ReferralConversion::deserialize(deserializer)?)
             }
             TypedKind::EarningCreated => {
-                TypedRepr::Earning(EarningRepr::deserialize(deserializer)?)
+                TypedRepr::Earning(repr::EarningCreated::deserialize(deserializer)?)
             }
         })
     }
@@ -787,6 +807,14 @@ struct DataError {
 }
 
 impl DataError {
+    /// The same error, its path taken as inside `prefix`.
+    fn under(self, prefix: &str) -> DataError {
+        DataError {
+            path: prefixed(prefix, &self.path),
+            message: self.message,
+        }
+    }
+
     fn into_parse_error(self, prefix: &str) -> ParseError {
         ParseError::data(prefixed(prefix, &self.path), self.message)
     }

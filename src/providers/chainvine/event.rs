@@ -93,6 +93,9 @@ impl Event {
     }
 
     /// When ChainVine sent the request.
+    ///
+    /// Each call gives a new [`Timestamp`] over the same bytes; it parses its time when
+    /// first asked, so keep the one you read more than once.
     #[must_use]
     pub fn sent_at(&self) -> Timestamp {
         Timestamp::from_shared(self.text().shared(self.envelope.sent_at))
@@ -160,6 +163,9 @@ impl<'a> SourceCampaign<'a> {
     }
 
     /// When the campaign was created.
+    ///
+    /// Each call gives a new [`Timestamp`] over the same bytes; it parses its time when
+    /// first asked, so keep the one you read more than once.
     #[must_use]
     pub fn created_on(&self) -> Timestamp {
         Timestamp::from_shared(self.text.shared(self.spans.campaign_created_on))
@@ -1023,6 +1029,71 @@ mod tests {
     }
 
     #[test]
+    fn wrong_types_name_the_public_struct() {
+        // Users match on these messages; they name the public type, as they always did.
+        let envelope = text(REFERRAL_CONVERSION);
+        let cases = [
+            (
+                wrap(r#"{"name":"REFERRAL_CONVERSION","data":"x"}"#),
+                "event.data",
+                "expected struct ReferralConversion",
+            ),
+            (
+                wrap(r#"{"name":"USER_JOINED_CAMPAIGN","data":7}"#),
+                "event.data",
+                "expected struct UserJoinedCampaign",
+            ),
+            (
+                wrap(r#"{"name":"USER_JOINED_CAMPAIGN","data":{"user_id":"u","user":"x"}}"#),
+                "event.data.user",
+                "expected struct JoinedUser",
+            ),
+            (
+                wrap(r#"{"name":"EARNING_CREATED","data":true}"#),
+                "event.data",
+                "expected struct EarningCreated",
+            ),
+            (
+                wrap(
+                    r#"{"name":"EARNING_CREATED","data":{"userId":"u","dateCreatedUtc":"2024-05-14T09:31:02Z","user":"x"}}"#,
+                ),
+                "event.data.user",
+                "expected struct EarningUser",
+            ),
+            (
+                wrap(
+                    r#"{"name":"EARNING_CREATED","data":{"userId":"u","dateCreatedUtc":"2024-05-14T09:31:02Z","user":{"id":"i"},"reward":1}}"#,
+                ),
+                "event.data.reward",
+                "expected struct Reward",
+            ),
+            (
+                envelope.replacen(r#""source": {"#, r#""source": "x", "unused": {"#, 1),
+                "source",
+                "expected struct Source",
+            ),
+            (
+                wrap("1").replacen(r#"{"name":"C","#, r#""x","unused":{"name":"C","#, 1),
+                "source.campaign",
+                "expected struct SourceCampaign",
+            ),
+            (
+                wrap("1").replacen(r#"{"name":"Co","id":"co1"}"#, "[]", 1),
+                "source.community",
+                "expected struct Community with 2 elements",
+            ),
+        ];
+        for (body, path, expected) in cases {
+            let (at, message) = data_error(body.as_bytes());
+            assert_eq!(at, path, "{body}");
+            assert!(
+                message.contains(expected),
+                "{message} (wanted {expected:?}) in {body}"
+            );
+        }
+    }
+
+    #[test]
     fn duplicate_event_fields_are_refused() {
         let body = wrap(r#"{"name":"REFERRAL_CONVERSION","data":{"claimer":"a"},"data":{}}"#);
         assert!(data_error(body.as_bytes()).1.contains("duplicate field"));
@@ -1102,7 +1173,26 @@ mod tests {
             let original: serde_json::Value = serde_json::from_slice(body).unwrap();
             let emitted: serde_json::Value = serde_json::from_slice(&json).unwrap();
             assert_eq!(emitted, original);
+            // Token for token: the fields in the order sent, as logs and stored copies
+            // have them (raw JSON, a payment request's data, keeps its own whitespace).
+            assert_eq!(compact(text(&json)), compact(text(body)));
         }
+    }
+
+    /// `json` without the whitespace between its tokens.
+    fn compact(json: &str) -> String {
+        let (mut out, mut in_string, mut escaped) = (String::new(), false, false);
+        for c in json.chars() {
+            if in_string {
+                (in_string, escaped) = (escaped || c != '"', !escaped && c == '\\');
+            } else if c.is_whitespace() {
+                continue;
+            } else {
+                in_string = c == '"';
+            }
+            out.push(c);
+        }
+        out
     }
 
     #[test]

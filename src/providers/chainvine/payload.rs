@@ -253,6 +253,9 @@ impl EarningCreated {
     }
 
     /// When the earning was created (UTC).
+    ///
+    /// Each call gives a new [`Timestamp`] over the same bytes; it parses its time when
+    /// first asked, so keep the one you read more than once.
     #[must_use]
     pub fn date_created_utc(&self) -> Timestamp {
         Timestamp::from_shared(self.text.shared(self.spans.date_created_utc))

@@ -494,22 +494,33 @@ fn payout_user(r: &mut Reader<'_>) -> Option<UserSpans<Option<Span>>> {
 /// serde reads the same one. `Err` describes a disagreement.
 #[cfg(any(test, feature = "testing"))]
 pub(crate) fn agrees(body: &[u8]) -> Result<(), String> {
-    let Ok(text) = crate::json::text(bytes::Bytes::copy_from_slice(body)) else {
-        return Ok(());
-    };
-    for names in [
-        EventNames::default(),
-        EventNames::default().with_payment_request("PAYOUT_REQUESTED"),
-    ] {
-        let Ok(fast) = event(text.clone(), &names) else {
-            continue;
-        };
-        match Event::from_text(&text, &names) {
+    for (fast, slow) in both_reads(body) {
+        match slow {
             Ok(slow) if format!("{slow:?}") == format!("{fast:?}") => {}
             slow => return Err(format!("scanner read {fast:?}, serde {slow:?}")),
         }
     }
     Ok(())
+}
+
+/// What the scanner and serde each read from `body`, with the names [`agrees`] tries,
+/// for each of those the scanner reads an event with: so that what is computed from an
+/// event (a payout key, a fingerprint) can be compared on both.
+#[cfg(any(test, feature = "testing"))]
+pub(crate) fn both_reads(body: &[u8]) -> Vec<(Event, Result<Event, crate::event::ParseError>)> {
+    let Ok(text) = crate::json::text(bytes::Bytes::copy_from_slice(body)) else {
+        return Vec::new();
+    };
+    [
+        EventNames::default(),
+        EventNames::default().with_payment_request("PAYOUT_REQUESTED"),
+    ]
+    .iter()
+    .filter_map(|names| {
+        let fast = event(text.clone(), names).ok()?;
+        Some((fast, Event::from_text(&text, names)))
+    })
+    .collect()
 }
 
 #[cfg(test)]

@@ -8,83 +8,90 @@ use super::payload::{ActionSpans, CampaignSpans, DataSpans, EventSpans};
 use super::scan::raw_body;
 use super::{Event, EventKind, Payload, Unknown};
 use crate::event::{ByteString, ParseError, RawJson};
-use crate::json::scan::{Span, Text};
+use crate::json::scan::{Span, Strings};
 use crate::json::{lenient_id, opt_string_or_number, string_or_number};
 
-/// A payload as serde reads it: the shape every fast-path read must agree with.
-#[derive(Deserialize)]
-struct PayloadRepr {
-    #[serde(deserialize_with = "string_or_number")]
-    id: String,
-    scope: String,
-    #[serde(default, deserialize_with = "opt_string_or_number")]
-    user: Option<String>,
-    #[serde(default, deserialize_with = "opt_string_or_number")]
-    user_id: Option<String>,
-    #[serde(default)]
-    wallet: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    campaign: Option<CampaignRepr>,
-    #[serde(default)]
-    event: Option<EventRepr>,
-    #[serde(default)]
-    total_xp: Option<f64>,
-    #[serde(default)]
-    ref_xp: Option<f64>,
-    #[serde(default)]
-    ugc_xp: Option<f64>,
-    #[serde(default)]
-    xp_mul: Option<f64>,
-    #[serde(default)]
-    rank: Option<u64>,
-    #[serde(default)]
-    team: Option<String>,
+/// The serde shapes of a payload: the same fields, order and defaults as the public types
+/// had, and their names too, so that serde's messages ("expected struct Campaign") read as
+/// they always did.
+mod repr {
+    use super::{opt_string_or_number, string_or_number, Deserialize, RawJson};
+
+    /// A payload as serde reads it: the shape every fast-path read must agree with.
+    #[derive(Deserialize)]
+    pub(super) struct Payload {
+        #[serde(deserialize_with = "string_or_number")]
+        pub(super) id: String,
+        pub(super) scope: String,
+        #[serde(default, deserialize_with = "opt_string_or_number")]
+        pub(super) user: Option<String>,
+        #[serde(default, deserialize_with = "opt_string_or_number")]
+        pub(super) user_id: Option<String>,
+        #[serde(default)]
+        pub(super) wallet: Option<String>,
+        #[serde(default)]
+        pub(super) email: Option<String>,
+        #[serde(default)]
+        pub(super) campaign: Option<Campaign>,
+        #[serde(default)]
+        pub(super) event: Option<ActivityEvent>,
+        #[serde(default)]
+        pub(super) total_xp: Option<f64>,
+        #[serde(default)]
+        pub(super) ref_xp: Option<f64>,
+        #[serde(default)]
+        pub(super) ugc_xp: Option<f64>,
+        #[serde(default)]
+        pub(super) xp_mul: Option<f64>,
+        #[serde(default)]
+        pub(super) rank: Option<u64>,
+        #[serde(default)]
+        pub(super) team: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Campaign {
+        #[serde(deserialize_with = "string_or_number")]
+        pub(super) id: String,
+        #[serde(default)]
+        pub(super) name: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct ActivityEvent {
+        #[serde(rename = "type", default)]
+        pub(super) kind: Option<String>,
+        #[serde(default)]
+        pub(super) data: Option<ActivityData>,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct ActivityData {
+        #[serde(default, deserialize_with = "opt_string_or_number")]
+        pub(super) account: Option<String>,
+        #[serde(default)]
+        pub(super) action: Option<Action>,
+        #[serde(default)]
+        pub(super) xp: Option<f64>,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Action {
+        #[serde(default, deserialize_with = "opt_string_or_number")]
+        pub(super) id: Option<String>,
+        #[serde(default)]
+        pub(super) name: Option<String>,
+        #[serde(rename = "type", default)]
+        pub(super) kind: Option<String>,
+        #[serde(default)]
+        pub(super) meta: Option<RawJson>,
+    }
 }
 
-#[derive(Deserialize)]
-struct CampaignRepr {
-    #[serde(deserialize_with = "string_or_number")]
-    id: String,
-    #[serde(default)]
-    name: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct EventRepr {
-    #[serde(rename = "type", default)]
-    kind: Option<String>,
-    #[serde(default)]
-    data: Option<DataRepr>,
-}
-
-#[derive(Deserialize)]
-struct DataRepr {
-    #[serde(default, deserialize_with = "opt_string_or_number")]
-    account: Option<String>,
-    #[serde(default)]
-    action: Option<ActionRepr>,
-    #[serde(default)]
-    xp: Option<f64>,
-}
-
-#[derive(Deserialize)]
-struct ActionRepr {
-    #[serde(default, deserialize_with = "opt_string_or_number")]
-    id: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(rename = "type", default)]
-    kind: Option<String>,
-    #[serde(default)]
-    meta: Option<RawJson>,
-}
-
-impl PayloadRepr {
+impl repr::Payload {
     /// The payload, its strings moved into one text; `None` past 4 GiB of strings.
     fn into_payload(self) -> Option<Payload> {
-        let mut text = Text::new();
+        let mut text = Strings::new();
         let mut own = |value: Option<String>| -> Option<Option<Span>> {
             value
                 .map(|value| text.push(&value))
@@ -127,7 +134,7 @@ impl PayloadRepr {
         let id = own(Some(self.id))??;
         let scope = own(Some(self.scope))??;
         Some(Payload {
-            text,
+            text: text.into_text(),
             id,
             scope,
             user,
@@ -153,7 +160,7 @@ fn too_large<E: serde::de::Error>() -> E {
 
 impl<'de> Deserialize<'de> for Payload {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        PayloadRepr::deserialize(deserializer)?
+        repr::Payload::deserialize(deserializer)?
             .into_payload()
             .ok_or_else(too_large)
     }

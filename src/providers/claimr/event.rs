@@ -244,6 +244,45 @@ mod tests {
     }
 
     #[test]
+    fn wrong_types_name_the_public_struct() {
+        // Users match on these messages; they name the public type, as they always did.
+        let cases = [
+            (
+                r#"{"id":"1","scope":"user_login","campaign":"x"}"#,
+                "campaign",
+                "expected struct Campaign",
+            ),
+            (
+                r#"{"id":"1","scope":"user_activity","event":"x"}"#,
+                "event",
+                "expected struct ActivityEvent",
+            ),
+            (
+                r#"{"id":"1","scope":"user_activity","event":{"data":1}}"#,
+                "event.data",
+                "expected struct ActivityData",
+            ),
+            (
+                r#"{"id":"1","scope":"user_activity","event":{"data":{"action":"x"}}}"#,
+                "event.data.action",
+                "expected struct Action",
+            ),
+        ];
+        for (body, path, expected) in cases {
+            match Event::from_slice(body.as_bytes()) {
+                Err(ParseError::Data { path: at, message }) => {
+                    assert_eq!(at, path, "{body}");
+                    assert!(
+                        message.contains(expected),
+                        "{message} (wanted {expected:?})"
+                    );
+                }
+                other => panic!("expected a data error for {body}, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn user_activity_fixture() {
         let event = Event::from_slice(USER_ACTIVITY).unwrap();
         assert_eq!(event.kind(), EventKind::UserActivity);

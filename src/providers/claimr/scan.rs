@@ -53,7 +53,7 @@ const ACTION: [Name; 4] = Name::all(["id", "name", "type", "meta"]);
 fn payload(reader: &mut Reader<'_>) -> Option<Payload> {
     let (mut id, mut scope) = (None, None);
     let mut payload = Payload {
-        text: Text::new(),
+        text: Text::default(),
         id: Span::default(),
         scope: Span::default(),
         user: None,
