@@ -123,4 +123,25 @@ fn main() {
     ] {
         compare_parse(name, body, chainvine::Event::from_bytes);
     }
+    // As most senders write it: no whitespace between tokens, the fields in their order.
+    let compact = compact(include_bytes!(
+        "../tests/fixtures/chainvine/payment_request.json"
+    ));
+    compare_parse(
+        "chainvine/payment_request (compact)",
+        &compact,
+        chainvine::Event::from_bytes,
+    );
+}
+
+/// `json` without the whitespace between its tokens (its strings have no escaped quote).
+fn compact(json: &[u8]) -> Vec<u8> {
+    let mut in_string = false;
+    json.iter()
+        .copied()
+        .filter(|&byte| {
+            in_string ^= byte == b'"';
+            in_string || byte == b'"' || !byte.is_ascii_whitespace()
+        })
+        .collect()
 }

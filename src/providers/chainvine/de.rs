@@ -424,18 +424,18 @@ pub(crate) fn payment_id(raw: &str) -> Result<Option<String>, &'static str> {
     let Ok(Ids(fields)) = serde_json::from_str::<Ids<'_>>(raw) else {
         return Ok(None);
     };
-    choose_payment_id(|name| fields.get(name).map(|value| value.get()))
+    choose_payment_id(|at| fields.get(PAYMENT_ID_FIELDS[at]).map(|value| value.get()))
         .map(|id| id.map(|id| id.into_owned()))
 }
 
-/// The first of [`PAYMENT_ID_FIELDS`] that `field` finds and that is an id, as
-/// [`payment_id`] reads them: the one rule for the serde and the scanned reads.
+/// The first of [`PAYMENT_ID_FIELDS`] that `field` finds (by its index there) and that is
+/// an id, as [`payment_id`] reads them: the one rule for the serde and the scanned reads.
 pub(crate) fn choose_payment_id<'a>(
-    field: impl Fn(&str) -> Option<&'a str>,
+    field: impl Fn(usize) -> Option<&'a str>,
 ) -> Result<Option<std::borrow::Cow<'a, str>>, &'static str> {
     use std::borrow::Cow;
-    for name in PAYMENT_ID_FIELDS {
-        let Some(value) = field(name) else {
+    for (at, name) in PAYMENT_ID_FIELDS.into_iter().enumerate() {
+        let Some(value) = field(at) else {
             continue;
         };
         if value == "null" {
@@ -445,18 +445,17 @@ pub(crate) fn choose_payment_id<'a>(
         // text; any other is decoded by serde.
         let text = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
             Some(inner) if !inner.bytes().any(|b| b == b'\\' || b == b'"' || b < 0x20) => {
-                Some(Cow::Borrowed(inner))
+                Some(Cow::Borrowed(inner.trim()))
             }
-            _ => serde_json::from_str::<String>(value).ok().map(Cow::Owned),
+            _ => serde_json::from_str::<String>(value)
+                .ok()
+                .map(|text| Cow::Owned(text.trim().to_owned())),
         };
         if let Some(text) = text {
-            if text.trim().is_empty() {
+            if text.is_empty() {
                 continue;
             }
-            return Ok(Some(match text {
-                Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
-                Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
-            }));
+            return Ok(Some(text));
         }
         let digits = value.strip_prefix('-').unwrap_or(value);
         if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {

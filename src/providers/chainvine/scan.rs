@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use super::de::{choose_payment_id, first_present, PAYMENT_ID_FIELDS};
+use super::de::{choose_payment_id, first_present};
 use super::event::{EnvelopeSpans, Event, EventKind, EventNames, PayloadSpans, SourceSpans};
 use super::payload::{
     ConversionSpans, EarningSpans, JoinedSpans, PaymentSpans, UnknownSpans, UserSpans,
@@ -96,7 +96,8 @@ const PAYMENT: [Name; 13] = Name::all([
     "userId",
     "walletAddress",
 ]);
-/// The indices in [`PAYMENT`] of the id fields, in [`PAYMENT_ID_FIELDS`]' order.
+/// The indices in [`PAYMENT`] of the id fields, in
+/// [`PAYMENT_ID_FIELDS`](super::de::PAYMENT_ID_FIELDS)' order.
 const PAYMENT_IDS: [usize; 5] = [0, 7, 8, 9, 10];
 /// camelCase spellings are aliases: a user with both spellings of one field is declined.
 const PAYOUT_USER: [Name; 10] = Name::all([
@@ -430,10 +431,7 @@ fn payment_request(r: &mut Reader<'_>, event_name: Span) -> Option<PaymentSpans>
     })?;
     // `de::present`: `null` is as good as absent, so the other spelling is read.
     let present = |field: Option<Option<Span>>| field.flatten().map(Some);
-    let id = match choose_payment_id(|name| {
-        let at = PAYMENT_ID_FIELDS.iter().position(|&id| id == name)?;
-        ids[at].map(|span| r.body_text(span))
-    }) {
+    let id = match choose_payment_id(|at| ids[at].map(|span| r.body_text(span))) {
         Ok(Some(Cow::Borrowed(text))) => Some(r.span_of(text)?),
         Ok(Some(Cow::Owned(text))) => Some(r.push(&text)?),
         Ok(None) | Err(_) => None,
@@ -525,6 +523,7 @@ pub(crate) fn both_reads(body: &[u8]) -> Vec<(Event, Result<Event, crate::event:
 
 #[cfg(test)]
 mod tests {
+    use super::super::de::PAYMENT_ID_FIELDS;
     use super::*;
     use crate::amount::Amount;
 
