@@ -273,7 +273,7 @@ pub fn idempotency_key(envelope: &Event) -> Result<String, PayoutRefusal> {
 }
 
 /// A part of a key with its separators escaped.
-fn key_part(part: &str) -> String {
+pub(crate) fn key_part(part: &str) -> String {
     part.replace('%', "%25").replace(':', "%3A")
 }
 
@@ -653,6 +653,7 @@ mod tests {
             ("\"request_id\"", "\"\\u0072equest_id\""),
             ("\"amount\"", "\"\\u0061mount\""),
             ("\"user_id\"", "\"user\\u005fid\""),
+            ("\"payment_request_id\"", "\"payment\\u005frequest_id\""),
         ] {
             let body = plain.replacen(from, to, 1);
             assert!(

@@ -40,7 +40,10 @@ fuzz_target!(|data: &[u8]| {
         let _ = format!("{event:?}");
         let _ = hookguard::payout::idempotency_key(&event);
         if let Some(request) = event.payment_request() {
-            assert!(serde_json::from_str::<serde_json::Value>(request.raw().get()).is_ok());
+            // Read as the serde path keeps it (`RawValue`): it may nest deeper than a
+            // `Value` is read.
+            let raw = request.raw();
+            assert!(serde_json::from_str::<Box<serde_json::value::RawValue>>(raw.get()).is_ok());
             let _ = hookguard::payout::fingerprint(request);
         }
         serde_json::to_vec(&event).expect("an event serializes");

@@ -71,7 +71,7 @@ mod samples;
 mod scan;
 
 #[cfg(any(test, feature = "testing"))]
-pub(crate) use scan::{agrees as fast_path_agrees, both_reads};
+pub(crate) use scan::both_reads;
 
 use std::sync::Arc;
 use std::time::Duration;

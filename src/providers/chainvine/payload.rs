@@ -419,8 +419,8 @@ impl PaymentRequest {
         text(&self.text, self.spans.wallet_address)
     }
 
-    /// The event's `data` exactly as sent (`null` when there was no `data`); the text is
-    /// the body's own, not a copy.
+    /// The event's `data` exactly as sent (`null` when there was no `data`); it shares the
+    /// event's text, so a call costs a reference count, not a copy.
     #[must_use]
     pub fn raw(&self) -> RawJson {
         self.text.raw_json(self.spans.raw)
@@ -502,8 +502,8 @@ impl Unknown {
         self.text.get(self.spans.name)
     }
 
-    /// The event's `data` exactly as sent, if there was a `data` field; the text is the
-    /// body's own, not a copy.
+    /// The event's `data` exactly as sent, if there was a `data` field; it shares the
+    /// event's text, so a call costs a reference count, not a copy.
     #[must_use]
     pub fn data(&self) -> Option<RawJson> {
         self.spans.data.map(|span| self.text.raw_json(span))

@@ -489,9 +489,10 @@ fn payout_user(r: &mut Reader<'_>) -> Option<UserSpans<Option<Span>>> {
 
 /// Whether the fast path agrees with the serde path on `body`, with the default event
 /// names and with a payment request named otherwise: where the scanner reads an event,
-/// serde reads the same one. `Err` describes a disagreement.
-#[cfg(any(test, feature = "testing"))]
-pub(crate) fn agrees(body: &[u8]) -> Result<(), String> {
+/// serde reads the same one. `Err` describes a disagreement. (`testing::check_fast_path`
+/// checks the same, and the payout key.)
+#[cfg(test)]
+fn agrees(body: &[u8]) -> Result<(), String> {
     for (fast, slow) in both_reads(body) {
         match slow {
             Ok(slow) if format!("{slow:?}") == format!("{fast:?}") => {}

@@ -317,7 +317,7 @@ impl<'a> Action<'a> {
     }
 
     /// The action's additional metadata, whatever its shape, as sent: read it with
-    /// [`RawJson::parse_as`]. The text is the body's own, not a copy.
+    /// [`RawJson::parse_as`]. It shares the event's text: a reference count, not a copy.
     #[must_use]
     pub fn meta(&self) -> Option<RawJson> {
         self.spans.meta.map(|span| self.text.raw_json(span))

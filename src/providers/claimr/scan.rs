@@ -18,7 +18,7 @@ pub(super) fn event(body: ByteString) -> Result<Event, ByteString> {
     let decoded = reader.into_decoded();
     payload.text = Text::read(body, decoded);
     Ok(Event::of_payload(payload, |payload| {
-        raw_body(payload.text.body())
+        raw_body(payload.text.scanned_body())
     }))
 }
 
