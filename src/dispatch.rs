@@ -351,6 +351,8 @@ impl<E: WebhookEvent> Dispatcher<E> {
     }
 
     /// Whether this dispatcher pays ([`on_payment_request`](Dispatcher::on_payment_request)).
+    // For the inbox, which refuses a paying dispatcher.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub(crate) fn pays(&self) -> bool {
         self.registry.pays
     }
@@ -360,6 +362,7 @@ impl<E: WebhookEvent> Dispatcher<E> {
     /// panic or a timeout as an error. The claim protocol of
     /// [`with_dedup`](Dispatcher::with_dedup) is not run: the inbox stores a delivery
     /// once and keeps its own attempts.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub(crate) async fn handle(&self, delivery: Verified<E>) -> Result<(), HandlerError> {
         // Outside the campaigns served: skipped, as a request would be (payment requests,
         // which a request would refuse, never reach the inbox).

@@ -485,6 +485,8 @@ impl SigningKey {
     }
 
     /// The ed25519 signature of `message`.
+    // Only test signers sign: a receiver verifies.
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
         use ed25519_dalek::Signer as _;
         self.0.sign(message).to_bytes()

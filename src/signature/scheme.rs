@@ -12,7 +12,7 @@ use super::{
 };
 use crate::clock::{Clock, SharedClock};
 use crate::error::ConfigError;
-use crate::secret::{HmacSha256, Secret, SigningKey};
+use crate::secret::{HmacSha256, Secret};
 
 /// Where a scheme reads the delivery's timestamp: seconds since the unix epoch, as ASCII
 /// digits.
@@ -387,9 +387,11 @@ impl SignatureScheme {
     ///
     /// [`SignatureError::Missing`] when a header the scheme signs is absent,
     /// [`SignatureError::Malformed`] when the scheme has no asymmetric signatures.
+    // Only test signers sign: a receiver verifies.
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn sign_asymmetric_at(
         &self,
-        key: &SigningKey,
+        key: &crate::secret::SigningKey,
         headers: &HeaderMap,
         body: &[u8],
         unix_seconds: i64,
