@@ -40,8 +40,8 @@ fuzz_target!(|data: &[u8]| {
         let _ = format!("{event:?}");
         let _ = hookguard::payout::idempotency_key(&event);
         if let Some(request) = event.payment_request() {
-            // Read as the serde path keeps it (`RawValue`): it may nest deeper than a
-            // `Value` is read.
+            // Read as the serde path keeps it (`RawValue`), which is what the library
+            // accepts: deeper nesting than a `Value` reads, and lone surrogate escapes.
             let raw = request.raw();
             assert!(serde_json::from_str::<Box<serde_json::value::RawValue>>(raw.get()).is_ok());
             let _ = hookguard::payout::fingerprint(request);

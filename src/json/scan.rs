@@ -480,8 +480,9 @@ impl Text {
         Text { body, decoded }
     }
 
-    /// The delivery's body, for a text a [`Reader`] read (for one serde's strings were
-    /// gathered into, those strings, which are no JSON).
+    /// The delivery's body when a [`Reader`] read this text. When serde read the event,
+    /// it is serde's strings run together, which is not JSON: only the scanner's callers
+    /// may take it as the body.
     pub(crate) fn scanned_body(&self) -> &ByteString {
         &self.body
     }

@@ -388,7 +388,7 @@ impl SignatureScheme {
     /// [`SignatureError::Missing`] when a header the scheme signs is absent,
     /// [`SignatureError::Malformed`] when the scheme has no asymmetric signatures.
     // Only test signers sign: a receiver verifies.
-    #[cfg(any(test, feature = "testing"))]
+    #[cfg(feature = "testing")]
     pub(crate) fn sign_asymmetric_at(
         &self,
         key: &crate::secret::SigningKey,

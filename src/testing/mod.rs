@@ -89,7 +89,8 @@ pub fn verify<P: Provider>(
 
 /// Checks the typed parsers' fast path (claimr's and ChainVine's) against their serde path on `body`: wherever the
 /// scanner reads an event, serde must read the same one (or the body must be one the
-/// scanner declines), and the payment id the event gives is the one its payout is keyed by. For the fuzz targets and property tests that hold the two to that;
+/// scanner declines), with the same payout key and fingerprint, and the payment id the event
+/// gives must be the one its payout is keyed by. For the fuzz targets and property tests that hold the two to that;
 /// `Err` describes a disagreement.
 ///
 /// ```
@@ -107,6 +108,22 @@ pub fn check_fast_path(body: &[u8]) -> Result<(), String> {
             Ok(slow) if format!("{slow:?}") == format!("{fast:?}") => slow,
             slow => return Err(format!("scanner read {fast:?}, serde {slow:?}")),
         };
+        // The payout's key and fingerprint, compared themselves rather than trusted to
+        // follow from equal `Debug` output.
+        let key = crate::payout::idempotency_key;
+        if key(&fast) != key(&slow) {
+            return Err(format!("payout keys {:?}, {:?}", key(&fast), key(&slow)));
+        }
+        let print = |event: &crate::chainvine::Event| {
+            event.payment_request().map(crate::payout::fingerprint)
+        };
+        if print(&fast) != print(&slow) {
+            return Err(format!(
+                "fingerprints {:?}, {:?}",
+                print(&fast),
+                print(&slow)
+            ));
+        }
         // What a payout handler is told it pays, and what its claim is keyed by, name one
         // payment on either read.
         for event in [&fast, &slow] {
@@ -159,6 +176,27 @@ mod tests {
         for body in &bodies {
             super::check_fast_path(body.as_bytes()).unwrap();
         }
+        // What each payment body is keyed by, on the read the layer makes.
+        let community = "chainvine:2b7c9d1e-4f3a-4b8c-9d0e-1f2a3b4c5d6e";
+        let keys: Vec<_> = bodies[..5]
+            .iter()
+            .map(|body| {
+                let event = crate::chainvine::Event::from_slice(body.as_bytes()).unwrap();
+                crate::payout::idempotency_key(&event)
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                Ok(format!("{community}:payment:pr_01HY3K9QZ8W7V6T5S4R3Q2P1N0")),
+                Ok(format!("{community}:payment:pr_01HY3K9QZ8W7V6T5S4R3Q2P1N0")),
+                Ok(format!("{community}:payment:42")),
+                Ok(format!(
+                    "{community}:payment:a%3Ab%25c 01HY3K9QZ8W7V6T5S4R3Q2P1N0"
+                )),
+                Err(crate::payout::PayoutRefusal::MissingId),
+            ]
+        );
         // The replacements all landed.
         assert!(bodies[1..5].iter().all(|body| body != payment));
     }
