@@ -200,7 +200,7 @@ impl<'a> Scanner<'a> {
         if let Some(name) = expected {
             if self.at(name) {
                 self.pos += name.text.len() + 1;
-                self.eat(b':')?;
+                self.colon()?;
                 return Some(Some(Key::Expected));
             }
         }
@@ -209,8 +209,22 @@ impl<'a> Scanner<'a> {
             return None;
         }
         let key = self.text.get(start..self.pos - 1)?;
-        self.eat(b':')?;
+        self.colon()?;
         Some(Some(Key::Other(key)))
+    }
+
+    /// The `:` after a key, and the one space a pretty-printer puts after it (`": "`, as
+    /// serde_json and `JSON.stringify` write it), so that the value's first byte is
+    /// next: no run of whitespace to count.
+    #[inline(always)]
+    fn colon(&mut self) -> Option<()> {
+        let bytes = self.bytes();
+        if bytes.get(self.pos) != Some(&b':') {
+            return self.eat(b':');
+        }
+        // Counted without a branch: compact and pretty-printed bodies alike.
+        self.pos += 1 + usize::from(bytes.get(self.pos + 1) == Some(&b' '));
+        Some(())
     }
 
     /// Whether `name` and its closing quote come next.
@@ -236,7 +250,7 @@ impl<'a> Scanner<'a> {
 
     /// Reads a string: the text between its quotes, escapes undecoded, and whether it
     /// had any.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn string_span(&mut self) -> Option<(&'a str, bool)> {
         self.eat(b'"')?;
         let start = self.pos;
@@ -860,6 +874,45 @@ mod tests {
                 let mut scanner = Scanner::new(text);
                 scanner.skip_whitespace();
                 assert_eq!(scanner.pos, expected, "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_key_s_colon_is_read_with_any_whitespace_around_it() {
+        // Around the colon: nothing, the one space a pretty-printer writes, and runs
+        // that are not that; the key expected or not, and at the end of the text.
+        const AROUND: [&str; 7] = ["", " ", "  ", "\n", " \n ", "\t", "\r\n  "];
+        for before in AROUND {
+            for after in AROUND {
+                for expected in [Name::new("key"), Name::new("other")] {
+                    let text = format!("{{\"key\"{before}:{after}\"v\"}}");
+                    let mut scanner = Scanner::new(&text);
+                    scanner.object().unwrap();
+                    let key = scanner.key(true, Some(&expected)).unwrap().unwrap();
+                    let wanted = if expected.text() == "key" {
+                        Key::Expected
+                    } else {
+                        Key::Other("key")
+                    };
+                    assert_eq!(key, wanted, "{text:?}");
+                    assert_eq!(scanner.string_span(), Some(("v", false)), "{text:?}");
+                    assert_eq!(scanner.key(false, None), Some(None), "{text:?}");
+                    assert_eq!(scanner.end(), Some(()), "{text:?}");
+                }
+                // A key with no colon, or a colon and nothing after it.
+                for text in [
+                    format!("{{\"key\"{before}{after}\"v\"}}"),
+                    format!("{{\"key\"{before}:{after}"),
+                ] {
+                    assert!(!skips(&text), "{text:?}");
+                    let mut scanner = Scanner::new(&text);
+                    scanner.object().unwrap();
+                    let read = scanner
+                        .key(true, Some(&Name::new("key")))
+                        .and_then(|_| scanner.string_span());
+                    assert_eq!(read, None, "{text:?}");
+                }
             }
         }
     }
