@@ -68,10 +68,14 @@ impl<S, P: Provider> Webhook<S, P> {
 /// Whether the request declares a JSON body (`application/json` or `application/*+json`,
 /// any parameters).
 fn is_json(headers: &http::HeaderMap) -> bool {
-    let Some(value) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    // What nearly every sender writes, compared at once rather than split and trimmed.
+    if value.as_bytes().eq_ignore_ascii_case(b"application/json") {
+        return true;
+    }
+    let Ok(value) = value.to_str() else {
         return false;
     };
     let essence = value.split(';').next().unwrap_or_default().trim();
@@ -246,6 +250,11 @@ mod tests {
             ("application/jsonx", false),
             ("+json", false),
             ("application/+json", false),
+            ("APPLICATION/JSON", true),
+            ("application/json ", true),
+            (" application/json", true),
+            ("application/jso", false),
+            ("application/json;", true),
         ] {
             let mut headers = HeaderMap::new();
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(value));
