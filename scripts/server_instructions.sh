@@ -20,7 +20,7 @@ MODES=${MODES:-"bare verify scan typed hookguard"}
 DURATION=${DURATION:-10}
 SECRET=load-secret
 
-for tool in valgrind callgrind_control callgrind_annotate wrk; do
+for tool in valgrind callgrind_control callgrind_annotate wrk python3; do
   command -v "$tool" >/dev/null || { echo "$tool is needed (apt-get install -y valgrind wrk)" >&2; exit 1; }
 done
 
@@ -30,7 +30,10 @@ server="${CARGO_TARGET_DIR:-target}/release/examples/load_server"
 scratch=$(mktemp -d)
 vpid=
 cleanup() {
-  [ -n "$vpid" ] && kill "$vpid" 2>/dev/null || true
+  if [ -n "$vpid" ]; then
+    kill "$vpid" 2>/dev/null || true
+    wait "$vpid" 2>/dev/null || true
+  fi
   rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -49,13 +52,25 @@ for mode in $MODES; do
   LOAD_SECRET=$SECRET valgrind --tool=callgrind --callgrind-out-file="$scratch/$mode.%p" \
     "$server" --mode "$mode" --addr "127.0.0.1:$port" 2>"$scratch/$mode.log" &
   vpid=$!
+  # Up once the port answers and the process on it is ours (not a server left over).
+  up=
   for _ in $(seq 150); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+    kill -0 "$vpid" 2>/dev/null || break
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then up=1; break; fi
     sleep 0.2
   done
+  if [ -z "$up" ] || ! kill -0 "$vpid" 2>/dev/null; then
+    echo "the $mode server did not start on port $port:" >&2
+    cat "$scratch/$mode.log" >&2
+    exit 1
+  fi
   post 3 "$port" >/dev/null
   callgrind_control -z "$vpid" >/dev/null
-  result=$(post "$DURATION" "$port" | grep '^RESULT')
+  result=$(post "$DURATION" "$port" | grep '^RESULT' || true)
+  if [ -z "$result" ]; then
+    echo "$mode: wrk printed no result" >&2
+    exit 1
+  fi
   callgrind_control -d "$vpid" >/dev/null
   kill "$vpid"
   wait "$vpid" 2>/dev/null || true
@@ -65,9 +80,13 @@ for mode in $MODES; do
     echo "$mode: $errors errors or non-2xx answers: $result" >&2
     exit 1
   fi
-  requests=$(sed 's/.*requests=\([0-9]*\).*/\1/' <<<"$result")
+  requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")
   # The dump taken after the counters were zeroed (".1"), not the one at exit.
   dump=$(ls "$scratch/$mode".*.1)
   total=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }')
+  if ! [[ "$requests" =~ ^[1-9][0-9]*$ && "$total" =~ ^[0-9]+$ ]]; then
+    echo "$mode: no count (requests '$requests', instructions '$total')" >&2
+    exit 1
+  fi
   printf '%-10s %9d %14d\n' "$mode" "$requests" $((total / requests))
 done

@@ -900,20 +900,38 @@ mod tests {
                     assert_eq!(scanner.key(false, None), Some(None), "{text:?}");
                     assert_eq!(scanner.end(), Some(()), "{text:?}");
                 }
-                // A key with no colon, or a colon and nothing after it.
+                // A key with no colon, a colon and nothing after it, and bytes after
+                // `": "` that are not JSON's whitespace nor a value.
                 for text in [
                     format!("{{\"key\"{before}{after}\"v\"}}"),
                     format!("{{\"key\"{before}:{after}"),
+                    format!("{{\"key\"{before}: {after}:\"v\"}}"),
+                    format!("{{\"key\"{before}: \u{b}{after}\"v\"}}"),
+                    format!("{{\"key\"{before}: \u{c}\"v\"}}"),
+                    format!("{{\"key\"{before}: \u{a0}\"v\"}}"),
                 ] {
                     assert!(!skips(&text), "{text:?}");
-                    let mut scanner = Scanner::new(&text);
-                    scanner.object().unwrap();
-                    let read = scanner
-                        .key(true, Some(&Name::new("key")))
-                        .and_then(|_| scanner.string_span());
-                    assert_eq!(read, None, "{text:?}");
+                    for expected in [Name::new("key"), Name::new("other")] {
+                        let mut scanner = Scanner::new(&text);
+                        scanner.object().unwrap();
+                        let read = scanner
+                            .key(true, Some(&expected))
+                            .flatten()
+                            .and_then(|_| scanner.string_span());
+                        assert_eq!(read, None, "{text:?}");
+                    }
                 }
             }
+        }
+        // The one space after the colon is read with it; any more is left to the value.
+        for (text, after_colon) in [("{\"k\":1}", 5), ("{\"k\": 1}", 6), ("{\"k\":  1}", 6)] {
+            let mut scanner = Scanner::new(text);
+            scanner.object().unwrap();
+            assert_eq!(
+                scanner.key(true, Some(&Name::new("k"))),
+                Some(Some(Key::Expected))
+            );
+            assert_eq!(scanner.pos, after_colon, "{text:?}");
         }
     }
 

@@ -261,5 +261,14 @@ mod tests {
             assert_eq!(is_json(&headers), expected, "{value}");
         }
         assert!(!is_json(&HeaderMap::new()));
+        // Bytes outside visible ASCII are refused, as `to_str` refuses them.
+        for value in [&b"application/json\xff"[..], b"application/json; x=\xe9"] {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_bytes(value).unwrap(),
+            );
+            assert!(!is_json(&headers), "{value:?}");
+        }
     }
 }
