@@ -76,25 +76,128 @@ fn secret_forms(text: &str) -> Vec<(SecretForm, Secret)> {
     forms
 }
 
-/// Header values of 9 to 11 digits: unix seconds.
-fn timestamp_headers(headers: &HeaderMap) -> Vec<HeaderName> {
-    headers
-        .iter()
-        .filter(|(_, value)| {
-            let bytes = value.as_bytes();
-            (9..=11).contains(&bytes.len()) && bytes.iter().all(u8::is_ascii_digit)
-        })
-        .map(|(name, _)| name.clone())
-        .collect()
+/// The most headers of each sort tried. Every timestamp header and every `-id` header
+/// adds signed contents to try, and every header that may hold the signature tries them
+/// all: unbounded, a delivery with a hundred numeric and `-id` headers would cost
+/// hundreds of thousands of HMACs over its body, and stall the inspector that shows it.
+/// Real senders use one or two of each.
+const MOST_SIGNATURE_HEADERS: usize = 16;
+const MOST_TIMESTAMP_HEADERS: usize = 4;
+const MOST_ID_HEADERS: usize = 4;
+
+/// The shortest header value that can hold an HMAC-SHA256 tag: 32 bytes are 43
+/// characters of unpadded base64 (64 of hex). A shorter value cannot verify under any
+/// scheme, so it is not tried.
+const SHORTEST_TAG: usize = 43;
+
+/// The headers tried, at most [`MOST_SIGNATURE_HEADERS`] and so on, in the delivery's
+/// order, and a remark for each sort that had more.
+struct Tried {
+    /// Headers that may hold the signature, with their values.
+    signatures: Vec<(HeaderName, String)>,
+    /// Header values of 9 to 11 digits: unix seconds.
+    timestamps: Vec<HeaderName>,
+    /// Headers that name a message: `…-id`.
+    ids: Vec<HeaderName>,
+    /// What was left out, as the report says it.
+    left_out: Vec<String>,
 }
 
-/// Headers that name a message: `…-id`.
-fn id_headers(headers: &HeaderMap) -> Vec<HeaderName> {
-    headers
-        .keys()
-        .filter(|name| name.as_str().ends_with("-id"))
-        .cloned()
-        .collect()
+impl Tried {
+    fn of(headers: &HeaderMap) -> Tried {
+        let mut left_out = Vec::new();
+        let mut bounded = |found: Vec<HeaderName>, most: usize, what: &str| {
+            if found.len() > most {
+                left_out.push(format!(
+                    "{} headers look like {what}; only the first {most} were tried",
+                    found.len()
+                ));
+            }
+            found.into_iter().take(most).collect::<Vec<_>>()
+        };
+        let names: Vec<HeaderName> = headers.keys().cloned().collect();
+        let may_sign = |name: &HeaderName| {
+            !NOT_SIGNATURES.contains(&name.as_str())
+                && headers
+                    .get_all(name)
+                    .iter()
+                    .any(|value| value.len() >= SHORTEST_TAG && value.to_str().is_ok())
+        };
+        // Names that say what they hold come first (a stable sort keeps the order
+        // otherwise), so that a delivery with many long header values (tokens, cookies)
+        // still has its signature tried.
+        let named_first = |mut found: Vec<HeaderName>, hint: &str| {
+            // A name's values come together: one entry per name.
+            found.dedup();
+            found.sort_by_key(|name| !name.as_str().contains(hint));
+            found
+        };
+        let signature_names = bounded(
+            named_first(
+                names
+                    .iter()
+                    .filter(|name| may_sign(name))
+                    .cloned()
+                    .collect(),
+                "sig",
+            ),
+            MOST_SIGNATURE_HEADERS,
+            "a signature",
+        );
+        let timestamps = bounded(
+            named_first(
+                headers
+                    .iter()
+                    .filter(|(_, value)| {
+                        let bytes = value.as_bytes();
+                        (9..=11).contains(&bytes.len()) && bytes.iter().all(u8::is_ascii_digit)
+                    })
+                    .map(|(name, _)| name.clone())
+                    .collect(),
+                "time",
+            ),
+            MOST_TIMESTAMP_HEADERS,
+            "a timestamp",
+        );
+        // An id of the signature's sender first: `svix-id` beside `svix-signature`.
+        let mut ids: Vec<HeaderName> = names
+            .iter()
+            .filter(|name| name.as_str().ends_with("-id"))
+            .cloned()
+            .collect();
+        ids.sort_by_key(|id| {
+            let vendor = id.as_str().trim_end_matches("id");
+            !signature_names
+                .iter()
+                .any(|name| name.as_str().contains("sig") && name.as_str().starts_with(vendor))
+        });
+        let ids = bounded(ids, MOST_ID_HEADERS, "a message id");
+        let signatures = signature_names
+            .into_iter()
+            .flat_map(|name| {
+                headers
+                    .get_all(&name)
+                    .iter()
+                    .filter_map(|value| value.to_str().ok())
+                    .filter(|value| value.len() >= SHORTEST_TAG)
+                    .map(|value| (name.clone(), value.to_owned()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        Tried {
+            signatures,
+            timestamps,
+            ids,
+            left_out,
+        }
+    }
+
+    /// How many headers were tried for the signature.
+    fn signature_headers(&self) -> usize {
+        let mut names: Vec<&HeaderName> = self.signatures.iter().map(|(name, _)| name).collect();
+        names.dedup();
+        names.len()
+    }
 }
 
 /// The formats worth trying on this header value.
@@ -121,13 +224,15 @@ fn formats(value: &str) -> Vec<SignatureFormat> {
 
 /// The signed contents and timestamp sources worth trying.
 fn contents(
-    headers: &HeaderMap,
+    tried: &Tried,
     format: &SignatureFormat,
 ) -> Vec<(SignedContent, Option<TimestampSource>)> {
     let dot = || ContentPart::Literal(".".to_owned());
     let mut out = vec![(SignedContent::body(), None)];
-    let mut sources: Vec<TimestampSource> = timestamp_headers(headers)
-        .into_iter()
+    let mut sources: Vec<TimestampSource> = tried
+        .timestamps
+        .iter()
+        .cloned()
         .map(TimestampSource::Header)
         .collect();
     if matches!(format, SignatureFormat::KeyValue { .. }) {
@@ -138,9 +243,9 @@ fn contents(
         if let Ok(content) = SignedContent::from_parts(parts) {
             out.push((content, Some(source.clone())));
         }
-        for id in id_headers(headers) {
+        for id in &tried.ids {
             let parts = [
-                ContentPart::Header(id),
+                ContentPart::Header(id.clone()),
                 dot(),
                 ContentPart::Timestamp,
                 dot(),
@@ -154,16 +259,12 @@ fn contents(
     out
 }
 
-fn candidates(headers: &HeaderMap) -> Vec<SignatureScheme> {
+fn candidates(tried: &Tried) -> Vec<SignatureScheme> {
     let mut schemes = Vec::new();
-    for (name, value) in headers {
-        if NOT_SIGNATURES.contains(&name.as_str()) {
-            continue;
-        }
-        let Ok(value) = value.to_str() else { continue };
+    for (name, value) in &tried.signatures {
         for format in formats(value) {
             for encoding in [Encoding::Hex, Encoding::Base64] {
-                for (content, timestamp) in contents(headers, &format) {
+                for (content, timestamp) in contents(tried, &format) {
                     let Ok(scheme) = SignatureScheme::new(name.as_str()) else {
                         continue;
                     };
@@ -185,10 +286,21 @@ fn candidates(headers: &HeaderMap) -> Vec<SignatureScheme> {
     schemes
 }
 
+#[cfg(test)]
 fn find(secret: &str, headers: &HeaderMap, body: &[u8]) -> Vec<Match> {
+    find_among(&candidates(&Tried::of(headers)), secret, headers, body)
+}
+
+/// The `candidates` that verify the delivery with a form of `secret`.
+fn find_among(
+    candidates: &[SignatureScheme],
+    secret: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Vec<Match> {
     let forms = secret_forms(secret);
     let mut matches = Vec::new();
-    for scheme in candidates(headers) {
+    for scheme in candidates {
         for (form, key) in &forms {
             let Ok(set) = SecretSet::new([key.clone()]) else {
                 continue;
@@ -439,9 +551,11 @@ pub fn report(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Report {
+    let tried = Tried::of(headers);
+    let candidates = candidates(&tried);
     let mut matches: Vec<Found> = Vec::new();
     for secret in secrets {
-        for found in find(secret, headers, body) {
+        for found in find_among(&candidates, secret, headers, body) {
             let summary = summary(&found);
             let fields = fields(&summary);
             if !matches.iter().any(|m| m.fields == fields) {
@@ -473,12 +587,10 @@ pub fn report(
             ));
         }
     }
+    notes.extend(tried.left_out.iter().cloned());
     Report {
         matches,
-        headers_tried: headers
-            .keys()
-            .filter(|n| !NOT_SIGNATURES.contains(&n.as_str()))
-            .count(),
+        headers_tried: tried.signature_headers(),
         notes,
     }
 }
@@ -491,9 +603,15 @@ pub fn run(
     body: &[u8],
 ) -> ExitCode {
     let style = Style::stdout();
-    let matches = secret.map_or_else(Vec::new, |secret| find(secret, headers, body));
+    let tried = Tried::of(headers);
+    let matches = secret.map_or_else(Vec::new, |secret| {
+        find_among(&candidates(&tried), secret, headers, body)
+    });
     let asymmetric = find_asymmetric(public_keys, headers, body);
     let note = || {
+        for left_out in &tried.left_out {
+            println!("{}: {left_out}", style.bold("note"));
+        }
         if !asymmetric.is_empty() {
             return;
         }
@@ -523,10 +641,7 @@ pub fn run(
         println!(
             "tried {} header(s), hex and base64, with and without prefixes and timestamps; \
              check the secret and that the body is byte for byte as received",
-            headers
-                .keys()
-                .filter(|n| !NOT_SIGNATURES.contains(&n.as_str()))
-                .count()
+            tried.signature_headers()
         );
         note();
         return ExitCode::FAILURE;
@@ -619,6 +734,68 @@ mod tests {
         assert!(super::report(&["k1".to_owned()], &[], &headers, body)
             .matches
             .is_empty());
+    }
+
+    #[test]
+    fn a_delivery_of_many_look_alike_headers_is_tried_within_bounds() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let svix = Signer::new(
+            hookguard::Standard::svix_scheme(),
+            Secret::from_standard(secret).unwrap(),
+        );
+        let body = br#"{"type":"ping"}"#;
+        // Look-alikes first, then the sender's own headers.
+        let mut headers = HeaderMap::new();
+        for i in 0..40 {
+            let name = |suffix: &str| HeaderName::try_from(format!("x-n{i}{suffix}")).unwrap();
+            headers.insert(name(""), (1_600_000_000 + i).into());
+            headers.insert(name("-id"), "msg".parse().unwrap());
+            headers.insert(name("-token"), "ab".repeat(32).parse().unwrap());
+        }
+        headers.extend(svix.headers(body).unwrap());
+        let tried = Tried::of(&headers);
+        assert_eq!(tried.signature_headers(), MOST_SIGNATURE_HEADERS);
+        assert_eq!(tried.timestamps.len(), MOST_TIMESTAMP_HEADERS);
+        assert_eq!(tried.ids.len(), MOST_ID_HEADERS);
+        assert_eq!(tried.signatures[0].0, "svix-signature");
+        assert_eq!(tried.timestamps[0], "svix-timestamp");
+        assert_eq!(tried.ids[0], "svix-id");
+        // Each signature header tries hex and base64 over the body alone and over each
+        // timestamp, alone and with each id. Unbounded, each of the 123 headers here
+        // would have tried 1 + 41 x 42 contents.
+        let most =
+            MOST_SIGNATURE_HEADERS * 2 * (1 + MOST_TIMESTAMP_HEADERS * (1 + MOST_ID_HEADERS));
+        assert!(
+            candidates(&tried).len() <= most,
+            "{}",
+            candidates(&tried).len()
+        );
+        let report = report(&[secret.to_owned()], &[], &headers, body);
+        assert_eq!(report.matches.len(), 1);
+        assert!(report.matches[0]
+            .fields
+            .contains(&("header".to_owned(), "svix-signature".to_owned())));
+        assert_eq!(report.headers_tried, MOST_SIGNATURE_HEADERS);
+        for what in ["a signature", "a timestamp", "a message id"] {
+            assert!(
+                report
+                    .notes
+                    .iter()
+                    .any(|note| note.contains(what) && note.contains("41 headers")),
+                "{what}: {:?}",
+                report.notes
+            );
+        }
+    }
+
+    #[test]
+    fn a_value_too_short_for_a_tag_is_not_tried() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-sig", "a".repeat(SHORTEST_TAG - 1).parse().unwrap());
+        assert!(Tried::of(&headers).signatures.is_empty());
+        headers.insert("x-sig", "a".repeat(SHORTEST_TAG).parse().unwrap());
+        assert_eq!(Tried::of(&headers).signature_headers(), 1);
+        assert!(Tried::of(&headers).left_out.is_empty());
     }
 
     #[test]

@@ -465,11 +465,26 @@ impl Inspector {
             Ok(event) => event,
             Err(err) => json!({ "error": err.to_string() }),
         });
-        let detect = SIGNATURE_VERDICTS
-            .contains(&entry.verdict.as_str())
-            .then(|| {
-                crate::detect::report(&listener.secrets, &listener.public_keys, &headers, &body)
+        let detect = if SIGNATURE_VERDICTS.contains(&entry.verdict.as_str()) {
+            // Off the runtime: trying every scheme is HMACs over the body, and the
+            // listener goes on serving deliveries and pages meanwhile.
+            let (secrets, public_keys) = (listener.secrets.clone(), listener.public_keys.clone());
+            let (headers, body) = (headers.clone(), body.clone());
+            let report = tokio::task::spawn_blocking(move || {
+                crate::detect::report(&secrets, &public_keys, &headers, &body)
             });
+            match report.await {
+                Ok(report) => Some(report),
+                Err(err) => {
+                    return error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        &format!("signature detection failed: {err}"),
+                    )
+                }
+            }
+        } else {
+            None
+        };
         let header_list: Vec<(String, String)> = headers
             .iter()
             .map(|(name, value)| {
