@@ -90,11 +90,14 @@ const MOST_ID_HEADERS: usize = 4;
 /// scheme, so it is not tried.
 const SHORTEST_TAG: usize = 43;
 
-/// The headers tried, at most [`MOST_SIGNATURE_HEADERS`] and so on, in the delivery's
-/// order, and a remark for each sort that had more.
+/// The headers tried, at most [`MOST_SIGNATURE_HEADERS`] and so on: those whose names
+/// say what they hold first, then in the delivery's order; and a remark for each sort
+/// that had more.
 struct Tried {
-    /// Headers that may hold the signature, with their values.
-    signatures: Vec<(HeaderName, String)>,
+    /// Headers that may hold the signature, each once, with the formats its values
+    /// suggest (a header sent several times is read whole by the verifier, so one set
+    /// of schemes serves all its values).
+    signatures: Vec<(HeaderName, Vec<SignatureFormat>)>,
     /// Header values of 9 to 11 digits: unix seconds.
     timestamps: Vec<HeaderName>,
     /// Headers that name a message: `…-id`.
@@ -126,10 +129,10 @@ impl Tried {
         // Names that say what they hold come first (a stable sort keeps the order
         // otherwise), so that a delivery with many long header values (tokens, cookies)
         // still has its signature tried.
-        let named_first = |mut found: Vec<HeaderName>, hint: &str| {
+        let named_first = |mut found: Vec<HeaderName>, hints: &[&str]| {
             // A name's values come together: one entry per name.
             found.dedup();
-            found.sort_by_key(|name| !name.as_str().contains(hint));
+            found.sort_by_key(|name| !hints.iter().any(|hint| name.as_str().contains(hint)));
             found
         };
         let signature_names = bounded(
@@ -139,7 +142,7 @@ impl Tried {
                     .filter(|name| may_sign(name))
                     .cloned()
                     .collect(),
-                "sig",
+                &["sig", "hmac"],
             ),
             MOST_SIGNATURE_HEADERS,
             "a signature",
@@ -154,7 +157,7 @@ impl Tried {
                     })
                     .map(|(name, _)| name.clone())
                     .collect(),
-                "time",
+                &["time"],
             ),
             MOST_TIMESTAMP_HEADERS,
             "a timestamp",
@@ -166,7 +169,7 @@ impl Tried {
             .cloned()
             .collect();
         ids.sort_by_key(|id| {
-            let vendor = id.as_str().trim_end_matches("id");
+            let vendor = id.as_str().strip_suffix("id").unwrap_or(id.as_str());
             !signature_names
                 .iter()
                 .any(|name| name.as_str().contains("sig") && name.as_str().starts_with(vendor))
@@ -174,14 +177,19 @@ impl Tried {
         let ids = bounded(ids, MOST_ID_HEADERS, "a message id");
         let signatures = signature_names
             .into_iter()
-            .flat_map(|name| {
-                headers
+            .map(|name| {
+                let mut formats: Vec<SignatureFormat> = Vec::new();
+                let long = headers
                     .get_all(&name)
                     .iter()
                     .filter_map(|value| value.to_str().ok())
-                    .filter(|value| value.len() >= SHORTEST_TAG)
-                    .map(|value| (name.clone(), value.to_owned()))
-                    .collect::<Vec<_>>()
+                    .filter(|value| value.len() >= SHORTEST_TAG);
+                for format in long.flat_map(formats_of) {
+                    if !formats.contains(&format) {
+                        formats.push(format);
+                    }
+                }
+                (name, formats)
             })
             .collect();
         Tried {
@@ -194,14 +202,12 @@ impl Tried {
 
     /// How many headers were tried for the signature.
     fn signature_headers(&self) -> usize {
-        let mut names: Vec<&HeaderName> = self.signatures.iter().map(|(name, _)| name).collect();
-        names.dedup();
-        names.len()
+        self.signatures.len()
     }
 }
 
 /// The formats worth trying on this header value.
-fn formats(value: &str) -> Vec<SignatureFormat> {
+fn formats_of(value: &str) -> Vec<SignatureFormat> {
     // A value with a marker is read by the marker's format; a plain list would also
     // read the signature after `v1,` and report the same scheme twice.
     let mut formats = Vec::new();
@@ -261,10 +267,10 @@ fn contents(
 
 fn candidates(tried: &Tried) -> Vec<SignatureScheme> {
     let mut schemes = Vec::new();
-    for (name, value) in &tried.signatures {
-        for format in formats(value) {
+    for (name, formats) in &tried.signatures {
+        for format in formats {
             for encoding in [Encoding::Hex, Encoding::Base64] {
-                for (content, timestamp) in contents(tried, &format) {
+                for (content, timestamp) in contents(tried, format) {
                     let Ok(scheme) = SignatureScheme::new(name.as_str()) else {
                         continue;
                     };
@@ -286,11 +292,6 @@ fn candidates(tried: &Tried) -> Vec<SignatureScheme> {
     schemes
 }
 
-#[cfg(test)]
-fn find(secret: &str, headers: &HeaderMap, body: &[u8]) -> Vec<Match> {
-    find_among(&candidates(&Tried::of(headers)), secret, headers, body)
-}
-
 /// The `candidates` that verify the delivery with a form of `secret`.
 fn find_among(
     candidates: &[SignatureScheme],
@@ -298,14 +299,14 @@ fn find_among(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Vec<Match> {
-    let forms = secret_forms(secret);
+    let sets: Vec<(SecretForm, SecretSet)> = secret_forms(secret)
+        .into_iter()
+        .filter_map(|(form, key)| Some((form, SecretSet::new([key]).ok()?)))
+        .collect();
     let mut matches = Vec::new();
     for scheme in candidates {
-        for (form, key) in &forms {
-            let Ok(set) = SecretSet::new([key.clone()]) else {
-                continue;
-            };
-            if Verifier::new(scheme.clone(), set)
+        for (form, set) in &sets {
+            if Verifier::new(scheme.clone(), set.clone())
                 .verify(headers, body)
                 .is_ok()
             {
@@ -529,7 +530,8 @@ pub struct Found {
 pub struct Report {
     /// The configurations that verify it; empty when none of the known shapes does.
     pub matches: Vec<Found>,
-    /// How many headers could have held the signature.
+    /// How many headers were tried for the signature: those that could hold one, at
+    /// most [`MOST_SIGNATURE_HEADERS`].
     pub headers_tried: usize,
     /// Remarks on `v1a` (ed25519) entries that no given public key checked.
     pub notes: Vec<String>,
@@ -665,6 +667,10 @@ mod tests {
     use super::*;
     use hookguard::testing::Signer;
 
+    fn find(secret: &str, headers: &HeaderMap, body: &[u8]) -> Vec<Match> {
+        find_among(&candidates(&Tried::of(headers)), secret, headers, body)
+    }
+
     fn summaries(signer: &Signer, secret: &str) -> Vec<String> {
         let body = br#"{"type":"ping"}"#;
         let headers = signer.headers(body).unwrap();
@@ -760,13 +766,8 @@ mod tests {
         assert_eq!(tried.signatures[0].0, "svix-signature");
         assert_eq!(tried.timestamps[0], "svix-timestamp");
         assert_eq!(tried.ids[0], "svix-id");
-        // Each signature header tries hex and base64 over the body alone and over each
-        // timestamp, alone and with each id. Unbounded, each of the 123 headers here
-        // would have tried 1 + 41 x 42 contents.
-        let most =
-            MOST_SIGNATURE_HEADERS * 2 * (1 + MOST_TIMESTAMP_HEADERS * (1 + MOST_ID_HEADERS));
         assert!(
-            candidates(&tried).len() <= most,
+            candidates(&tried).len() <= MOST_CANDIDATES,
             "{}",
             candidates(&tried).len()
         );
@@ -786,6 +787,49 @@ mod tests {
                 report.notes
             );
         }
+    }
+
+    /// The most schemes one delivery can make: each signature header tries hex and
+    /// base64, in each of the three formats its values may suggest, over the body alone
+    /// and over each timestamp (the `t=` of a key-value header as well), alone and with
+    /// each id. Unbounded, each of 123 look-alike headers tried 1 + 41 x 42 contents.
+    const MOST_CANDIDATES: usize = MOST_SIGNATURE_HEADERS
+        * 2
+        * (2 * (1 + MOST_TIMESTAMP_HEADERS * (1 + MOST_ID_HEADERS))
+            + (1 + (MOST_TIMESTAMP_HEADERS + 1) * (1 + MOST_ID_HEADERS)));
+
+    #[test]
+    fn a_header_sent_many_times_makes_no_more_schemes_than_once() {
+        // Values that suggest every format, and decode as a tag both ways.
+        let tag = "ab".repeat(32);
+        let value = format!("sha256={tag} v1,{tag} t=1600000000,v1={tag}");
+        let delivery = |repeats: usize| {
+            let mut headers = HeaderMap::new();
+            for i in 0..4 {
+                let name = HeaderName::try_from(format!("a{i}-id")).unwrap();
+                headers.insert(name, 1_600_000_000.into());
+            }
+            for i in 0..20 {
+                let name = HeaderName::try_from(format!("x{i}-sig")).unwrap();
+                for _ in 0..repeats {
+                    headers.append(name.clone(), value.parse().unwrap());
+                }
+            }
+            headers
+        };
+        let once = candidates(&Tried::of(&delivery(1))).len();
+        assert_eq!(candidates(&Tried::of(&delivery(5))).len(), once);
+        // The worst case: every sort at its bound, every format suggested.
+        assert_eq!(once, MOST_CANDIDATES);
+    }
+
+    #[test]
+    fn the_shortest_tag_is_a_tag_in_unpadded_base64() {
+        use base64::Engine as _;
+        let tag = [0xa5u8; 32];
+        let base64 = base64::engine::general_purpose::STANDARD_NO_PAD.encode(tag);
+        assert_eq!(base64.len(), SHORTEST_TAG);
+        assert!(hex::encode(tag).len() > SHORTEST_TAG);
     }
 
     #[test]

@@ -22,6 +22,7 @@
 
 mod history;
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -45,8 +46,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, OnceCell, Semaphore};
 
+use crate::detect::Report;
 use crate::net::Listener;
 use crate::providers::{self, ProviderArg};
 use crate::style::pretty_json;
@@ -213,11 +215,81 @@ fn is_key(text: &str) -> bool {
         && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-/// The inspector of one listener: its history, and the page's live feed.
+/// The inspector of one listener: its history, the page's live feed, and what
+/// `--detect` found for the deliveries shown.
 pub struct Inspector {
     history: History,
     events: broadcast::Sender<Bytes>,
     path: PathBuf,
+    detections: Detections,
+}
+
+/// The detection reports of the deliveries the page showed, worked out once each and
+/// one at a time. A delivery and the listener's secrets never change, and the page asks
+/// again for the delivery it shows whenever the feed moves: without this, a flood of
+/// deliveries would start a detection (HMACs over the body) per event, each on a
+/// blocking thread of its own, until they starved the listener's two workers.
+struct Detections {
+    reports: std::sync::Mutex<HashMap<String, Arc<OnceCell<Arc<Report>>>>>,
+    running: Arc<Semaphore>,
+}
+
+/// The most reports kept; past it the cache starts again (a page shows one delivery at
+/// a time, so the ones it comes back to are few).
+const MOST_REPORTS: usize = 256;
+
+impl Detections {
+    fn new() -> Self {
+        Detections {
+            reports: std::sync::Mutex::default(),
+            running: Arc::new(Semaphore::new(1)),
+        }
+    }
+
+    /// The report for the delivery `key`, worked out by `detect` unless it was already.
+    /// The work goes on when the page that asked goes away, and its report is kept for
+    /// the next ask; `None` when it failed (it panicked), which the page shows as no
+    /// report.
+    async fn report(
+        &self,
+        key: &str,
+        detect: impl FnOnce() -> Report + Send + 'static,
+    ) -> Option<Arc<Report>> {
+        let cell = {
+            let mut reports = self
+                .reports
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if reports.len() >= MOST_REPORTS && !reports.contains_key(key) {
+                reports.clear();
+            }
+            Arc::clone(reports.entry(key.to_owned()).or_default())
+        };
+        if let Some(report) = cell.get() {
+            return Some(Arc::clone(report));
+        }
+        let running = Arc::clone(&self.running);
+        let work = tokio::spawn(async move {
+            cell.get_or_try_init(|| async move {
+                let permit = running.acquire_owned().await.map_err(|_| ())?;
+                tokio::task::spawn_blocking(move || {
+                    let _one_at_a_time = permit;
+                    Arc::new(detect())
+                })
+                .await
+                .map_err(|_| ())
+            })
+            .await
+            .map(Arc::clone)
+        });
+        match work.await {
+            Ok(Ok(report)) => Some(report),
+            _ => {
+                eprintln!("hookguard: inspector: signature detection failed for {key}");
+                None
+            }
+        }
+    }
 }
 
 impl Inspector {
@@ -233,6 +305,7 @@ impl Inspector {
             history,
             events,
             path: path.to_owned(),
+            detections: Detections::new(),
         })
     }
 
@@ -466,22 +539,13 @@ impl Inspector {
             Err(err) => json!({ "error": err.to_string() }),
         });
         let detect = if SIGNATURE_VERDICTS.contains(&entry.verdict.as_str()) {
-            // Off the runtime: trying every scheme is HMACs over the body, and the
-            // listener goes on serving deliveries and pages meanwhile.
             let (secrets, public_keys) = (listener.secrets.clone(), listener.public_keys.clone());
             let (headers, body) = (headers.clone(), body.clone());
-            let report = tokio::task::spawn_blocking(move || {
-                crate::detect::report(&secrets, &public_keys, &headers, &body)
-            });
-            match report.await {
-                Ok(report) => Some(report),
-                Err(err) => {
-                    return error(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        &format!("signature detection failed: {err}"),
-                    )
-                }
-            }
+            self.detections
+                .report(key, move || {
+                    crate::detect::report(&secrets, &public_keys, &headers, &body)
+                })
+                .await
         } else {
             None
         };
@@ -504,7 +568,7 @@ impl Inspector {
                 "body_utf8": std::str::from_utf8(&body).is_ok(),
                 "pretty": pretty_json(&body),
                 "typed": typed,
-                "detect": detect,
+                "detect": detect.as_deref(),
                 "curl": curl,
                 "forward_to": listener.forward_to.as_ref().map(Uri::to_string),
             }),
@@ -870,6 +934,62 @@ async fn send_sample(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn no_matches() -> Report {
+        Report {
+            matches: Vec::new(),
+            headers_tried: 0,
+            notes: Vec::new(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_delivery_is_detected_once_and_one_at_a_time() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let detections = Arc::new(Detections::new());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (running, most_running) =
+            (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let mut asks = Vec::new();
+        for i in 0..12 {
+            let (detections, runs) = (Arc::clone(&detections), Arc::clone(&runs));
+            let (running, most_running) = (Arc::clone(&running), Arc::clone(&most_running));
+            // Six asks for each of two deliveries, all at once.
+            let key = format!("listen-{}", i % 2);
+            asks.push(tokio::spawn(async move {
+                detections
+                    .report(&key, move || {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most_running.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(50));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        no_matches()
+                    })
+                    .await
+            }));
+        }
+        for ask in asks {
+            assert!(ask.await.unwrap().is_some());
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        assert_eq!(most_running.load(Ordering::SeqCst), 1);
+        // Asked again, the report is the one kept.
+        let again = detections
+            .report("listen-0", || panic!("detected twice"))
+            .await;
+        assert!(again.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_detection_that_panics_is_no_report_and_is_tried_again() {
+        let detections = Detections::new();
+        assert!(detections
+            .report("listen-x", || panic!("a bug in detection"))
+            .await
+            .is_none());
+        assert!(detections.report("listen-x", no_matches).await.is_some());
+    }
 
     #[test]
     fn the_data_directory_follows_xdg_then_home() {
