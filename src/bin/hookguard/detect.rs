@@ -85,6 +85,10 @@ const MOST_SIGNATURE_HEADERS: usize = 16;
 const MOST_TIMESTAMP_HEADERS: usize = 4;
 const MOST_ID_HEADERS: usize = 4;
 
+/// What the names of signature headers say: `x-hub-signature-256`, `svix-signature`,
+/// `x-shopify-hmac-sha256`.
+const SIGNATURE_HINTS: [&str; 2] = ["sig", "hmac"];
+
 /// The shortest header value that can hold an HMAC-SHA256 tag: 32 bytes are 43
 /// characters of unpadded base64 (64 of hex). A shorter value cannot verify under any
 /// scheme, so it is not tried.
@@ -142,7 +146,7 @@ impl Tried {
                     .filter(|name| may_sign(name))
                     .cloned()
                     .collect(),
-                &["sig", "hmac"],
+                &SIGNATURE_HINTS,
             ),
             MOST_SIGNATURE_HEADERS,
             "a signature",
@@ -170,9 +174,12 @@ impl Tried {
             .collect();
         ids.sort_by_key(|id| {
             let vendor = id.as_str().strip_suffix("id").unwrap_or(id.as_str());
-            !signature_names
-                .iter()
-                .any(|name| name.as_str().contains("sig") && name.as_str().starts_with(vendor))
+            !signature_names.iter().any(|name| {
+                SIGNATURE_HINTS
+                    .iter()
+                    .any(|hint| name.as_str().contains(hint))
+                    && name.as_str().starts_with(vendor)
+            })
         });
         let ids = bounded(ids, MOST_ID_HEADERS, "a message id");
         let signatures = signature_names
@@ -790,19 +797,20 @@ mod tests {
     }
 
     /// The most schemes one delivery can make: each signature header tries hex and
-    /// base64, in each of the three formats its values may suggest, over the body alone
-    /// and over each timestamp (the `t=` of a key-value header as well), alone and with
-    /// each id. Unbounded, each of 123 look-alike headers tried 1 + 41 x 42 contents.
+    /// base64, in each of the four formats its values may suggest (a plain list, and
+    /// `sha256=`, `v1,` and `v1=` markers), over the body alone and over each timestamp
+    /// (the `t=` of a key-value header as well), alone and with each id. Before the
+    /// bounds, every one of 123 look-alike headers was tried, with 1 + 41 x 42 contents.
     const MOST_CANDIDATES: usize = MOST_SIGNATURE_HEADERS
         * 2
-        * (2 * (1 + MOST_TIMESTAMP_HEADERS * (1 + MOST_ID_HEADERS))
+        * (3 * (1 + MOST_TIMESTAMP_HEADERS * (1 + MOST_ID_HEADERS))
             + (1 + (MOST_TIMESTAMP_HEADERS + 1) * (1 + MOST_ID_HEADERS)));
 
     #[test]
     fn a_header_sent_many_times_makes_no_more_schemes_than_once() {
-        // Values that suggest every format, and decode as a tag both ways.
+        // Values that suggest every format between them, and decode as a tag both ways.
         let tag = "ab".repeat(32);
-        let value = format!("sha256={tag} v1,{tag} t=1600000000,v1={tag}");
+        let marked = format!("sha256={tag} v1,{tag} t=1600000000,v1={tag}");
         let delivery = |repeats: usize| {
             let mut headers = HeaderMap::new();
             for i in 0..4 {
@@ -812,7 +820,8 @@ mod tests {
             for i in 0..20 {
                 let name = HeaderName::try_from(format!("x{i}-sig")).unwrap();
                 for _ in 0..repeats {
-                    headers.append(name.clone(), value.parse().unwrap());
+                    headers.append(name.clone(), marked.parse().unwrap());
+                    headers.append(name.clone(), tag.parse().unwrap());
                 }
             }
             headers

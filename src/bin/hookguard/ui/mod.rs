@@ -226,35 +226,64 @@ pub struct Inspector {
 
 /// The detection reports of the deliveries the page showed, worked out once each and
 /// one at a time. A delivery and the listener's secrets never change, and the page asks
-/// again for the delivery it shows whenever the feed moves: without this, a flood of
-/// deliveries would start a detection (HMACs over the body) per event, each on a
-/// blocking thread of its own, until they starved the listener's two workers.
+/// again for the delivery it shows on each event of that delivery and whenever the feed
+/// lags: without this, every ask would start a detection (HMACs over a body of up to
+/// 1 MiB) of its own, all competing for the machine's two cores.
 struct Detections {
     reports: std::sync::Mutex<HashMap<String, Arc<OnceCell<Arc<Report>>>>>,
+    /// One detection runs at a time.
     running: Arc<Semaphore>,
+    /// At most [`MOST_ASKS`] asks wait or run, each holding its delivery's copy; past
+    /// them the page is told to ask again, so that asks cannot pile up behind a long
+    /// detection.
+    asks: Arc<Semaphore>,
 }
 
 /// The most reports kept; past it the cache starts again (a page shows one delivery at
 /// a time, so the ones it comes back to are few).
 const MOST_REPORTS: usize = 256;
 
+/// The most asks for a report that wait or run at once.
+const MOST_ASKS: usize = 4;
+
+/// What the page is told of a delivery's detection.
+enum Detected {
+    /// The report.
+    Report(Arc<Report>),
+    /// Other detections are running or waiting: ask again in a moment.
+    Busy,
+    /// The detection failed (it panicked): no report.
+    Failed,
+}
+
+impl Detected {
+    /// As the page reads it: the report, `{"busy":true}`, or `null`.
+    fn to_json(&self) -> serde_json::Value {
+        match self {
+            Detected::Report(report) => json!(&**report),
+            Detected::Busy => json!({ "busy": true }),
+            Detected::Failed => serde_json::Value::Null,
+        }
+    }
+}
+
 impl Detections {
     fn new() -> Self {
         Detections {
             reports: std::sync::Mutex::default(),
             running: Arc::new(Semaphore::new(1)),
+            asks: Arc::new(Semaphore::new(MOST_ASKS)),
         }
     }
 
     /// The report for the delivery `key`, worked out by `detect` unless it was already.
     /// The work goes on when the page that asked goes away, and its report is kept for
-    /// the next ask; `None` when it failed (it panicked), which the page shows as no
-    /// report.
+    /// the next ask.
     async fn report(
         &self,
         key: &str,
         detect: impl FnOnce() -> Report + Send + 'static,
-    ) -> Option<Arc<Report>> {
+    ) -> Detected {
         let cell = {
             let mut reports = self
                 .reports
@@ -266,10 +295,14 @@ impl Detections {
             Arc::clone(reports.entry(key.to_owned()).or_default())
         };
         if let Some(report) = cell.get() {
-            return Some(Arc::clone(report));
+            return Detected::Report(Arc::clone(report));
         }
+        let Ok(ask) = Arc::clone(&self.asks).try_acquire_owned() else {
+            return Detected::Busy;
+        };
         let running = Arc::clone(&self.running);
         let work = tokio::spawn(async move {
+            let _asking = ask;
             cell.get_or_try_init(|| async move {
                 let permit = running.acquire_owned().await.map_err(|_| ())?;
                 tokio::task::spawn_blocking(move || {
@@ -283,10 +316,10 @@ impl Detections {
             .map(Arc::clone)
         });
         match work.await {
-            Ok(Ok(report)) => Some(report),
+            Ok(Ok(report)) => Detected::Report(report),
             _ => {
                 eprintln!("hookguard: inspector: signature detection failed for {key}");
-                None
+                Detected::Failed
             }
         }
     }
@@ -541,13 +574,15 @@ impl Inspector {
         let detect = if SIGNATURE_VERDICTS.contains(&entry.verdict.as_str()) {
             let (secrets, public_keys) = (listener.secrets.clone(), listener.public_keys.clone());
             let (headers, body) = (headers.clone(), body.clone());
-            self.detections
+            let detected = self
+                .detections
                 .report(key, move || {
                     crate::detect::report(&secrets, &public_keys, &headers, &body)
                 })
-                .await
+                .await;
+            detected.to_json()
         } else {
-            None
+            serde_json::Value::Null
         };
         let header_list: Vec<(String, String)> = headers
             .iter()
@@ -568,7 +603,7 @@ impl Inspector {
                 "body_utf8": std::str::from_utf8(&body).is_ok(),
                 "pretty": pretty_json(&body),
                 "typed": typed,
-                "detect": detect.as_deref(),
+                "detect": detect,
                 "curl": curl,
                 "forward_to": listener.forward_to.as_ref().map(Uri::to_string),
             }),
@@ -943,18 +978,29 @@ mod tests {
         }
     }
 
+    /// `ask` within ten seconds: a permit that leaked fails the test, not hangs it.
+    async fn within<T>(ask: impl std::future::Future<Output = T>) -> T {
+        tokio::time::timeout(Duration::from_secs(10), ask)
+            .await
+            .expect("a detection stuck")
+    }
+
+    fn is_report(detected: &Detected) -> bool {
+        matches!(detected, Detected::Report(_))
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn each_delivery_is_detected_once_and_one_at_a_time() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         let detections = Arc::new(Detections::new());
         let runs = Arc::new(AtomicUsize::new(0));
-        let (running, most_running) =
-            (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let running = Arc::new(AtomicUsize::new(0));
+        let most_running = Arc::new(AtomicUsize::new(0));
         let mut asks = Vec::new();
-        for i in 0..12 {
+        for i in 0..MOST_ASKS {
             let (detections, runs) = (Arc::clone(&detections), Arc::clone(&runs));
             let (running, most_running) = (Arc::clone(&running), Arc::clone(&most_running));
-            // Six asks for each of two deliveries, all at once.
+            // Two asks for each of two deliveries, at once.
             let key = format!("listen-{}", i % 2);
             asks.push(tokio::spawn(async move {
                 detections
@@ -962,33 +1008,67 @@ mod tests {
                         runs.fetch_add(1, Ordering::SeqCst);
                         let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                         most_running.fetch_max(now, Ordering::SeqCst);
-                        std::thread::sleep(Duration::from_millis(50));
+                        std::thread::sleep(Duration::from_millis(200));
                         running.fetch_sub(1, Ordering::SeqCst);
                         no_matches()
                     })
                     .await
             }));
         }
+        // Once those are waiting or running, one more is told to ask again.
+        within(async {
+            while detections.asks.available_permits() > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        let busy = detections.report("listen-9", || panic!("not run")).await;
+        assert!(matches!(busy, Detected::Busy));
         for ask in asks {
-            assert!(ask.await.unwrap().is_some());
+            assert!(is_report(&within(ask).await.unwrap()));
         }
         assert_eq!(runs.load(Ordering::SeqCst), 2);
         assert_eq!(most_running.load(Ordering::SeqCst), 1);
-        // Asked again, the report is the one kept.
-        let again = detections
-            .report("listen-0", || panic!("detected twice"))
-            .await;
-        assert!(again.is_some());
+        // Asked again, the report is the one kept, with no ask of its own.
+        let again = within(detections.report("listen-0", || panic!("detected twice"))).await;
+        assert!(is_report(&again));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_detection_goes_on_when_its_page_goes_away() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let detections = Arc::new(Detections::new());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (started, begun) = tokio::sync::oneshot::channel();
+        let first = {
+            let (detections, runs) = (Arc::clone(&detections), Arc::clone(&runs));
+            tokio::spawn(async move {
+                detections
+                    .report("listen-1", move || {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        let _ = started.send(());
+                        std::thread::sleep(Duration::from_millis(100));
+                        no_matches()
+                    })
+                    .await
+            })
+        };
+        within(begun).await.unwrap();
+        first.abort();
+        let again = within(detections.report("listen-1", || panic!("detected twice"))).await;
+        assert!(is_report(&again));
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
     async fn a_detection_that_panics_is_no_report_and_is_tried_again() {
         let detections = Detections::new();
-        assert!(detections
-            .report("listen-x", || panic!("a bug in detection"))
-            .await
-            .is_none());
-        assert!(detections.report("listen-x", no_matches).await.is_some());
+        let failed = within(detections.report("listen-x", || panic!("a bug in detection"))).await;
+        assert!(matches!(failed, Detected::Failed));
+        assert!(is_report(
+            &within(detections.report("listen-x", no_matches)).await
+        ));
+        assert_eq!(detections.asks.available_permits(), MOST_ASKS);
     }
 
     #[test]
