@@ -678,6 +678,16 @@ mod tests {
         find_among(&candidates(&Tried::of(headers)), secret, headers, body)
     }
 
+    /// A secret in Standard Webhooks' form, and a signer under Svix's headers.
+    fn svix_signer() -> (&'static str, Signer) {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let signer = Signer::new(
+            hookguard::Standard::svix_scheme(),
+            Secret::from_standard(secret).unwrap(),
+        );
+        (secret, signer)
+    }
+
     fn summaries(signer: &Signer, secret: &str) -> Vec<String> {
         let body = br#"{"type":"ping"}"#;
         let headers = signer.headers(body).unwrap();
@@ -703,11 +713,7 @@ mod tests {
 
     #[test]
     fn svix_headers_and_github_are_found() {
-        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-        let svix = Signer::new(
-            hookguard::Standard::svix_scheme(),
-            Secret::from_standard(secret).unwrap(),
-        );
+        let (secret, svix) = svix_signer();
         assert_eq!(
             summaries(&svix, secret),
             [
@@ -751,11 +757,7 @@ mod tests {
 
     #[test]
     fn a_delivery_of_many_look_alike_headers_is_tried_within_bounds() {
-        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-        let svix = Signer::new(
-            hookguard::Standard::svix_scheme(),
-            Secret::from_standard(secret).unwrap(),
-        );
+        let (secret, svix) = svix_signer();
         let body = br#"{"type":"ping"}"#;
         // Look-alikes first, then the sender's own headers.
         let mut headers = HeaderMap::new();
