@@ -123,12 +123,17 @@ impl Tried {
             found.into_iter().take(most).collect::<Vec<_>>()
         };
         let names: Vec<HeaderName> = headers.keys().cloned().collect();
+        // The values of `name` that could hold a tag: long enough, and visible ASCII.
+        let long_values = |name: &HeaderName| {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .filter(|value| value.len() >= SHORTEST_TAG)
+                .collect::<Vec<_>>()
+        };
         let may_sign = |name: &HeaderName| {
-            !NOT_SIGNATURES.contains(&name.as_str())
-                && headers
-                    .get_all(name)
-                    .iter()
-                    .any(|value| value.len() >= SHORTEST_TAG && value.to_str().is_ok())
+            !NOT_SIGNATURES.contains(&name.as_str()) && !long_values(name).is_empty()
         };
         // Names that say what they hold come first (a stable sort keeps the order
         // otherwise), so that a delivery with many long header values (tokens, cookies)
@@ -186,12 +191,7 @@ impl Tried {
             .into_iter()
             .map(|name| {
                 let mut formats: Vec<SignatureFormat> = Vec::new();
-                let long = headers
-                    .get_all(&name)
-                    .iter()
-                    .filter_map(|value| value.to_str().ok())
-                    .filter(|value| value.len() >= SHORTEST_TAG);
-                for format in long.flat_map(formats_of) {
+                for format in long_values(&name).into_iter().flat_map(formats_of) {
                     if !formats.contains(&format) {
                         formats.push(format);
                     }
@@ -275,13 +275,16 @@ fn contents(
 fn candidates(tried: &Tried) -> Vec<SignatureScheme> {
     let mut schemes = Vec::new();
     for (name, formats) in &tried.signatures {
+        let Ok(named) = SignatureScheme::new(name.as_str()) else {
+            continue;
+        };
         for format in formats {
+            // The same for either encoding: worked out once per format.
+            let contents = contents(tried, format);
             for encoding in [Encoding::Hex, Encoding::Base64] {
-                for (content, timestamp) in contents(tried, format) {
-                    let Ok(scheme) = SignatureScheme::new(name.as_str()) else {
-                        continue;
-                    };
-                    let mut scheme = scheme
+                for (content, timestamp) in contents.iter().cloned() {
+                    let mut scheme = named
+                        .clone()
                         .with_encoding(encoding)
                         .with_format(format.clone())
                         .with_signed_content(content)
